@@ -1,0 +1,155 @@
+"""The whole NumPy model: float64 gradient check, agreement with PyTorch autograd, learning."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp.metrics import metrics_from_ranks, target_ranks
+from tiny_mmmlp.reference import MMMLP, AdamW
+from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
+
+MODALITY_SETS = [(), ("text",), ("image", "text")]
+
+
+def small_problem(seed, V, N, B, modalities, all_padding_but_last=False):
+    rng = np.random.default_rng(seed)
+    feats = {m: rng.standard_normal((V + 1, 3 + i)) for i, m in enumerate(modalities)}
+    for f in feats.values():
+        f[0] = 0.0
+    lengths = np.ones(B, dtype=int) if all_padding_but_last else rng.integers(1, N + 1, size=B)
+    seq = np.zeros((B, N), dtype=np.int64)
+    for b, n in enumerate(lengths):
+        seq[b, N - n:] = rng.integers(1, V + 1, size=n)
+    targets = rng.integers(1, V + 1, size=B)
+    return feats, seq, targets
+
+
+@settings(max_examples=6, deadline=None)
+@given(B=st.integers(1, 3), N=st.integers(1, 4), V=st.integers(2, 6),
+       modalities=st.sampled_from(MODALITY_SETS), padded=st.booleans(),
+       dropout=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 1000))
+def test_whole_model_gradient_check(B, N, V, modalities, padded, dropout, seed):
+    cfg = MMMLPConfig(max_len=N, d_model=3, token_hidden=3, channel_hidden=5, n_layers=1,
+                      fusion_layers=1, dropout=dropout)
+    feats, seq, targets = small_problem(seed, V, N, B, modalities, padded)
+    model = MMMLP(cfg, V, feats, seed=seed, dtype=np.float64)
+    loss_fn = lambda: model.loss_and_grads(seq, targets, dropout_seed=seed)[0]
+    _, grads = model.loss_and_grads(seq, targets, dropout_seed=seed)
+    assert set(grads) == set(model.params)
+    for name, p in model.params.items():
+        num = numeric_gradient(loss_fn, p)
+        g = grads[name]
+        if name == "id.embedding":           # the padding row gets no gradient, by design
+            assert np.all(g[0] == 0)
+            g, num = g[1:], num[1:]
+        # floor 1e-3: an absolute error below 1e-9 passes (the structurally zero gradient of a
+        # bias that a later LayerNorm removes is rounding noise near 1e-10 numerically).
+        assert rel_error(g, num, floor=1e-3) < 1e-6, name
+
+
+@pytest.mark.parametrize("modalities", MODALITY_SETS)
+@pytest.mark.parametrize("candidate_features", [True, False])
+def test_loss_and_grads_equal_torch_autograd_float64(modalities, candidate_features):
+    torch = pytest.importorskip("torch")
+    from tiny_mmmlp.torch_model import TorchMMMLP
+    cfg = MMMLPConfig(max_len=7, d_model=5, token_hidden=4, channel_hidden=6, n_layers=2,
+                      fusion_layers=1, dropout=0.0, candidate_features=candidate_features)
+    feats, seq, targets = small_problem(3, 11, 7, 4, modalities)
+    ref = MMMLP(cfg, 11, feats, seed=5, dtype=np.float64)
+    tm = TorchMMMLP(cfg, 11, feats, seed=5, dtype=torch.float64)
+    assert set(tm.state_dict()) == set(ref.params)
+    for k, v in tm.state_dict().items():        # same seed, same initial weights
+        np.testing.assert_array_equal(v.numpy(), ref.params[k])
+    loss, grads = ref.loss_and_grads(seq, targets)
+    t_loss = tm.loss(torch.from_numpy(seq), torch.from_numpy(targets))
+    t_loss.backward()
+    assert abs(loss - t_loss.item()) <= 1e-8 * abs(loss)
+    for name, p in tm.named_parameters_flat():
+        assert rel_error(grads[name], p.grad.numpy(), floor=1e-6) < 1e-8, name   # |error| < 1e-14 passes
+    np.testing.assert_allclose(ref.scores(seq), tm.eval().scores(torch.from_numpy(seq)).numpy(),
+                               rtol=1e-10)
+
+
+def test_float32_is_the_default_and_stays_float32():
+    feats, seq, targets = small_problem(0, 20, 6, 3, ("text",))
+    model = MMMLP(MMMLPConfig(max_len=6, d_model=8), 20, feats)
+    loss, grads = model.loss_and_grads(seq, targets)
+    assert all(v.dtype == np.float32 for v in model.params.values())
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert model.scores(seq).dtype == np.float32
+
+
+@pytest.mark.parametrize("field,value", [("d_model", 0), ("max_len", 0), ("token_hidden", -3),
+                                         ("channel_hidden", 0), ("dropout", 1.0)])
+def test_config_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        MMMLPConfig(**{field: value})
+
+
+def test_bad_feature_matrix_and_batch_are_clear_errors():
+    with pytest.raises(ValueError, match="'text'"):
+        MMMLP(MMMLPConfig(max_len=4), 10, {"text": np.zeros((10, 3))})
+    model = MMMLP(MMMLPConfig(max_len=4), 10)
+    with pytest.raises(ValueError, match="shape"):
+        model.scores(np.zeros((2, 5), dtype=int))
+    with pytest.raises(ValueError, match="ids"):
+        model.scores(np.full((2, 4), 11))
+
+
+def test_reference_imports_without_torch():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import tiny_mmmlp.reference, tiny_mmmlp.metrics\n"
+            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def markov_task(rng, succ, n_users, length):
+    """Next item = succ[current − 1] 90% of the time, else a random item."""
+    V = len(succ)
+    seqs = []
+    for _ in range(n_users):
+        s = [rng.integers(1, V + 1)]
+        for _ in range(length - 1):
+            s.append(succ[s[-1] - 1] if rng.random() < 0.9 else rng.integers(1, V + 1))
+        seqs.append(np.array(s))
+    return seqs
+
+
+def prefixes(seqs, N):
+    xs, ys = [], []
+    for s in seqs:
+        for t in range(1, len(s)):
+            h = s[max(0, t - N):t]
+            xs.append(np.r_[np.zeros(N - len(h), dtype=np.int64), h])
+            ys.append(s[t])
+    return np.array(xs), np.array(ys)
+
+
+def test_model_learns_a_next_item_task():
+    rng = np.random.default_rng(0)
+    V, N = 80, 8
+    succ = rng.permutation(V) + 1                          # the successor of item v is succ[v - 1]
+    train_x, train_y = prefixes(markov_task(rng, succ, 200, 10), N)
+    test_x, test_y = prefixes(markov_task(rng, succ, 100, 10), N)   # new users, same rule
+    cfg = MMMLPConfig(max_len=N, d_model=16, token_hidden=8, channel_hidden=32, n_layers=1,
+                      fusion_layers=0, dropout=0.0, candidate_features=False)
+    model = MMMLP(cfg, V, {}, seed=0)
+    opt = AdamW(model.params, lr=3e-3)
+    hr_before = metrics_from_ranks(target_ranks(model.scores(test_x), test_y))["HR@10"]
+    losses = []
+    for epoch in range(5):
+        order = rng.permutation(len(train_x))
+        for i in range(0, len(order), 64):
+            idx = order[i:i + 64]
+            loss, grads = model.loss_and_grads(train_x[idx], train_y[idx])
+            opt.step(grads)
+            losses.append(loss)
+    hr_after = metrics_from_ranks(target_ranks(model.scores(test_x), test_y))["HR@10"]
+    random_hr = 10 / V
+    assert np.mean(losses[-20:]) < np.mean(losses[:20]) - 1.0
+    assert hr_before < 2 * random_hr
+    assert hr_after > 0.7 > 5 * random_hr, (hr_before, hr_after)   # the rule allows ~0.9

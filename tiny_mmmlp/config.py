@@ -1,0 +1,62 @@
+"""MMMLPConfig: every hyper-parameter of the model in one validated dataclass."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class MMMLPConfig:
+    """Hyper-parameters of MMMLP (shape letters: N = max_len, D = d_model).
+
+    max_len:        N, the number of most recent items read (left-padded with item 0).
+    d_model:        D, the width of every modality branch (ID embedding, projected text/image).
+    token_hidden:   r_N, hidden width of the token-mixing MLP (W1: (r_N, N), W2: (N, r_N)).
+    channel_hidden: r_D, hidden width of the channel-mixing MLP (W3: (r_D, D), W4: (D, r_D)).
+    n_layers:       mixer blocks in each modality branch (Feature Mixer Layer).
+    fusion_layers:  mixer blocks after the fusion projection (Fusion Mixer Layer).
+    fusion_dim:     D_f, width after fusion; 0 means the sum of the branch widths.
+    dropout:        inverted-dropout rate on each branch input and on the fusion output.
+    id_branch:      read the item-ID embeddings as a modality (False: features only).
+    candidate_features: also score each candidate item with a projection of its raw
+                    features (candidate vector = E[v] + sum_m P_m F_m[v]); beyond the paper.
+    ln_eps:         LayerNorm epsilon.
+    init_std:       standard deviation of the item-embedding initialization.
+    """
+
+    max_len: int = 50
+    d_model: int = 64
+    token_hidden: int = 64
+    channel_hidden: int = 128
+    n_layers: int = 2
+    fusion_layers: int = 1
+    fusion_dim: int = 0
+    dropout: float = 0.2
+    id_branch: bool = True
+    candidate_features: bool = True
+    ln_eps: float = 1e-5
+    init_std: float = 0.02
+
+    def __post_init__(self):
+        positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"MMMLPConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("n_layers", "fusion_layers", "fusion_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"MMMLPConfig.{name} must be an integer >= 0, got {value!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"MMMLPConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not float(self.ln_eps) > 0:
+            raise ValueError(f"MMMLPConfig.ln_eps must be positive, got {self.ln_eps!r}")
+        if not float(self.init_std) > 0:
+            raise ValueError(f"MMMLPConfig.init_std must be positive, got {self.init_std!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MMMLPConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

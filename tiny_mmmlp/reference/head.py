@@ -1,0 +1,82 @@
+"""The Prediction Layer and the loss.
+
+Shape letters: B batch, D_f fused width, D ID width, V items (column 0 = padding).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
+
+
+def candidates_forward(table, feats, projs):
+    """C = E + Σ_m F_m P_mᵀ: the vector each candidate item is scored with.
+
+    table: (V + 1, D) item embeddings; feats: list of (V + 1, d_m) frozen raw features;
+    projs: list of (D, d_m). With no feats, C = E (the paper's prediction layer).
+    Returns (C (V + 1, D), cache).
+    """
+    cand = table
+    caches = []
+    for f, p in zip(feats, projs):
+        proj, c = linear_forward(f, p, None)                # (V + 1, d_m) @ (d_m, D) -> (V + 1, D)
+        cand = cand + proj
+        caches.append(c)
+    return cand, caches
+
+
+def candidates_backward(dcand, cache):
+    """dE = dC (padding row excluded), dP_m = dCᵀ F_m. Returns (dtable, [dP_m ...])."""
+    dtable = dcand.copy()
+    dtable[0] = 0.0                                         # the padding row is never trained
+    dprojs = [linear_backward(dcand, c)[1] for c in cache]
+    return dtable, dprojs
+
+
+def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5):
+    """scores = (W · LN(h) + b) Cᵀ: the last position, normalized, projected, dotted with C.
+
+    h: (B, D_f) fused representation at the last position; gamma, beta: (D_f,);
+    w: (D, D_f); b: (D,); cand: (V + 1, D) candidate vectors.
+    Returns (scores (B, V + 1), cache). Column 0 (padding) is never ranked.
+    """
+    ln, ln_cache = layernorm_forward(h, gamma, beta, eps)   # (B, D_f)
+    u, u_cache = linear_forward(ln, w, b)                   # (B, D_f) @ (D_f, D) -> (B, D)
+    scores = u @ cand.T                                     # (B, D) @ (D, V + 1) -> (B, V + 1)
+    return scores, (ln_cache, u_cache, u, cand)
+
+
+def prediction_backward(dscores, cache):
+    """Returns (dh, dgamma, dbeta, dw, db, dcand)."""
+    ln_cache, u_cache, u, cand = cache
+    du = dscores @ cand                                     # (B, V + 1) @ (V + 1, D) -> (B, D)
+    dcand = dscores.T @ u                                   # (V + 1, B) @ (B, D) -> (V + 1, D)
+    dln, dw, db = linear_backward(du, u_cache)              # dln: (B, D_f)
+    dh, dgamma, dbeta = layernorm_backward(dln, ln_cache)
+    return dh, dgamma, dbeta, dw, db, dcand
+
+
+def softmax_cross_entropy_forward(scores, targets):
+    """L = mean_b [ −log softmax(scores[b, 1:])[targets[b] − 1] ], over items 1..V only.
+
+    scores: (B, V + 1); targets: (B,) ints in 1..V.  Returns (loss (scalar), cache).
+    """
+    logits = scores[:, 1:]                                  # (B, V): padding column dropped
+    shifted = logits - logits.max(axis=1, keepdims=True)    # (B, V), for stability
+    exp = np.exp(shifted)
+    sum_exp = exp.sum(axis=1, keepdims=True)                # (B, 1)
+    rows = np.arange(len(targets))
+    log_p = shifted[rows, targets - 1] - np.log(sum_exp[:, 0])   # (B,)
+    loss = -log_p.mean()
+    return loss, (exp / sum_exp, targets)
+
+
+def softmax_cross_entropy_backward(dloss, cache):
+    """dL/dscores = (softmax − onehot(target)) / B on columns 1..V, 0 on the padding column."""
+    probs, targets = cache                                  # probs: (B, V)
+    B = len(targets)
+    dlogits = probs.copy()
+    dlogits[np.arange(B), targets - 1] -= 1.0
+    dscores = np.zeros((B, probs.shape[1] + 1), dtype=probs.dtype)
+    dscores[:, 1:] = dlogits * (dloss / B)
+    return dscores

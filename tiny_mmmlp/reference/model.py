@@ -1,0 +1,144 @@
+"""MMMLP in NumPy: Feature Mixer Layer per modality, Fusion Mixer Layer, Prediction Layer.
+
+Forward and backward are written out by hand from the layer pairs in ``layers``; the
+backward walks the forward in reverse, one line per forward line. Shapes: B batch,
+N = cfg.max_len, D = cfg.d_model, D_f fused width, V items.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import MMMLPConfig
+from ..params import block_prefixes, branch_names, init_params, param_specs
+from . import layers as L
+
+
+def _sub(params, prefix):
+    """The parameters under ``prefix`` with the prefix stripped ("token.W1", ...)."""
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+class MMMLP:
+    """The NumPy MMMLP.
+
+    cfg: MMMLPConfig; n_items: V; features: {modality: (V + 1, d_m) array}, row 0 = padding
+    ({} or None = ID-only); seed: initialization seed; dtype: np.float32 or np.float64.
+    """
+
+    def __init__(self, cfg: MMMLPConfig, n_items: int, features=None, seed=0, dtype=np.float32):
+        features = dict(features or {})
+        for name, f in features.items():
+            if f.ndim != 2 or f.shape[0] != n_items + 1:
+                raise ValueError(
+                    f"feature matrix '{name}' has shape {f.shape}, expected ({n_items + 1}, d): "
+                    "one row per item plus the padding row 0")
+        self.cfg = cfg
+        self.n_items = n_items
+        self.dtype = np.dtype(dtype)
+        self.features = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in features.items()}
+        self.branches = branch_names(cfg, self.features)
+        self.cand_modalities = sorted(self.features) if cfg.candidate_features else []
+        specs = param_specs(cfg, n_items, {k: v.shape[1] for k, v in self.features.items()})
+        self.params = init_params(specs, cfg.init_std, seed, self.dtype)
+        self.rng = np.random.default_rng(seed + 1)            # dropout masks while training
+
+    # ------------------------------------------------------------------ forward
+    def _forward(self, item_seq, rng):
+        """scores (B, V + 1) and the cache the backward needs; rng None = no dropout."""
+        p, cfg, eps = self.params, self.cfg, self.cfg.ln_eps
+        rate = cfg.dropout if rng is not None else 0.0
+        mask = item_seq != 0                                   # (B, N)
+        outs, branch_caches = [], []
+        for b in self.branches:
+            if b == "id":
+                x, c_in = L.embedding_forward(item_seq, p["id.embedding"])     # (B, N, D)
+            else:
+                raw = self.features[b][item_seq]                               # (B, N, d_b)
+                x, c_in = L.input_projection_forward(raw, mask, p[f"{b}.proj.W"], p[f"{b}.proj.b"])
+            x, c_drop = L.dropout_forward(x, rate, rng)
+            c_blocks = []
+            for prefix in block_prefixes(cfg, b):
+                x, c = L.mixer_block_forward(x, _sub(p, prefix), eps)        # (B, N, D)
+                c_blocks.append(c)
+            outs.append(x)
+            branch_caches.append((c_in, c_drop, c_blocks))
+        z, c_fuse = L.fusion_forward(outs, p["fusion.proj.W"], p["fusion.proj.b"])  # (B, N, D_f)
+        z, c_fdrop = L.dropout_forward(z, rate, rng)
+        c_fblocks = []
+        for prefix in block_prefixes(cfg, "fusion"):
+            z, c = L.mixer_block_forward(z, _sub(p, prefix), eps)            # (B, N, D_f)
+            c_fblocks.append(c)
+        h = z[:, -1, :]                                                      # (B, D_f): last position
+        cand, c_cand = L.candidates_forward(
+            p["id.embedding"],
+            [self.features[m] for m in self.cand_modalities],
+            [p[f"head.cand.{m}.W"] for m in self.cand_modalities])          # (V + 1, D)
+        scores, c_pred = L.prediction_forward(
+            h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
+            cand, eps)                                                       # (B, V + 1)
+        cache = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape, c_cand, c_pred)
+        return scores, cache
+
+    # ----------------------------------------------------------------- backward
+    def _backward(self, dscores, cache):
+        branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape, c_cand, c_pred = cache
+        cfg = self.cfg
+        grads = {}
+        dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
+            grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred)
+        d_table, d_projs = L.candidates_backward(dcand, c_cand)
+        for m, g in zip(self.cand_modalities, d_projs):
+            grads[f"head.cand.{m}.W"] = g
+        dz = np.zeros(z_shape, dtype=dh.dtype)                 # (B, N, D_f)
+        dz[:, -1, :] = dh                                      # only the last position is read
+        for prefix, c in zip(reversed(block_prefixes(cfg, "fusion")), reversed(c_fblocks)):
+            dz, g = L.mixer_block_backward(dz, c)
+            grads.update({prefix + k: v for k, v in g.items()})
+        dz = L.dropout_backward(dz, c_fdrop)
+        douts, grads["fusion.proj.W"], grads["fusion.proj.b"] = L.fusion_backward(dz, c_fuse)
+        for b, dx, (c_in, c_drop, c_blocks) in zip(self.branches, douts, branch_caches):
+            for prefix, c in zip(reversed(block_prefixes(cfg, b)), reversed(c_blocks)):
+                dx, g = L.mixer_block_backward(dx, c)
+                grads.update({prefix + k: v for k, v in g.items()})
+            dx = L.dropout_backward(dx, c_drop)
+            if b == "id":
+                d_table = d_table + L.embedding_backward(dx, c_in)
+            else:
+                grads[f"{b}.proj.W"], grads[f"{b}.proj.b"] = L.input_projection_backward(dx, c_in)
+        grads["id.embedding"] = d_table
+        return {k: grads[k] for k in self.params}              # same order as params
+
+    # ------------------------------------------------------------------ public
+    def loss_and_grads(self, item_seq, targets, dropout_seed=None):
+        """Mean softmax cross-entropy over the batch and its gradient for every parameter.
+
+        item_seq: (B, N) int, 0 = padding, most recent item last; targets: (B,) in 1..V.
+        Dropout (cfg.dropout > 0) draws its masks from the model's generator, or from a
+        fresh generator seeded with ``dropout_seed`` (to repeat a step exactly).
+        Returns (loss: float, grads: dict keyed like ``params``).
+        """
+        item_seq, targets = self._check_batch(item_seq, targets)
+        rng = self.rng if dropout_seed is None else np.random.default_rng(dropout_seed)
+        scores, cache = self._forward(item_seq, rng)
+        loss, c_loss = L.softmax_cross_entropy_forward(scores, targets)
+        dscores = L.softmax_cross_entropy_backward(1.0, c_loss)
+        return float(loss), self._backward(dscores, cache)
+
+    def scores(self, item_seq):
+        """Scores of every item (B, V + 1) with dropout off; column 0 (padding) is -inf."""
+        item_seq, _ = self._check_batch(item_seq, None)
+        s, _ = self._forward(item_seq, None)
+        s[:, 0] = -np.inf
+        return s
+
+    def _check_batch(self, item_seq, targets):
+        item_seq = np.asarray(item_seq)
+        if item_seq.ndim != 2 or item_seq.shape[1] != self.cfg.max_len:
+            raise ValueError(f"item_seq must have shape (B, {self.cfg.max_len}), got {item_seq.shape}")
+        if item_seq.min(initial=0) < 0 or item_seq.max(initial=0) > self.n_items:
+            raise ValueError(f"item_seq holds ids outside 0..{self.n_items}")
+        if targets is not None:
+            targets = np.asarray(targets)
+            if targets.shape != (item_seq.shape[0],) or targets.min() < 1 or targets.max() > self.n_items:
+                raise ValueError(f"targets must have shape ({item_seq.shape[0]},) and ids in 1..{self.n_items}")
+        return item_seq, targets

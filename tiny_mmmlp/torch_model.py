@@ -1,0 +1,197 @@
+"""MMMLP in PyTorch: the same equations, the same tanh-GELU and the same parameter names.
+
+``TorchMMMLP(...).state_dict()`` has exactly the keys of the NumPy model's ``params``
+(see ``tiny_mmmlp.params``), so a checkpoint trained with one backend loads into the
+other. With ``fused=True`` the mixer blocks call the Triton kernels of
+``tiny_mmmlp.kernels`` instead of eager PyTorch. Shapes: B batch, N = cfg.max_len,
+D = cfg.d_model, D_f fused width, V items.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import MMMLPConfig
+from .params import branch_names, fused_width, init_params, param_specs
+
+
+def gelu(x):
+    """The tanh-form GELU every backend shares: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))."""
+    return F.gelu(x, approximate="tanh")
+
+
+class TokenMix(nn.Module):
+    """X̂ = X + W2 · GELU(W1 · LN(X) + b1) + b2 along the sequence axis."""
+
+    def __init__(self, N, D, R, eps, fused):
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
+        self.W1, self.b1 = nn.Parameter(torch.zeros(R, N)), nn.Parameter(torch.zeros(R))
+        self.W2, self.b2 = nn.Parameter(torch.zeros(N, R)), nn.Parameter(torch.zeros(N))
+        self.eps, self.fused = eps, fused
+
+    def forward(self, x):                                            # x: (B, N, D)
+        if self.fused:
+            from .kernels import token_mix
+            return token_mix(x, self.gamma, self.beta, self.W1, self.b1, self.W2, self.b2)
+        ln = F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, self.eps)
+        h = ln.transpose(1, 2) @ self.W1.T + self.b1                 # (B, D, N) @ (N, R) -> (B, D, R)
+        z = gelu(h) @ self.W2.T + self.b2                            # (B, D, R) @ (R, N) -> (B, D, N)
+        return x + z.transpose(1, 2)                                 # (B, N, D)
+
+
+class ChannelMix(nn.Module):
+    """Y = X̂ + W4 · GELU(W3 · LN(X̂) + b3) + b4 along the feature axis."""
+
+    def __init__(self, D, R, eps, fused):
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
+        self.W3, self.b3 = nn.Parameter(torch.zeros(R, D)), nn.Parameter(torch.zeros(R))
+        self.W4, self.b4 = nn.Parameter(torch.zeros(D, R)), nn.Parameter(torch.zeros(D))
+        self.eps, self.fused = eps, fused
+
+    def forward(self, x):                                            # x: (B, N, D)
+        if self.fused:
+            from .kernels import channel_mix
+            return channel_mix(x, self.gamma, self.beta, self.W3, self.b3, self.W4, self.b4)
+        ln = F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, self.eps)
+        z = gelu(ln @ self.W3.T + self.b3) @ self.W4.T + self.b4     # (B, N, D) -> (B, N, R) -> (B, N, D)
+        return x + z
+
+
+class MixerBlock(nn.Module):
+    def __init__(self, cfg: MMMLPConfig, D, fused):
+        super().__init__()
+        self.token = TokenMix(cfg.max_len, D, cfg.token_hidden, cfg.ln_eps, fused)
+        self.channel = ChannelMix(D, cfg.channel_hidden, cfg.ln_eps, fused)
+
+    def forward(self, x):
+        return self.channel(self.token(x))
+
+
+class Linear(nn.Module):
+    """y = x Wᵀ + b with W stored (out, in), named W and b like the NumPy params."""
+
+    def __init__(self, d_in, d_out, bias=True):
+        super().__init__()
+        self.W = nn.Parameter(torch.zeros(d_out, d_in))
+        self.b = nn.Parameter(torch.zeros(d_out)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.W, self.b)
+
+
+class Branch(nn.Module):
+    """One Feature Mixer Layer branch: an input (embedding or projection) and mixer blocks."""
+
+    def __init__(self, cfg, D, n_blocks, fused, d_in=None, n_items=None):
+        super().__init__()
+        if n_items is not None:
+            self.embedding = nn.Parameter(torch.zeros(n_items + 1, D))
+        if d_in is not None:
+            self.proj = Linear(d_in, D)
+        self.blocks = nn.ModuleList(MixerBlock(cfg, D, fused) for _ in range(n_blocks))
+
+    def mix(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class Norm(nn.Module):
+    """LayerNorm parameters under the shared names gamma and beta."""
+
+    def __init__(self, D):
+        super().__init__()
+        self.gamma, self.beta = nn.Parameter(torch.ones(D)), nn.Parameter(torch.zeros(D))
+
+
+class Head(nn.Module):
+    def __init__(self, D_f, D, cand_widths):
+        super().__init__()
+        self.norm = Norm(D_f)
+        self.proj = Linear(D_f, D)
+        self.cand = nn.ModuleDict({m: Linear(d, D, bias=False) for m, d in cand_widths.items()})
+
+
+class TorchMMMLP(nn.Module):
+    """The PyTorch MMMLP. Arguments as the NumPy ``MMMLP``; ``fused`` uses the Triton kernels.
+
+    Initialization draws the NumPy model's initial parameters (same seed, same values).
+    """
+
+    def __init__(self, cfg: MMMLPConfig, n_items: int, features=None, seed=0,
+                 dtype=torch.float32, fused=False):
+        super().__init__()
+        features = dict(features or {})
+        self.cfg, self.n_items = cfg, n_items
+        self.branches = branch_names(cfg, features)
+        self.cand_modalities = sorted(features) if cfg.candidate_features else []
+        widths = {k: v.shape[1] for k, v in features.items()}
+        D, D_f = cfg.d_model, fused_width(cfg, len(self.branches))
+        self.id = Branch(cfg, D, cfg.n_layers if cfg.id_branch else 0, fused, n_items=n_items)
+        self.feature_branches = nn.ModuleDict(
+            {m: Branch(cfg, D, cfg.n_layers, fused, d_in=widths[m]) for m in sorted(features)})
+        self.fusion = Branch(cfg, D_f, cfg.fusion_layers, fused, d_in=D * len(self.branches))
+        self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities})
+        for name, f in features.items():               # frozen lookup tables, not parameters
+            self.register_buffer(f"feat_{name}", torch.as_tensor(np.asarray(f), dtype=dtype),
+                                 persistent=False)
+        self.to(dtype)
+        specs = param_specs(cfg, n_items, widths)
+        init = init_params(specs, cfg.init_std, seed, np.float64)
+        self.load_state_dict({k: torch.from_numpy(v) for k, v in init.items()})
+
+    # nn.Module names children by attribute; present the feature branches at the top level
+    # ("text.blocks.0.token.W1") so names match the NumPy params exactly.
+    def state_dict(self, *args, **kwargs):
+        sd = super().state_dict(*args, **kwargs)
+        return type(sd)((k.replace("feature_branches.", "", 1), v) for k, v in sd.items())
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        fixed = {}
+        for k, v in state_dict.items():
+            top = k.split(".", 1)[0]
+            fixed[f"feature_branches.{k}" if top in self.feature_branches else k] = v
+        return super().load_state_dict(fixed, strict=strict, assign=assign)
+
+    def named_parameters_flat(self):
+        """(name, parameter) pairs under the shared naming scheme."""
+        for k, p in self.named_parameters():
+            yield k.replace("feature_branches.", "", 1), p
+
+    def forward(self, item_seq):
+        """scores (B, V + 1) for item_seq (B, N) int64; column 0 is the padding item."""
+        p = self.cfg.dropout if self.training else 0.0
+        mask = (item_seq != 0).unsqueeze(-1)                         # (B, N, 1)
+        outs = []
+        for b in self.branches:
+            if b == "id":
+                branch = self.id
+                x = F.embedding(item_seq, branch.embedding, padding_idx=0)   # (B, N, D)
+            else:
+                branch = self.feature_branches[b]
+                raw = getattr(self, f"feat_{b}")[item_seq]           # (B, N, d_b)
+                x = branch.proj(raw) * mask                          # (B, N, D), padding zeroed
+            outs.append(branch.mix(F.dropout(x, p, self.training)))
+        z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
+        z = self.fusion.mix(F.dropout(z, p, self.training))
+        h = z[:, -1, :]                                              # (B, D_f)
+        u = self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
+                                        self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
+        cand = self.id.embedding                                     # (V + 1, D)
+        for m in self.cand_modalities:
+            cand = cand + self.head.cand[m](getattr(self, f"feat_{m}"))   # (V + 1, d_m) -> (V + 1, D)
+        return u @ cand.T                                            # (B, D) @ (D, V + 1) -> (B, V + 1)
+
+    def loss(self, item_seq, targets):
+        """Mean softmax cross-entropy over items 1..V (the padding column is dropped)."""
+        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
+
+    @torch.no_grad()
+    def scores(self, item_seq):
+        s = self(item_seq)
+        s[:, 0] = -torch.inf
+        return s

@@ -1,0 +1,44 @@
+"""Ranking metrics against hand-computed cases (DESIGN.md §4: ties count against the target)."""
+import numpy as np
+import pytest
+
+from tiny_mmmlp.evaluate import popularity_metrics
+from tiny_mmmlp.metrics import METRIC_NAMES, metrics_from_ranks, target_ranks
+
+
+def test_all_equal_scores_score_zero_not_one():
+    scores = np.zeros((3, 31))                       # 30 items, all tied
+    ranks = target_ranks(scores, np.array([1, 15, 30]))
+    assert list(ranks) == [29, 29, 29]
+    m = metrics_from_ranks(ranks)
+    assert all(m[name] == 0.0 for name in METRIC_NAMES)
+
+
+def test_padding_column_is_never_ranked():
+    scores = np.array([[100.0, 1.0, 2.0, 3.0]])      # column 0 is huge but ignored
+    assert list(target_ranks(scores, np.array([3]))) == [0]
+
+
+def test_hand_computed_case():
+    # user 0: target item 2 scores 0.9, one item higher (0.95), one tie (0.9): rank 2
+    # user 1: target is the best: rank 0; user 2: rank 12 (outside the top 10, inside the top 20)
+    s0 = [0, 0.1, 0.9, 0.95, 0.9] + [0.0] * 20
+    s1 = [0, 5.0] + [1.0] * 23
+    s2 = [0, 0.0] + list(np.linspace(2, 1, 12)) + [-1.0] * 11
+    scores = np.array([s0, s1, s2])
+    ranks = target_ranks(scores, np.array([2, 1, 1]))
+    assert list(ranks) == [2, 0, 12]
+    m = metrics_from_ranks(ranks)
+    assert m["HR@10"] == pytest.approx(2 / 3)
+    assert m["HR@20"] == pytest.approx(1.0)
+    assert m["NDCG@10"] == pytest.approx((1 / np.log2(4) + 1) / 3)
+    assert m["NDCG@20"] == pytest.approx((1 / np.log2(4) + 1 + 1 / np.log2(14)) / 3)
+    assert m["MRR@10"] == pytest.approx((1 / 3 + 1) / 3)
+    assert m["MRR@20"] == pytest.approx((1 / 3 + 1 + 1 / 13) / 3)
+
+
+def test_popularity_baseline_counts_ties_against_the_target():
+    train = [np.array([1, 1, 2]), np.array([1, 3])]  # counts: item1 3, item2 1, item3 1, item4 0
+    m = popularity_metrics(train, 4, np.array([1, 2, 4]))
+    # ranks: item1 -> 0; item2 ties item3 -> 2; item4 ties nothing above it... 3 items higher -> 3
+    assert m["MRR@10"] == pytest.approx((1 + 1 / 3 + 1 / 4) / 3)

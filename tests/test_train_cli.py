@@ -1,0 +1,106 @@
+"""The main job: python -m tiny_mmmlp.train and python -m tiny_mmmlp.recommend."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tiny_mmmlp.train import main as train_main
+from tiny_mmmlp.recommend import main as recommend_main
+
+SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
+         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "64", "--no-progress",
+         "--modalities", "id,text,category"]
+
+
+def run_train(out, *extra):
+    train_main([*SMALL, "--out", str(out), *extra])
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_short_run_writes_metrics_curves_and_model(tmp_path, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    m = run_train(tmp_path, "--backend", backend, "--epochs", "2")
+    assert m["backend"] == backend and m["epochs"] == 2
+    for key in ("HR@10", "NDCG@10", "MRR@10", "HR@20", "NDCG@20", "MRR@20"):
+        assert 0.0 <= m["test"][key] <= 1.0 and key in m["valid"]
+    assert m["test"]["HR@20"] >= m["test"]["HR@10"]
+    assert m["seconds"] > 0 and len(m["history"]) == 2
+    assert (tmp_path / "model.npz").exists()
+    with Image.open(tmp_path / "curves.png") as img:
+        assert img.size[0] > 300
+
+
+def test_same_seed_same_metrics_and_resume_continues_exactly(tmp_path):
+    straight = run_train(tmp_path / "a", "--epochs", "3", "--patience", "5")
+    again = run_train(tmp_path / "b", "--epochs", "3", "--patience", "5")
+    assert straight["test"] == again["test"]
+    run_train(tmp_path / "c", "--epochs", "1", "--patience", "5")
+    resumed = run_train(tmp_path / "c", "--epochs", "3", "--patience", "5", "--resume")
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "examples_per_s"} for h in hist]
+    assert strip(resumed["history"]) == strip(straight["history"])
+    assert resumed["test"] == straight["test"]
+
+
+def test_numpy_checkpoint_loads_into_torch_with_equal_scores(tmp_path):
+    torch = pytest.importorskip("torch")
+    from tiny_mmmlp.recommend import load_trained
+    from tiny_mmmlp.torch_model import TorchMMMLP
+    run_train(tmp_path, "--epochs", "1")
+    model, ds, meta = load_trained(tmp_path)
+    tm = TorchMMMLP(model.cfg, ds.n_items, model.features).eval()
+    tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.params.items()})
+    seq = np.array([np.r_[np.zeros(5, dtype=np.int64), s[:3]] for s in ds.sequences[:4]])
+    np.testing.assert_allclose(tm.scores(torch.from_numpy(seq)).numpy(), model.scores(seq),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--epochs", "0"], "--epochs"),
+    (["--backend", "jax"], "--backend"),
+    (["--d-model", "0"], "--d-model"),
+    (["--modalities", "id,smell"], "--modalities"),
+    (["--data", "/no/such/folder"], "/no/such/folder"),
+    (["--resume", "--out", "/tmp/tiny_mmmlp_no_run_here"], "--resume"),
+])
+def test_bad_flags_end_in_one_clear_line_and_exit_2(flags, words):
+    proc = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, *flags],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_triton_backend_without_gpu_is_a_clear_error(monkeypatch):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, "--backend", "triton"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "CUDA" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_recommend_prints_titles_and_draws_a_picture(tmp_path, capsys):
+    run_train(tmp_path, "--epochs", "1")
+    from tiny_mmmlp import data
+    ds = data.load("toyshop-tiny")
+    picture = tmp_path / "recs.png"
+    recommend_main([str(tmp_path), "--user", ds.user_ids[0], "--k", "5", "--picture", str(picture)])
+    out = capsys.readouterr().out
+    assert out.count("\n") >= 7 and ds.titles[ds.sequences[0][-1]] in out
+    with Image.open(picture) as img:
+        img.verify()
+    items = ",".join(ds.item_ids[:3])
+    recommend_main([str(tmp_path), "--items", items, "--k", "3", "--exclude-history"])
+    lines = [l for l in capsys.readouterr().out.splitlines() if l[:4].strip().rstrip(".").isdigit()]
+    assert len(lines) == 3 and not any(i in l.split()[1] for l in lines for i in ds.item_ids[:3])
+    with pytest.raises(SystemExit) as e:
+        recommend_main([str(tmp_path), "--user", "no-such-user"])
+    assert e.value.code == 2

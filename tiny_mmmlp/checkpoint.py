@@ -1,0 +1,71 @@
+"""Checkpoints, written atomically (temporary file, then rename).
+
+A run folder holds two files:
+- ``model.npz``: the best parameters under the shared names, plus the config and the data
+  description as JSON. Portable: any backend loads it (NumPy only needs numpy).
+- ``checkpoint.pkl``: everything ``--resume`` needs to continue exactly: current and best
+  parameters, optimizer and random-generator state, the epoch history.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.pkl"
+
+
+def _atomic_write(path: Path, write):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_model(folder, params: dict, meta: dict):
+    """Write ``model.npz``: params by name and ``meta`` (config, data, modalities) as JSON."""
+    arrays = dict(params)
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    _atomic_write(Path(folder) / MODEL_FILE, lambda f: np.savez(f, **arrays))
+
+
+def load_model(path):
+    """Read a ``model.npz`` (or a run folder holding one). Returns (params, meta)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.exists():
+        raise UserError(f"{path}: no trained model here (train one with python -m tiny_mmmlp.train)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            params = {k: z[k] for k in z.files if k != "__meta__"}
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{path}: not a tiny_mmmlp model file ({err})") from None
+    return params, meta
+
+
+def save_checkpoint(folder, state: dict):
+    _atomic_write(Path(folder) / CHECKPOINT_FILE, lambda f: pickle.dump(state, f, protocol=4))
+
+
+def load_checkpoint(folder) -> dict:
+    path = Path(folder) / CHECKPOINT_FILE
+    if not path.exists():
+        raise UserError(f"--resume: {path} does not exist (give the --out folder of an earlier run)")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        raise UserError(f"--resume: {path} is not a readable checkpoint ({err})") from None

@@ -1,0 +1,50 @@
+"""Figures: training curves of a run (loss, validation HR@10 and NDCG@10 per epoch)."""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        warnings.warn("matplotlib is not installed, so no plot was drawn "
+                      "(pip install 'tiny_mmmlp[plot]')", stacklevel=3)
+        return None
+
+
+def save_figure(fig, path):
+    """Save a matplotlib figure atomically as PNG."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_training_curves(history: list, path, title="") -> bool:
+    """Two panels: mean training loss per epoch, and validation HR@10 / NDCG@10."""
+    plt = _pyplot()
+    if plt is None or not history:
+        return False
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax1.plot(epochs, [h["loss"] for h in history], "o-", color="tab:red")
+    ax1.set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="loss")
+    ax2.plot(epochs, [h["valid"]["HR@10"] for h in history], "o-", label="HR@10")
+    ax2.plot(epochs, [h["valid"]["NDCG@10"] for h in history], "s-", label="NDCG@10")
+    ax2.set(xlabel="epoch", ylabel="validation metric", title="validation (full ranking)")
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+    plt.close(fig)
+    return True

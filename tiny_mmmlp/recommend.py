@@ -1,0 +1,95 @@
+"""Recommend: the top-k next items for a user's history, with titles, scores and pictures.
+
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --user 17
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --items ITEM,ITEM,ITEM --k 5 --picture recs.png
+
+The history of --user is the user's whole sequence in the data the run was trained on.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import data
+from .checkpoint import load_model
+from .cli import OneLineParser, positive_int
+from .config import MMMLPConfig
+from .errors import UserError, exit_on_user_error
+from .gallery import draw_rows
+from .reference import MMMLP
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m tiny_mmmlp.recommend", description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="a run folder written by python -m tiny_mmmlp.train (or its model.npz)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="a user id of the training data")
+    who.add_argument("--items", help="an explicit history: comma-separated item ids, oldest first")
+    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--exclude-history", action="store_true", help="never recommend a seen item")
+    p.add_argument("--picture", help="also draw the history and the recommendations to this PNG")
+    p.add_argument("--data", help="data source, if it moved since training")
+    return p
+
+
+def load_trained(run, source=None):
+    """(NumPy MMMLP with the run's best parameters, its Dataset, its metadata)."""
+    params, meta = load_model(run)
+    ds = data.load(source or meta["data"])
+    if ds.n_items != meta["n_items"]:
+        raise UserError(f"{source or meta['data']}: has {ds.n_items} items, the model {meta['n_items']}")
+    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
+    model = MMMLP(MMMLPConfig.from_dict(meta["config"]), ds.n_items, feats)
+    for k, v in model.params.items():
+        if k not in params:
+            raise UserError(f"{run}: the model file lacks parameter {k}")
+        v[...] = params[k]
+    return model, ds, meta
+
+
+def history_of(ds, user=None, items=None) -> np.ndarray:
+    """Internal item ids of a user's sequence, or of an explicit list of raw item ids."""
+    if user is not None:
+        try:
+            return ds.sequences[ds.user_ids.index(user)]
+        except ValueError:
+            raise UserError(f"--user {user}: no such user in {ds.name}") from None
+    index = {raw: i + 1 for i, raw in enumerate(ds.item_ids)}
+    raw_items = [s.strip() for s in items.split(",") if s.strip()]
+    unknown = [r for r in raw_items if r not in index]
+    if unknown or not raw_items:
+        raise UserError(f"--items: unknown item id(s) {', '.join(unknown) or '(none given)'} in {ds.name}")
+    return np.array([index[r] for r in raw_items], dtype=np.int64)
+
+
+def recommend(model, history, k, exclude_history=False):
+    """Top-k (item id, score) pairs after ``history`` (internal ids, oldest first)."""
+    seq = data.pad_histories([history], model.cfg.max_len)          # (1, N)
+    scores = model.scores(seq)[0]                                   # (V + 1,)
+    if exclude_history:
+        scores[history] = -np.inf
+    top = np.argsort(-scores, kind="stable")[:k]
+    return [(int(i), float(scores[i])) for i in top]
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    model, ds, meta = load_trained(args.run, args.data)
+    history = history_of(ds, args.user, args.items)
+    recs = recommend(model, history, args.k, args.exclude_history)
+    name = lambda i: ds.titles[i] or ds.item_ids[i - 1]
+    print(f"history ({len(history)} items, most recent last):")
+    for i in history[-10:]:
+        print(f"  {ds.item_ids[i - 1]:<14} {name(i)}")
+    print(f"top {args.k} next items ({meta['backend']} run, modalities {','.join(meta['modalities'])}):")
+    for rank, (i, s) in enumerate(recs, 1):
+        print(f"{rank:>3}. {ds.item_ids[i - 1]:<14} {s:8.3f}  {name(i)}")
+    if args.picture:
+        rows = [("history (most recent last)", [(ds.image_paths[i], name(i)) for i in history[-8:]]),
+                (f"top {args.k} recommendations",
+                 [(ds.image_paths[i], f"{r}. {name(i)}") for r, (i, _) in enumerate(recs, 1)])]
+        print(f"wrote {draw_rows(rows, args.picture)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Train MMMLP, evaluate it the way papers do, and save the run.
+
+    python -m tiny_mmmlp.train                         # toyshop, NumPy backend, a few minutes
+    python -m tiny_mmmlp.train --data ../shared/data/amazon/scientific --backend torch
+    python -m tiny_mmmlp.train --modalities id         # the ID-only ablation
+
+Protocol (DESIGN.md §4): leave-one-out per user, training examples are the prefixes of the
+training part, full ranking over all items, ties against the target. Early stopping on
+validation NDCG@10; the test metrics are those of the best validation epoch. The run
+folder gets metrics.json, curves.png, model.npz and checkpoint.pkl (for --resume).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import data
+from .backends import BACKENDS, make_backend
+from .checkpoint import load_checkpoint, save_checkpoint, save_model
+from .checkpoint import _atomic_write
+from .cli import OneLineParser, positive_float, positive_int
+from .config import MMMLPConfig
+from .errors import UserError, exit_on_user_error
+from .evaluate import evaluate, popularity_metrics
+from .metrics import METRIC_NAMES
+from .plots import plot_training_curves
+
+CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
+                "fusion_layers", "fusion_dim", "dropout")
+
+
+def build_parser():
+    d = MMMLPConfig()
+    p = OneLineParser(prog="python -m tiny_mmmlp.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default="toyshop",
+                   help="toyshop, toyshop-tiny, or a folder of RecBole atomic files (default: toyshop)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p.add_argument("--device", default=None, help="cpu or cuda[:i] (torch/triton backends)")
+    p.add_argument("--modalities", default="all",
+                   help="comma-separated branches to use, e.g. id,text,image (default: all found)")
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--patience", type=positive_int, default=3,
+                   help="stop after this many epochs without a better validation NDCG@10")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<backend>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for f in CONFIG_FLAGS:
+        p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
+    p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
+                   default=d.candidate_features,
+                   help="also score candidates with a projection of their features")
+    return p
+
+
+def make_config(args, modalities) -> MMMLPConfig:
+    values = {f: getattr(args, f) for f in CONFIG_FLAGS}
+    try:
+        return MMMLPConfig(**values, candidate_features=args.candidate_features,
+                           id_branch="id" in modalities)
+    except ValueError as err:
+        field = str(err).split()[0].split(".")[-1]
+        raise UserError(f"--{field.replace('_', '-')}: {err}") from None
+
+
+def choose_modalities(text, available) -> list:
+    """Parse --modalities against what the data has ("id" is always available)."""
+    found = ["id"] + list(available)
+    if text == "all":
+        return found
+    wanted = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in found]
+    if unknown or not wanted:
+        raise UserError(f"--modalities {text}: this data has {', '.join(found)}")
+    return wanted
+
+
+def metrics_table(rows: dict) -> str:
+    """A plain-text table: one row per model, one column per metric."""
+    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
+    lines = [head, "-" * len(head)]
+    for name, m in rows.items():
+        lines.append(f"{name:<12}" + "".join(f"{m[k]:>10.4f}" for k in METRIC_NAMES))
+    return "\n".join(lines)
+
+
+def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
+    """One pass over the training prefixes. Returns (mean loss, examples per second)."""
+    n = data.n_train_examples(split.train)
+    bar = tqdm(data.train_batches(split.train, cfg.max_len, args.batch_size, args.seed, epoch),
+               total=math.ceil(n / args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}",
+               unit="batch", leave=False, disable=args.no_progress)
+    total, seen, start = 0.0, 0, time.perf_counter()
+    for item_seq, targets in bar:
+        loss = backend.step(item_seq, targets)
+        total += loss * len(targets)
+        seen += len(targets)
+        bar.set_postfix(loss=f"{loss:.3f}", ex_s=f"{seen / (time.perf_counter() - start):.0f}")
+    return total / max(seen, 1), seen / (time.perf_counter() - start)
+
+
+def train(args) -> dict:
+    ds = data.load(args.data)
+    modalities = choose_modalities(args.modalities, data.available_modalities(ds))
+    cfg = make_config(args, modalities)
+    feats = data.build_features(ds, [m for m in modalities if m != "id"],
+                                progress=not args.no_progress)
+    split = data.split_leave_one_out(ds)
+    out = Path(args.out or f"runs/{ds.name}-{args.backend}")
+    backend = make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
+                           args.weight_decay, args.device)
+    meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
+            "modalities": modalities, "n_items": ds.n_items, "backend": args.backend}
+    run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
+           "bad_epochs": 0, "seconds": 0.0}
+    if args.resume:
+        ckpt = load_checkpoint(out)
+        if ckpt["meta"] != meta:
+            raise UserError(f"--resume: {out} was trained with other settings or data")
+        backend.load_params(ckpt["params"])
+        backend.load_state(ckpt["backend_state"])
+        run = ckpt["run"]
+        print(f"resuming {out} after epoch {run['epoch']}")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint():
+        save_checkpoint(out, {"meta": meta, "params": backend.params(),
+                              "backend_state": backend.state(), "run": run})
+
+    print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
+          f"backend {args.backend}; {data.n_train_examples(split.train)} training examples")
+    if not args.resume:
+        checkpoint()
+    try:
+        while run["epoch"] < args.epochs and run["bad_epochs"] < args.patience:
+            start = time.perf_counter()
+            loss, speed = run_epoch(backend, split, args, cfg, run["epoch"])
+            valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len)
+            run["seconds"] += time.perf_counter() - start
+            run["epoch"] += 1
+            run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
+                                   "examples_per_s": speed})
+            better = valid["NDCG@10"] > run["best"]
+            if better:
+                run.update(best=valid["NDCG@10"], best_params=backend.params(), bad_epochs=0,
+                           best_epoch=run["epoch"], best_valid=valid)
+            else:
+                run["bad_epochs"] += 1
+            print(f"epoch {run['epoch']:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
+                  f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
+                  flush=True)
+            checkpoint()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the checkpoint after epoch {run['epoch']} is in {out}; "
+              f"continue with the same flags plus --resume")
+        raise SystemExit(130) from None
+
+    backend.load_params(run["best_params"])
+    test = evaluate(backend, split.test_history, split.test_target, cfg.max_len)
+    popular = popularity_metrics(split.train, ds.n_items, split.test_target)
+    print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
+          f"{ds.n_items} items, {len(split.test_target)} users):")
+    print(metrics_table({f"MMMLP": test, "popularity": popular}))
+    result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
+              "backend": args.backend, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
+              "seconds": round(run["seconds"], 2),
+              "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
+              "data": args.data, "modalities": modalities, "seed": args.seed,
+              "config": cfg.to_dict(), "history": run["history"],
+              "args": {k: v for k, v in vars(args).items() if k != "resume"}}
+    _atomic_write(out / "metrics.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
+    save_model(out, run["best_params"], meta)
+    if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.backend})"):
+        print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.npz'}")
+    return result
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    train(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Convert raw Amazon review releases into the RecBole atomic form.
+
+Supported inputs (each one object a line, plain or gzipped):
+- 2018 reviews: ``reviewerID``, ``asin``, ``unixReviewTime`` (seconds); metadata JSON with
+  ``asin``, ``title`` (HTML entities), ``brand``, ``category``, ``imageURLHighRes``/``imageURL``.
+- 2014 metadata: Python literals (single quotes, ``imUrl``, ``categories`` as lists of lists),
+  read with ``ast.literal_eval`` (never ``eval``).
+- 2023 reviews: ``user_id``, ``parent_asin``, ``timestamp`` (milliseconds); metadata JSONL with
+  ``parent_asin``, ``title``, ``main_category``, ``categories``, ``store``, ``images``.
+
+Output: ``<name>.inter``, ``<name>.item`` (title, categories, brand) and ``image_urls.tsv``
+(item id, picture URL) for the downloader. Each file is written atomically.
+"""
+from __future__ import annotations
+
+import ast
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .atomic import write_text
+from .kcore import kcore_mask
+from .recbole import write_atomic_files
+from .textfile import iter_lines
+
+
+def parse_object(text: str, path: Path, number: int) -> dict:
+    """One line as a dict: JSON first, then a Python literal (2014 metadata)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        try:
+            obj = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise UserError(f"{path} line {number}: is neither JSON nor a Python literal "
+                            f"({err.msg} at column {err.colno}).") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path} line {number}: expected one object per line, got {type(obj).__name__}.")
+    return obj
+
+
+def read_reviews(path: Path) -> list:
+    """``(user, item, seconds)`` triples in file order, from a 2014/2018 or 2023 review file."""
+    out = []
+    for number, text in iter_lines(path):
+        if not text.strip():
+            continue
+        r = parse_object(text, path, number)
+        try:
+            if "reviewerID" in r:
+                out.append((str(r["reviewerID"]), str(r["asin"]), float(r["unixReviewTime"])))
+            else:
+                item = r.get("parent_asin") or r["asin"]
+                out.append((str(r["user_id"]), str(item), float(r["timestamp"]) / 1000.0))
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{path} line {number}: a review needs reviewerID, asin and "
+                            f"unixReviewTime (2018) or user_id, parent_asin and timestamp (2023).") from None
+    return out
+
+
+def _first_image(m: dict) -> str:
+    for key in ("imageURLHighRes", "imageURL"):
+        urls = m.get(key)
+        if isinstance(urls, list) and urls:
+            return str(urls[0])
+    if isinstance(m.get("imUrl"), str):
+        return m["imUrl"]
+    for image in m.get("images") or []:
+        if isinstance(image, dict):
+            url = image.get("large") or image.get("hi_res") or image.get("thumb")
+            if url:
+                return str(url)
+    return ""
+
+
+def _categories(m: dict) -> list:
+    raw = m.get("category") or m.get("categories") or []
+    flat = [c for group in raw for c in (group if isinstance(group, list) else [group])]
+    if m.get("main_category"):
+        flat = [m["main_category"]] + flat
+    seen = dict.fromkeys("_".join(html.unescape(str(c)).split()) for c in flat if str(c).strip())
+    return list(seen)
+
+
+def read_metadata(path: Path) -> dict:
+    """item id -> ``{"title", "categories", "brand", "image"}``."""
+    meta = {}
+    for number, text in iter_lines(path):
+        if not text.strip():
+            continue
+        m = parse_object(text, path, number)
+        item = m.get("parent_asin") or m.get("asin")
+        if not item:
+            raise UserError(f"{path} line {number}: metadata needs an asin (2018) or parent_asin (2023).")
+        meta[str(item)] = {
+            "title": " ".join(html.unescape(str(m.get("title") or "")).split()),
+            "categories": " ".join(_categories(m)),
+            "brand": "_".join(html.unescape(str(m.get("brand") or m.get("store") or "")).split()),
+            "image": _first_image(m),
+        }
+    return meta
+
+
+def convert(reviews, meta, out, name: str | None = None, kcore: int | None = None) -> str:
+    """Convert raw files into ``out/<name>.inter`` + ``.item``; returns a one-line summary."""
+    reviews, out = Path(reviews), Path(out)
+    name = name or out.name
+    triples = read_reviews(reviews)
+    metadata = read_metadata(Path(meta)) if meta else {}
+    user_index, item_index = {}, {}
+    users = np.array([user_index.setdefault(u, len(user_index)) for u, _, _ in triples], dtype=np.int64)
+    items = np.array([item_index.setdefault(i, len(item_index)) for _, i, _ in triples], dtype=np.int64)
+    keep = kcore_mask(users, items, kcore) if len(triples) else np.zeros(0, dtype=bool)
+    if not keep.any():
+        what = f" after the {kcore}-core filter" if kcore and kcore > 1 else ""
+        raise UserError(f"{reviews}: no reviews left{what}.")
+    kept = [t for t, k in zip(triples, keep) if k]
+    item_ids = list(dict.fromkeys(i for _, i, _ in kept))
+    blank = {"title": "", "categories": "", "brand": "", "image": ""}
+    info = [metadata.get(i, blank) for i in item_ids]
+    header = [("item_id", "token")]
+    columns = [("title", "token_seq"), ("categories", "token_seq"), ("brand", "token")]
+    header += [(f, t) for f, t in columns if any(x[f] for x in info)]
+    rows = [[i] + [x[f] for f, _ in header[1:]] for i, x in zip(item_ids, info)]
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic_files(out, name, kept, rows, header)
+    urls = [f"{i}\t{x['image']}" for i, x in zip(item_ids, info) if x["image"]]
+    if urls:
+        write_text(out / "image_urls.tsv", "\n".join(urls) + "\n")
+    return (f"{out}: {len(set(u for u, _, _ in kept)):,} users, {len(item_ids):,} items, "
+            f"{len(kept):,} interactions, {len(urls):,} picture URLs")

@@ -1,0 +1,166 @@
+"""Download an Amazon review category (2018 or 2023 release) and its product pictures.
+
+    python -m tiny_mmmlp.data download --release 2018 --category Industrial_and_Scientific --out data/sci
+
+Steps: fetch the review and metadata files into ``<out>/raw/`` (progress bar, retries,
+resume with HTTP Range from ``*.part`` files, renamed into place only when complete), convert
+them into ``<out>/<name>.inter`` + ``.item`` (amazon_raw.py), then fetch every item's picture
+into ``<out>/images/<item_id>.jpg``. A picture that cannot be fetched is listed in
+``<out>/images/failed.tsv`` and never stops the run. Every URL can be overridden by a flag.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from ..errors import UserError
+from .atomic import write_text
+
+URLS = {
+    "2018": ("https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2/categoryFilesSmall/{category}_5.json.gz",
+             "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2/metaFiles2/meta_{category}.json.gz"),
+    "2023": ("https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{category}.jsonl.gz",
+             "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz"),
+}
+RETRYABLE_HTTP = {408, 429, 500, 502, 503, 504}
+
+
+class FetchError(Exception):
+    """A URL could not be fetched after all retries."""
+
+
+def add_download_arguments(p) -> None:
+    p.add_argument("--release", choices=sorted(URLS), default="2018")
+    p.add_argument("--category", default=None, help="e.g. Industrial_and_Scientific (2018), All_Beauty (2023)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--name", default=None, help="data set name (default: the folder name)")
+    p.add_argument("--reviews-url", default=None, help="override the reviews file URL")
+    p.add_argument("--meta-url", default=None, help="override the metadata file URL")
+    p.add_argument("--kcore", type=int, default=5, help="k-core filter after download (0 = none)")
+    p.add_argument("--no-images", action="store_true", help="skip the product pictures")
+    p.add_argument("--max-images", type=int, default=None, help="fetch at most this many pictures")
+    p.add_argument("--workers", type=int, default=8, help="parallel picture downloads")
+    p.add_argument("--retries", type=int, default=4, help="attempts per file")
+    p.add_argument("--retry-wait", type=float, default=2.0, help="seconds before the first retry (doubles)")
+    p.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _fetch_once(url: str, dest: Path, timeout: float, progress: bool) -> None:
+    part = dest.with_name(dest.name + ".part")
+    offset = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "tiny_mmmlp"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:      # the .part file already holds everything
+            os.replace(part, dest)
+            return
+        raise
+    with response:
+        if response.status != 206:
+            offset = 0                       # server ignored Range: start over
+        length = response.headers.get("Content-Length")
+        total = offset + int(length) if length is not None else None
+        with open(part, "ab" if offset else "wb") as f, \
+                tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name,
+                     disable=not progress, leave=False) as bar:
+            while chunk := response.read(1 << 16):
+                f.write(chunk)
+                bar.update(len(chunk))
+    if total is not None and part.stat().st_size < total:
+        raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+    os.replace(part, dest)
+
+
+def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: float = 60.0,
+          progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` unless it exists; resume, retry with doubling waits."""
+    dest = Path(dest)
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, max(retries, 1) + 1):
+        try:
+            _fetch_once(url, dest, timeout, progress)
+            return dest
+        except urllib.error.HTTPError as err:
+            reason = f"HTTP {err.code}"
+            if err.code not in RETRYABLE_HTTP:
+                break
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+            reason = str(getattr(err, "reason", err)) or type(err).__name__
+        if attempt < retries:
+            time.sleep(wait * 2 ** (attempt - 1))
+    raise FetchError(f"{url}: {reason}")
+
+
+def _fetch_picture(item: str, url: str, folder: Path, args) -> str | None:
+    """Fetch one picture; returns None on success or the reason it failed."""
+    suffix = Path(url.split("?")[0]).suffix.lower()
+    dest = folder / f"{item}{suffix if suffix in ('.jpg', '.jpeg', '.png') else '.jpg'}"
+    try:
+        fetch(url, dest, args.retries, args.retry_wait, args.timeout, progress=False)
+        with Image.open(dest) as im:
+            im.verify()
+        return None
+    except FetchError as err:
+        return str(err)
+    except Exception as err:  # noqa: BLE001 - a bad picture is recorded, never fatal
+        dest.unlink(missing_ok=True)
+        return f"not a readable picture ({type(err).__name__})"
+
+
+def fetch_pictures(out: Path, args) -> tuple[int, int]:
+    """Fetch every picture listed in ``out/image_urls.tsv``; returns (fetched, failed)."""
+    listing = out / "image_urls.tsv"
+    if not listing.is_file():
+        return 0, 0
+    pairs = [line.split("\t", 1) for line in listing.read_text("utf-8").splitlines() if "\t" in line]
+    pairs = pairs[: args.max_images] if args.max_images is not None else pairs
+    folder = out / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    failures = []
+    with ThreadPoolExecutor(max_workers=max(args.workers, 1)) as pool:
+        jobs = {pool.submit(_fetch_picture, item, url, folder, args): (item, url) for item, url in pairs}
+        for job in tqdm(as_completed(jobs), total=len(jobs), desc="pictures", unit="img",
+                        disable=args.quiet):
+            if (reason := job.result()) is not None:
+                failures.append((*jobs[job], reason))
+    failures.sort()
+    write_text(folder / "failed.tsv", "".join(f"{i}\t{u}\t{r}\n" for i, u, r in failures))
+    return len(pairs) - len(failures), len(failures)
+
+
+def run_download(args) -> None:
+    """The ``download`` command: raw files, conversion, pictures."""
+    from .amazon_raw import convert
+
+    if not (args.reviews_url and args.meta_url) and not args.category:
+        raise UserError("--category is required unless both --reviews-url and --meta-url are given.")
+    reviews_url = args.reviews_url or URLS[args.release][0].format(category=args.category)
+    meta_url = args.meta_url or URLS[args.release][1].format(category=args.category)
+    out = Path(args.out)
+    raw = out / "raw"
+    files = []
+    for url in (reviews_url, meta_url):
+        dest = raw / Path(url.split("?")[0]).name
+        try:
+            files.append(fetch(url, dest, args.retries, args.retry_wait, args.timeout, not args.quiet))
+        except FetchError as err:
+            raise UserError(f"could not download {err} (after {args.retries} tries; rerun to resume).") from None
+    print(convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None))
+    if not args.no_images:
+        fetched, failed = fetch_pictures(out, args)
+        note = f"; {failed:,} failed, listed in {out / 'images' / 'failed.tsv'}" if failed else ""
+        print(f"{out / 'images'}: {fetched:,} pictures{note}")

@@ -1,0 +1,159 @@
+"""Per-item feature tables, one per modality, cached on disk.
+
+Modality names (what ``describe`` prints and ``--modalities`` takes):
+
+    image          pictures in ``images/<item_id>.png|jpg``        -> images.py
+    text           a ``title`` / ``text`` field                    -> text.py
+    <field name>   any other token / token_seq field (multi-hot), float_seq field (dense)
+    <npy stem>     a precomputed ``<stem>.npy`` matrix, rows in ``.item`` order
+
+``id`` is the item-ID branch of the model, never a feature table. Every table has shape
+(V + 1, d) float32 with row 0 (padding) all zeros. Built tables are stored under
+``<cache_dir>/features/<name>-<modality>-<hash>.npy`` where the hash covers every input
+(texts, picture files' sizes and times, field values, encoder and recipe versions), so a
+changed input builds a new table instead of reading a stale one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from . import images, text, tokens
+from .atomic import default_cache_dir, save_npy
+from .load import TEXT_FIELDS
+
+SKIPPED_FIELDS = ("image_url", "url")
+
+
+def _npy_files(ds) -> list:
+    return sorted(p for p in Path(ds.folder).glob("*.npy") if not p.name.startswith("."))
+
+
+def _token_fields(ds) -> list:
+    """Side fields that become their own modality (everything but text, urls and plain floats)."""
+    return [f for f, t in ds.field_types.items()
+            if f not in TEXT_FIELDS and f not in SKIPPED_FIELDS and t in ("token", "token_seq", "float_seq")]
+
+
+def available_modalities(ds) -> list:
+    """Feature modality names found in ``ds`` (never "id"), in a stable order."""
+    names = []
+    if any(p is not None for p in ds.image_paths):
+        names.append("image")
+    if any(f in ds.item_fields for f in TEXT_FIELDS):
+        names.append("text")
+    names += _token_fields(ds)
+    names += [p.stem for p in _npy_files(ds) if p.stem not in names]
+    return names
+
+
+def _read_npy(ds, stem: str) -> np.ndarray:
+    """A precomputed matrix, checked against the ``.item`` row count, reordered to items 1..V."""
+    path = Path(ds.folder) / f"{stem}.npy"
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: is not a readable .npy matrix ({err}).") from None
+    if matrix.ndim != 2:
+        raise UserError(f"{path}: has shape {matrix.shape}; expected (items, features).")
+    if matrix.shape[0] != ds.n_item_rows:
+        raise UserError(f"{path}: has {matrix.shape[0]} rows but {ds.name}.item lists "
+                        f"{ds.n_item_rows} items (one row per item, in .item order).")
+    return matrix
+
+
+def modality_widths(ds) -> dict:
+    """Feature width of each available modality, without building the tables."""
+    widths = {}
+    for name in available_modalities(ds):
+        if name == "image":
+            widths[name] = images.IMAGE_DIM
+        elif name == "text":
+            widths[name] = text.text_width()
+        elif name in ds.field_types:
+            ftype = ds.field_types[name]
+            if ftype == "float_seq":
+                widths[name] = tokens.dense_field(ds.item_fields[name], name).shape[1]
+            else:
+                widths[name] = tokens.token_width(ds.item_fields[name], ftype)
+        else:
+            widths[name] = int(_read_npy(ds, name).shape[1])
+    return widths
+
+
+def _text_of(ds) -> list:
+    """(V + 1) strings: the title and text fields joined."""
+    present = [f for f in TEXT_FIELDS if f in ds.item_fields]
+    return [" ".join(ds.item_fields[f][i] for f in present).strip() for i in range(ds.n_items + 1)]
+
+
+def _fingerprint(ds, name: str) -> str:
+    """A hash of everything the ``name`` table depends on."""
+    h = hashlib.sha256()
+    h.update(json.dumps([ds.name, name, ds.item_ids]).encode())
+    if name == "image":
+        h.update(images.IMAGE_VERSION.encode())
+        for p in ds.image_paths[1:]:
+            st = Path(p).stat() if p is not None else None
+            h.update(json.dumps([str(p), st and st.st_size, st and st.st_mtime_ns]).encode())
+    elif name == "text":
+        h.update(text.encoder_name().encode())
+        h.update(json.dumps(_text_of(ds)).encode())
+    else:
+        h.update(json.dumps([ds.field_types[name], ds.item_fields[name]]).encode())
+    return h.hexdigest()[:16]
+
+
+def _build_one(ds, name: str, progress: bool) -> np.ndarray:
+    if name == "image":
+        matrix, failed = images.image_matrix(ds.image_paths, progress=progress)
+        if failed:
+            warnings.warn(f"{ds.folder / 'images'}: {failed} of {ds.n_items} items have a missing "
+                          f"or unreadable picture; their image features are zero.")
+        return matrix
+    if name == "text":
+        return text.encode_texts(_text_of(ds), progress=progress)
+    ftype = ds.field_types[name]
+    if ftype == "float_seq":
+        return tokens.dense_field(ds.item_fields[name], name)
+    return tokens.multi_hot(ds.item_fields[name], ftype)
+
+
+def build_features(ds, modalities=None, cache_dir=None, progress: bool = True) -> dict:
+    """Feature tables ``{name: (V + 1, d) float32}``, row 0 zeros; ``None`` means all available.
+
+    "id" in ``modalities`` is skipped (it is the model's ID branch, not a table). Tables are
+    read from the cache when their inputs are unchanged, else built and stored atomically.
+    """
+    available = available_modalities(ds)
+    wanted = available if modalities is None else [m for m in modalities if m != "id"]
+    unknown = [m for m in wanted if m not in available]
+    if unknown:
+        raise UserError(f"--modalities: {', '.join(unknown)} not found in {ds.name} "
+                        f"(available: {', '.join(['id'] + available)}).")
+    folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "features"
+    out = {}
+    for name in wanted:
+        if name not in ds.field_types and name not in ("image", "text"):
+            matrix = _read_npy(ds, name)               # (rows of .item, d), read as given
+            table = np.zeros((ds.n_items + 1, matrix.shape[1]), dtype=np.float32)
+            table[1:] = matrix[ds.item_rows]
+            out[name] = table
+            continue
+        path = folder / f"{ds.name}-{name}-{_fingerprint(ds, name)}.npy"
+        if path.is_file():
+            try:
+                out[name] = np.load(path, allow_pickle=False)
+                continue
+            except (OSError, ValueError):
+                pass  # unreadable cache entry: rebuild it
+        table = _build_one(ds, name, progress).astype(np.float32)
+        table[0] = 0.0
+        save_npy(path, table)
+        out[name] = table
+    return out

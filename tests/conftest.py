@@ -5,3 +5,13 @@ import tempfile
 os.environ.setdefault("TINY_MMMLP_CACHE", tempfile.mkdtemp(prefix="tiny_mmmlp_cache_"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Without a GPU, the Triton kernels run in Triton's CPU interpreter. It must be chosen before
+# triton is first imported, so it is set here, before any test module loads the kernels.
+try:
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+except ImportError:
+    pass

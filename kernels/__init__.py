@@ -1,0 +1,47 @@
+"""Fused Triton kernels for the two halves of a mixer block (source: the top-level kernels/ folder).
+
+    from tiny_mmmlp.kernels import token_mix, channel_mix, is_available
+    y = channel_mix(token_mix(x, *token_params), *channel_params)   # differentiable
+
+Both take torch tensors with the shapes of ``tiny_mmmlp.reference.mixing`` and run on CUDA
+(float32, bfloat16) or, for testing, on the CPU under ``TRITON_INTERPRET=1`` (float32,
+float64; set the variable before the first use of this package). Unsupported shapes,
+dtypes or devices raise ValueError.
+
+The kernel modules (and triton) load on first use of a name below, not on
+``import tiny_mmmlp.kernels``: the package imports without torch or triton, and then
+``is_available`` answers False and the two functions raise ImportError.
+
+    kernels/token_mixing.py    LN + MLP along the sequence axis N + residual: forward, backward
+    kernels/channel_mixing.py  LN + MLP along the feature axis D + residual: forward, backward
+    kernels/layernorm.py       LayerNorm statistics and backward shared by both
+    kernels/gelu.py            tanh-GELU and its derivative as device functions
+    kernels/eager.py           the same maths in plain PyTorch (benchmark and test baseline)
+    kernels/support.py         accepted devices, dtypes and shapes; launch sizes; tolerances
+
+Check either half against the NumPy reference with
+``TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing`` (or ``.channel_mixing``).
+"""
+import importlib
+
+__all__ = ["token_mix", "channel_mix", "is_available", "TOLERANCES"]
+_HOME = {"token_mix": ".token_mixing", "channel_mix": ".channel_mixing",
+         "is_available": ".support", "TOLERANCES": ".support"}
+
+
+def __getattr__(name):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(_HOME[name], __name__), name)
+    except ImportError as err:   # torch or triton missing
+        if name == "is_available":
+            return lambda device="cuda": False
+        if name == "TOLERANCES":
+            return {}
+
+        def unavailable(*args, _err=err, **kwargs):
+            raise ImportError(f"tiny_mmmlp.kernels needs torch and triton: {_err}")
+        return unavailable
+    globals()[name] = value   # later look-ups skip __getattr__
+    return value

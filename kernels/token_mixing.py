@@ -1,0 +1,220 @@
+"""Fused token mixing: LayerNorm, an MLP along the sequence axis, and the residual, in Triton.
+
+For every sequence b and every channel d (shape letters: B batch, N positions, D features,
+R hidden width):
+
+    L = LN(X[b])                       (N, D)   LayerNorm over D, from saved μ, rstd
+    H = W1 · L + b1                    (R, N) @ (N, D) -> (R, D)
+    A = GELU(H)                        (R, D)   tanh form
+    Y[b] = X[b] + W2 · A + b2          (N, R) @ (R, D) -> (N, D)
+
+Forward: one program per (b, block of BLOCK_D channels) holds its (N, BLOCK_D) slice of X and
+loops over the hidden width in chunks of BLOCK_R, so H and A (R × D per sequence) live only in
+registers. Backward, recomputing H from X, μ, rstd instead of saving it:
+
+    dA = W2ᵀ · dY,  dH = dA ⊙ GELU'(H),  dL = W1ᵀ · dH              (data kernel, same tiling)
+    dW2 = Σ_b dY · Aᵀ,  dW1 = Σ_b dH · Lᵀ,  db1 = Σ dH,  db2 = Σ dY   (weight kernel)
+    dX = dY + LN-backward(dL),  dγ, dβ                                (layernorm.ln_backward)
+
+The weight kernel gives each program one R-chunk of the weights and a strided share of the
+(b, channel-block) tiles; it writes its partial sums to its own slot of a (P, ...) buffer,
+which torch then sums in a fixed order, so results repeat bit for bit.
+"""
+import torch
+import triton
+import triton.language as tl
+
+from .gelu import gelu, gelu_grad
+from .layernorm import ln_backward, ln_stats
+from .support import (acc_dtype, block, check_params, check_x, dot_precision, reduction_programs,
+                      torch_acc_dtype)
+
+# Pointer conventions for every kernel below. X, Y, DY, DL: contiguous (B, N, D), element
+# (b, n, d) at b·N·D + n·D + d. Mean, Rstd: (B, N) at b·N + n. W1: (R, N) at r·N + n.
+# W2: (N, R) at n·R + r. Gamma, Beta: (D,). B1: (R,). B2: (N,).
+
+
+@triton.jit
+def _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D,
+                  ACC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """x and LN(x) for sequence b, channels d0 .. d0+BLOCK_D: two (BLOCK_N, BLOCK_D) tiles, 0 outside."""
+    n = tl.arange(0, BLOCK_N)
+    d = d0 + tl.arange(0, BLOCK_D)
+    mask = (n < N)[:, None] & (d < D)[None, :]
+    offs = b * N * D + n[:, None] * D + d[None, :]
+    x = tl.load(X + offs, mask=mask, other=0.0).to(ACC)
+    mean = tl.load(Mean + b * N + n, mask=n < N, other=0.0)
+    rstd = tl.load(Rstd + b * N + n, mask=n < N, other=0.0)
+    gamma = tl.load(Gamma + d, mask=d < D, other=0.0).to(ACC)
+    beta = tl.load(Beta + d, mask=d < D, other=0.0).to(ACC)
+    ln = (x - mean[:, None]) * rstd[:, None] * gamma[None, :] + beta[None, :]
+    return x, tl.where(mask, ln, 0.0), offs, mask
+
+
+@triton.jit
+def _token_mix_fwd(X, Y, Mean, Rstd, Gamma, Beta, W1, B1, W2, B2, N, D, R,
+                   ACC: tl.constexpr, PRECISION: tl.constexpr,
+                   BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+    b, d0 = tl.program_id(0), tl.program_id(1) * BLOCK_D          # grid (B, cdiv(D, BLOCK_D))
+    DT = X.dtype.element_ty                                        # matmul operand type
+    x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
+    n = tl.arange(0, BLOCK_N)
+    z = tl.zeros((BLOCK_N, BLOCK_D), dtype=ACC)                    # W2 · A, accumulated over R
+    for r0 in range(0, R, BLOCK_R):
+        r = r0 + tl.arange(0, BLOCK_R)
+        w_mask = (r < R)[:, None] & (n < N)[None, :]               # (BLOCK_R, BLOCK_N)
+        w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0)    # W1[r, n]
+        w2 = tl.load(W2 + n[:, None] * R + r[None, :], mask=(n < N)[:, None] & (r < R)[None, :], other=0.0)
+        b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
+        h = tl.dot(w1.to(DT), ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]  # (BLOCK_R, BLOCK_D)
+        a = gelu(h)                                                # padded rows r >= R meet W2 = 0
+        z += tl.dot(w2.to(DT), a.to(DT), input_precision=PRECISION).to(ACC)             # (BLOCK_N, BLOCK_D)
+    b2 = tl.load(B2 + n, mask=n < N, other=0.0).to(ACC)
+    tl.store(Y + offs, (x + z + b2[:, None]).to(Y.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _token_mix_bwd_data(X, DY, DL, Mean, Rstd, Gamma, Beta, W1, B1, W2, N, D, R,
+                        ACC: tl.constexpr, PRECISION: tl.constexpr,
+                        BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+    """dL = W1ᵀ · (GELU'(H) ⊙ (W2ᵀ · dY)) for one (b, channel block); DL is float (B, N, D)."""
+    b, d0 = tl.program_id(0), tl.program_id(1) * BLOCK_D
+    DT = X.dtype.element_ty
+    x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
+    dy = tl.load(DY + offs, mask=mask, other=0.0)                  # (BLOCK_N, BLOCK_D)
+    n = tl.arange(0, BLOCK_N)
+    dl = tl.zeros((BLOCK_N, BLOCK_D), dtype=ACC)
+    for r0 in range(0, R, BLOCK_R):
+        r = r0 + tl.arange(0, BLOCK_R)
+        w_mask = (r < R)[:, None] & (n < N)[None, :]
+        w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0)    # W1[r, n]
+        w2t = tl.load(W2 + n[None, :] * R + r[:, None], mask=w_mask, other=0.0)   # W2ᵀ[r, n]
+        b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
+        h = tl.dot(w1.to(DT), ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]
+        da = tl.dot(w2t.to(DT), dy.to(DT), input_precision=PRECISION).to(ACC)   # (BLOCK_R, BLOCK_D)
+        dh = da * gelu_grad(h)
+        dl += tl.dot(tl.trans(w1.to(DT)), dh.to(DT), input_precision=PRECISION).to(ACC)  # (BLOCK_N, BLOCK_D)
+    tl.store(DL + offs, dl, mask=mask)
+
+
+@triton.jit
+def _token_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W1, B1, W2,
+                           DW1p, DW2p, DB1p, DB2p,   # partials: (P, R, N), (P, N, R), (P, R), (P, N)
+                           B, N, D, R,
+                           ACC: tl.constexpr, PRECISION: tl.constexpr,
+                           BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Program (i, p): hidden rows r in chunk i, tiles t = p, p + P, ... of the B·cdiv(D, BLOCK_D)."""
+    pid_r, p, P = tl.program_id(0), tl.program_id(1), tl.num_programs(1)
+    DT = X.dtype.element_ty
+    n = tl.arange(0, BLOCK_N)
+    r = pid_r * BLOCK_R + tl.arange(0, BLOCK_R)
+    w_mask = (r < R)[:, None] & (n < N)[None, :]                   # (BLOCK_R, BLOCK_N)
+    w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0).to(DT)   # W1[r, n]
+    w2t = tl.load(W2 + n[None, :] * R + r[:, None], mask=w_mask, other=0.0).to(DT)  # W2ᵀ[r, n]
+    b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
+    dw1 = tl.zeros((BLOCK_R, BLOCK_N), dtype=ACC)                  # Σ dH · Lᵀ
+    dw2t = tl.zeros((BLOCK_R, BLOCK_N), dtype=ACC)                 # Σ A · dYᵀ  (= dW2ᵀ)
+    db1 = tl.zeros((BLOCK_R,), dtype=ACC)
+    db2 = tl.zeros((BLOCK_N,), dtype=ACC)
+    n_dblk = tl.cdiv(D, BLOCK_D)
+    for t in range(p, B * n_dblk, P):
+        b, d0 = t // n_dblk, (t % n_dblk) * BLOCK_D
+        x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
+        dy = tl.load(DY + offs, mask=mask, other=0.0)              # (BLOCK_N, BLOCK_D)
+        h = tl.dot(w1, ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]   # (BLOCK_R, BLOCK_D)
+        a = gelu(h)
+        dh = tl.dot(w2t, dy.to(DT), input_precision=PRECISION).to(ACC) * gelu_grad(h)
+        # padded channels d >= D: L = 0 and dY = 0 there, so they add nothing below
+        dw1 += tl.dot(dh.to(DT), tl.trans(ln.to(DT)), input_precision=PRECISION).to(ACC)  # (BLOCK_R, BLOCK_N)
+        dw2t += tl.dot(a.to(DT), tl.trans(dy.to(DT)), input_precision=PRECISION).to(ACC)  # (BLOCK_R, BLOCK_N)
+        db1 += tl.sum(dh, axis=1)                                  # rows r >= R: H = 0, dH = 0
+        db2 += tl.sum(dy.to(ACC), axis=1)
+    tl.store(DW1p + p * R * N + r[:, None] * N + n[None, :], dw1, mask=w_mask)
+    tl.store(DW2p + p * N * R + n[None, :] * R + r[:, None], dw2t, mask=w_mask)
+    tl.store(DB1p + p * R + r, db1, mask=r < R)
+    tl.store(DB2p + p * N + n, db2, mask=(n < N) & (pid_r == 0))   # one R-chunk writes dB2
+
+
+def _launch_config(x, R):
+    B, N, D = x.shape
+    BLOCK_N = block(N)
+    BLOCK_D = block(D, max(16, min(32, 8192 // BLOCK_N)))
+    BLOCK_R = block(R, 32 if BLOCK_N <= 256 else 16)
+    return dict(ACC=acc_dtype(x.dtype), PRECISION=dot_precision(x.dtype), BLOCK_N=BLOCK_N,
+                BLOCK_D=BLOCK_D, BLOCK_R=BLOCK_R, num_warps=4 if BLOCK_N <= 64 else 8)
+
+
+def token_mix_forward(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
+    """Launch the forward. Returns y (B, N, D) and the LayerNorm statistics (mean, rstd), (B, N)."""
+    check_x("token_mix", x)
+    B, N, D = x.shape
+    R = w1.shape[0] if isinstance(w1, torch.Tensor) and w1.dim() == 2 else "R"
+    check_params("token_mix", x, {"gamma": (gamma, (D,)), "beta": (beta, (D,)), "w1": (w1, (R, N)),
+                                  "b1": (b1, (R,)), "w2": (w2, (N, R)), "b2": (b2, (N,))})
+    x, gamma, beta, w1, b1, w2, b2 = (t.contiguous() for t in (x, gamma, beta, w1, b1, w2, b2))
+    mean, rstd = ln_stats(x, eps)
+    y = torch.empty_like(x)
+    cfg = _launch_config(x, R)
+    grid = (B, triton.cdiv(D, cfg["BLOCK_D"]))
+    _token_mix_fwd[grid](x, y, mean, rstd, gamma, beta, w1, b1, w2, b2, N, D, R, **cfg)
+    return y, mean, rstd
+
+
+def token_mix_backward(dy, x, gamma, beta, w1, b1, w2, b2, mean, rstd):
+    """Launch the backward kernels. Returns (dx, dgamma, dbeta, dw1, db1, dw2, db2)."""
+    B, N, D = x.shape
+    R = w1.shape[0]
+    dy = dy.contiguous()
+    cfg = _launch_config(x, R)
+    n_dblk = triton.cdiv(D, cfg["BLOCK_D"])
+    dl = torch.empty(x.shape, device=x.device, dtype=torch_acc_dtype(x.dtype))   # dLN, (B, N, D)
+    _token_mix_bwd_data[(B, n_dblk)](x, dy, dl, mean, rstd, gamma, beta, w1, b1, w2, N, D, R, **cfg)
+    dx, dgamma, dbeta = ln_backward(x, dy, dl, mean, rstd, gamma)
+
+    n_rblk = triton.cdiv(R, cfg["BLOCK_R"])
+    P = reduction_programs(B * n_dblk, n_rblk, x.device)
+    part = lambda *shape: torch.zeros((P, *shape), device=x.device, dtype=dl.dtype)  # noqa: E731
+    dw1p, dw2p, db1p, db2p = part(R, N), part(N, R), part(R), part(N)
+    _token_mix_bwd_weights[(n_rblk, P)](x, dy, mean, rstd, gamma, beta, w1, b1, w2,
+                                        dw1p, dw2p, db1p, db2p, B, N, D, R, **cfg)
+    dw1, db1, dw2, db2 = (t.sum(0).to(x.dtype) for t in (dw1p, db1p, dw2p, db2p))   # fixed-order sums
+    return dx, dgamma.to(x.dtype), dbeta.to(x.dtype), dw1, db1, dw2, db2
+
+
+class TokenMix(torch.autograd.Function):
+    """y = x + W2 · GELU(W1 · LN(x) + b1) + b2 along N; saves x, the parameters and (mean, rstd)."""
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, w1, b1, w2, b2):
+        y, mean, rstd = token_mix_forward(x, gamma, beta, w1, b1, w2, b2)
+        ctx.save_for_backward(*(t.contiguous() for t in (x, gamma, beta, w1, b1, w2, b2)), mean, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return token_mix_backward(dy, *ctx.saved_tensors)
+
+
+def token_mix(x, gamma, beta, w1, b1, w2, b2):
+    """Fused token mixing (differentiable). x (B, N, D); w1 (R, N); b1 (R,); w2 (N, R); b2 (N,)."""
+    return TokenMix.apply(x, gamma, beta, w1, b1, w2, b2)
+
+
+# Check against the NumPy reference: TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing
+if __name__ == "__main__":
+    import numpy as np
+    from tiny_mmmlp.reference.mixing import token_mix_backward as ref_bwd, token_mix_forward as ref_fwd
+
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    B, N, D, R = 2, 37, 45, 50
+    rng = np.random.default_rng(0)
+    arrs = [rng.standard_normal(s) for s in [(B, N, D), (D,), (D,), (R, N), (R,), (N, R), (N,)]]
+    dy = rng.standard_normal((B, N, D))
+    ts = [torch.tensor(a, dtype=torch.float32, device=dev, requires_grad=True) for a in arrs]
+    y = token_mix(*ts)
+    y.backward(torch.tensor(dy, dtype=torch.float32, device=dev))
+    want_y, cache = ref_fwd(*arrs)
+    for name, got, want in zip(["y", "dx", "dgamma", "dbeta", "dw1", "db1", "dw2", "db2"],
+                               [y] + [t.grad for t in ts], [want_y, *ref_bwd(dy, cache)]):
+        err = np.abs(got.detach().cpu().double().numpy() - want).max() / max(1.0, np.abs(want).max())
+        print(f"{name:7s} max error / scale = {err:.2e}")

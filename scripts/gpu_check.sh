@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One command for a CUDA machine with torch and triton already installed (never installs torch):
+# runs the kernel tests on the GPU (float32 and bfloat16), then the benchmark, and writes the
+# table to benchmarks/results/kernels-<date>-<gpu>.md. About 8 minutes on an H200.
+#     bash scripts/gpu_check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+unset TRITON_INTERPRET
+
+# tiny_mmmlp.kernels lives in kernels/. Unless the package is installed already, map it
+# without pip: a throw-away folder holding tiny_mmmlp/ = links to tiny_mmmlp/* plus kernels/.
+if ! $PY -c "import tiny_mmmlp.kernels.token_mixing" 2>/dev/null; then
+    shim=$(mktemp -d)
+    mkdir "$shim/tiny_mmmlp"
+    for f in "$PWD"/tiny_mmmlp/*; do ln -s "$f" "$shim/tiny_mmmlp/"; done
+    ln -s "$PWD/kernels" "$shim/tiny_mmmlp/kernels"
+    export PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}"
+fi
+$PY - <<'PYEOF' || exit 1
+import torch, triton, tiny_mmmlp.kernels as k
+assert torch.cuda.is_available(), "no CUDA device visible"
+print("torch", torch.__version__, "triton", triton.__version__, torch.cuda.get_device_name(),
+      "kernels available:", k.is_available("cuda"))
+PYEOF
+
+status=0
+if ! $PY -c "import pytest, hypothesis" 2>/dev/null; then
+    echo "gpu_check: pytest or hypothesis is not installed; skipping the tests, running the benchmark"
+    status=1
+else timeout 240 $PY -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_kernels_benchmark.py \
+    -x --durations=5 || status=1
+fi
+
+gpu=$($PY -c "import torch; print(torch.cuda.get_device_name().replace(' ', '-'))")
+out="benchmarks/results/kernels-$(date +%Y-%m-%d)-${gpu}.md"
+timeout 300 $PY benchmarks/kernels.py --dtypes bfloat16,float32 --out "$out" || status=1
+echo "gpu_check: tests and benchmark finished with status $status; table in $out"
+exit $status

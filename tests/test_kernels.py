@@ -1,0 +1,163 @@
+"""The fused Triton mixer kernels against the NumPy reference layers.
+
+Forward output and all seven gradients of ``token_mix`` and ``channel_mix`` must equal
+``tiny_mmmlp.reference.mixing`` (run in float64) within ``kernels.TOLERANCES[dtype]``:
+|got − want| <= atol·scale + rtol·|want|, scale = max(1, max |want|) per tensor.
+On a machine without CUDA everything runs in float32 (and float64 for gradcheck) under
+TRITON_INTERPRET=1, which this module sets before triton is first imported; bfloat16 and
+the larger shapes are collected only when a GPU is present.
+"""
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+CUDA = torch.cuda.is_available()
+if not CUDA:
+    os.environ.setdefault("TRITON_INTERPRET", "1")   # must precede the kernels' import
+pytest.importorskip("triton")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from strategies import mixer_shapes  # noqa: E402
+
+from tiny_mmmlp import kernels  # noqa: E402
+from tiny_mmmlp.kernels.eager import channel_mix_eager, token_mix_eager  # noqa: E402
+from tiny_mmmlp.reference import mixing  # noqa: E402
+
+DEVICE = "cuda" if CUDA else "cpu"
+if not kernels.is_available(DEVICE):
+    pytest.skip(f"Triton kernels cannot run on {DEVICE} (TRITON_INTERPRET was read as unset)",
+                allow_module_level=True)
+DTYPES = [torch.float32] + ([torch.bfloat16] if CUDA else [])
+EXAMPLES = 100 if CUDA else 150   # under the interpreter an example takes 0.05-0.3 s
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+HALVES = {   # half -> (fused, eager, reference forward, reference backward, parameter shapes)
+    "token": (kernels.token_mix, token_mix_eager, mixing.token_mix_forward, mixing.token_mix_backward,
+              lambda N, D, R: [(D,), (D,), (R, N), (R,), (N, R), (N,)]),
+    "channel": (kernels.channel_mix, channel_mix_eager, mixing.channel_mix_forward,
+                mixing.channel_mix_backward, lambda N, D, R: [(D,), (D,), (R, D), (R,), (D, R), (D,)]),
+}
+NAMES = {"token": ["y", "dx", "dgamma", "dbeta", "dw1", "db1", "dw2", "db2"],
+         "channel": ["y", "dx", "dgamma", "dbeta", "dw3", "db3", "dw4", "db4"]}
+
+
+def make_problem(half, B, N, D, R, seed, n_pad=0):
+    """Float64 arrays (x, gamma, beta, w_a, b_a, w_b, b_b) and an upstream gradient dy."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, N, D))
+    x[:, :n_pad] = 0.0                                                 # padding positions
+    shapes = HALVES[half][4](N, D, R)
+    gamma = 1.0 + 0.5 * rng.standard_normal(shapes[0])
+    beta = 0.5 * rng.standard_normal(shapes[1])
+    w_a = rng.standard_normal(shapes[2]) / np.sqrt(shapes[2][1])       # fan-in scaling
+    w_b = rng.standard_normal(shapes[4]) / np.sqrt(shapes[4][1])
+    b_a, b_b = 0.5 * rng.standard_normal(shapes[3]), 0.5 * rng.standard_normal(shapes[5])
+    return [x, gamma, beta, w_a, b_a, w_b, b_b], rng.standard_normal((B, N, D))
+
+
+def assert_close(name, got, want, dtype):
+    tol = kernels.TOLERANCES[dtype]
+    got = got.detach().double().cpu().numpy()
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    bad = np.abs(got - want) > tol["atol"] * scale + tol["rtol"] * np.abs(want)
+    err = float(np.abs(got - want).max(initial=0.0)) / scale
+    assert not bad.any(), f"{name}: {bad.sum()} of {bad.size} entries off; max error / scale {err:.2e}"
+
+
+def run_fused(half, arrays, dy, dtype):
+    """Forward and backward through the fused kernels: [y, dx, dgamma, ..., db_b] as tensors."""
+    ts = [torch.tensor(a, dtype=dtype, device=DEVICE, requires_grad=True) for a in arrays]
+    y = HALVES[half][0](*ts)
+    y.backward(torch.tensor(dy, dtype=dtype, device=DEVICE))
+    return [y] + [t.grad for t in ts]
+
+
+def check_against_reference(half, B, N, D, R, seed, n_pad, dtype):
+    arrays, dy = make_problem(half, B, N, D, R, seed, n_pad)
+    if dtype != torch.float32:   # compare with the reference on the rounded inputs
+        arrays = [torch.tensor(a).to(dtype).double().numpy() for a in arrays]
+        dy = torch.tensor(dy).to(dtype).double().numpy()
+    _, _, ref_fwd, ref_bwd, _ = HALVES[half]
+    want_y, cache = ref_fwd(*arrays)
+    wants = [want_y, *ref_bwd(dy, cache)]
+    for name, got, want in zip(NAMES[half], run_fused(half, arrays, dy, dtype), wants):
+        assert got.shape == want.shape and got.dtype == dtype, name
+        assert_close(f"{half} {name} (B={B} N={N} D={D} R={R} pad={n_pad})", got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("half", ["token", "channel"])
+@SETTINGS
+@given(shape=mixer_shapes())
+def test_matches_reference(half, dtype, shape):
+    check_against_reference(half, *shape, dtype)
+
+
+LARGE = [(2, 70, 33, 40)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 1000, 24, 20)] if CUDA else [])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("half", ["token", "channel"])
+@pytest.mark.parametrize("B,N,D,R", LARGE)
+def test_matches_reference_larger(half, dtype, B, N, D, R):
+    """Block sizes beyond the Hypothesis range: N > 64 (wider tiles), several R and D chunks."""
+    check_against_reference(half, B, N, D, R, seed=7, n_pad=N // 3, dtype=dtype)
+
+
+@pytest.mark.skipif(CUDA, reason="float64 is accepted only under the interpreter")
+@pytest.mark.parametrize("half", ["token", "channel"])
+def test_gradcheck_float64(half):
+    arrays, _ = make_problem(half, 2, 3, 5, 4, seed=1, n_pad=1)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    assert torch.autograd.gradcheck(HALVES[half][0], ts, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("half", ["token", "channel"])
+def test_parameters_and_eager_agree(half):
+    """nn.Parameter weights and an x that requires grad, as the torch model calls it."""
+    arrays, dy = make_problem(half, 2, 9, 20, 24, seed=3)
+    fused, eager = HALVES[half][:2]
+    x = torch.tensor(arrays[0], dtype=torch.float32, device=DEVICE, requires_grad=True)
+    params = [torch.nn.Parameter(torch.tensor(a, dtype=torch.float32, device=DEVICE)) for a in arrays[1:]]
+    dy = torch.tensor(dy, dtype=torch.float32, device=DEVICE)
+    got = torch.autograd.grad(fused(x, *params), [x, *params], dy)
+    want = torch.autograd.grad(eager(x, *params), [x, *params], dy)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("half", ["token", "channel"])
+def test_saves_no_hidden_and_repeats_exactly(half):
+    """Autograd keeps only O(B·N·D) tensors; two backward passes give bit-equal gradients."""
+    B, N, D, R = 2, 5, 6, 64            # the hidden (B, R, D) or (B, N, R) would be the largest
+    arrays, dy = make_problem(half, B, N, D, R, seed=5)
+    sizes = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.numel()) or t, lambda t: t):
+        first = run_fused(half, arrays, dy, torch.float32)
+    assert sizes and max(sizes) <= max(B * N * D, R * max(N, D)), sizes
+    second = run_fused(half, arrays, dy, torch.float32)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_clear_errors():
+    x = torch.zeros(2, 3, 4, device=DEVICE)
+    p = [torch.ones(4, device=DEVICE), torch.zeros(4, device=DEVICE), torch.zeros(5, 3, device=DEVICE),
+         torch.zeros(5, device=DEVICE), torch.zeros(3, 5, device=DEVICE), torch.zeros(3, device=DEVICE)]
+    kernels.token_mix(x, *p)                                           # fine as given
+    with pytest.raises(ValueError, match="w1 must have shape"):
+        kernels.token_mix(x, p[0], p[1], p[2].T, *p[3:])
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.channel_mix(x.half(), *[t.half() for t in p])
+    with pytest.raises(ValueError, match="x must be a"):
+        kernels.token_mix(x[0], *p)
+    with pytest.raises(ValueError, match="but x is"):
+        kernels.token_mix(x, p[0].double(), *p[1:])
+    with pytest.raises(ValueError, match="unsupported"):
+        kernels.channel_mix(torch.zeros(1, 1, 2048, device=DEVICE), torch.ones(2048, device=DEVICE),
+                            torch.zeros(2048, device=DEVICE), torch.zeros(3, 2048, device=DEVICE),
+                            torch.zeros(3, device=DEVICE), torch.zeros(2048, 3, device=DEVICE),
+                            torch.zeros(2048, device=DEVICE))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -22,25 +23,64 @@ from .reference.optim import decays
 BACKENDS = ("numpy", "torch", "triton")
 
 
+def _blas_controller():
+    """threadpoolctl's controller of the BLAS thread pools, or None if it is not installed."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
 class NumpyBackend:
+    """The NumPy reference, with the batch split into one shard per CPU core.
+
+    NumPy's element-wise arithmetic runs on one core, so the backend gives each core a
+    shard of the batch in a thread (NumPy releases the GIL inside its loops), with BLAS
+    held to one thread per shard. The shard gradients are combined in a fixed order,
+    weighted by shard size: the mean-loss gradient of the whole batch, reproducibly.
+    """
+
     name = "numpy"
 
-    def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device="cpu"):
+    def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device="cpu", shards=None):
         if device != "cpu":
             raise UserError(f"--device {device}: the numpy backend runs on the CPU only")
         self.model = MMMLP(cfg, n_items, features, seed=seed, dtype=np.float32)
         self.opt = AdamW(self.model.params, lr=lr, weight_decay=weight_decay)
+        self.shards = shards or min(os.cpu_count() or 1, 8)
+        self.pool = ThreadPoolExecutor(self.shards) if self.shards > 1 else None
+        self.blas = _blas_controller() if self.pool else None
+
+    def _map(self, fn, *arrays):
+        """fn(i, *shard_i) for each shard of ``arrays`` along the batch: (results, sizes)."""
+        n = len(arrays[0])
+        if self.pool is None or n < 2 * self.shards:
+            return [fn(0, *arrays)], [n]
+        parts = [np.array_split(a, self.shards) for a in arrays]
+        if self.blas is None:
+            results = list(self.pool.map(fn, range(self.shards), *parts))
+        else:
+            with self.blas.limit(limits=1, user_api="blas"):
+                results = list(self.pool.map(fn, range(self.shards), *parts))
+        return results, [len(p) for p in parts[0]]
 
     def step(self, item_seq, targets):
-        loss, grads = self.model.loss_and_grads(item_seq, targets)
+        seeds = self.model.rng.integers(2**62, size=self.shards)     # dropout masks, reproducible
+        results, sizes = self._map(
+            lambda i, s, t: self.model.loss_and_grads(s, t, dropout_seed=seeds[i]), item_seq, targets)
+        w = [n / sum(sizes) for n in sizes]                            # mean over the whole batch
+        loss = sum(wi * r[0] for wi, r in zip(w, results))
+        grads = {k: sum(wi * r[1][k] for wi, r in zip(w, results)) for k in self.model.params}
         self.opt.step(grads)
         return loss
 
-    def ranks(self, item_seq, targets):
-        return target_ranks(self.model.scores(item_seq), targets)
-
     def scores(self, item_seq):
-        return self.model.scores(item_seq)
+        return np.concatenate(self._map(lambda i, s: self.model.scores(s), item_seq)[0])
+
+    def ranks(self, item_seq, targets):
+        ranks = lambda i, s, t: target_ranks(self.model.scores(s), t)
+        return np.concatenate(self._map(ranks, item_seq, targets)[0])
 
     def params(self):
         return {k: v.copy() for k, v in self.model.params.items()}

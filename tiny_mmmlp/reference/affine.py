@@ -17,8 +17,10 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     xc = x - mu                                          # (..., D)
     var = (xc * xc).mean(axis=-1, keepdims=True)         # (..., 1)
     rstd = 1.0 / np.sqrt(var + eps)                      # (..., 1)
-    xhat = xc * rstd                                     # (..., D)
-    out = xhat * gamma + beta
+    xhat = xc
+    xhat *= rstd                                         # (..., D), in place of x − μ
+    out = xhat * gamma
+    out += beta
     return out, (xhat, rstd, gamma)
 
 
@@ -37,7 +39,10 @@ def layernorm_backward(dout, cache):
     g = dout * gamma                                     # (..., D)
     g_mean = g.mean(axis=-1, keepdims=True)              # (..., 1)
     gx_mean = (g * xhat).mean(axis=-1, keepdims=True)    # (..., 1)
-    dx = rstd * (g - g_mean - xhat * gx_mean)            # (..., D)
+    dx = xhat * gx_mean                                  # (..., D)
+    np.subtract(g, dx, out=dx)
+    dx -= g_mean
+    dx *= rstd                                           # rstd · (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))
     return dx, dgamma, dbeta
 
 

@@ -16,9 +16,17 @@ def gelu_forward(x):
     """GELU(x) = 0.5 x (1 + tanh(k (x + c x³))), element-wise.
 
     x: any shape.  Returns (out, cache) with out of x's shape.
+    The arithmetic is done in place on one buffer to keep memory traffic low.
     """
-    t = np.tanh(GELU_K * (x + GELU_C * x * x * x))
-    out = 0.5 * x * (1.0 + t)
+    t = x * x                                   # x²
+    t *= GELU_C
+    t += 1.0
+    t *= x
+    t *= GELU_K                                 # k (x + c x³)
+    np.tanh(t, out=t)                           # t = tanh(k (x + c x³))
+    out = t + 1.0
+    out *= x
+    out *= 0.5                                  # 0.5 x (1 + t)
     return out, (x, t)
 
 
@@ -28,8 +36,17 @@ def gelu_backward(dout, cache):
     dout: upstream gradient, x's shape.  Returns dx.
     """
     x, t = cache
-    dt = 0.5 * x * (1.0 - t * t) * GELU_K * (1.0 + 3.0 * GELU_C * x * x)
-    return dout * (0.5 * (1.0 + t) + dt)
+    s = x * x                                   # x²
+    s *= 3.0 * GELU_C
+    s += 1.0
+    s *= GELU_K                                 # k (1 + 3 c x²)
+    s *= x
+    s *= 1.0 - t * t                            # x (1 − t²) k (1 + 3 c x²)
+    s += t
+    s += 1.0
+    s *= 0.5                                    # 0.5 (1 + t) + 0.5 x (1 − t²) k (1 + 3 c x²)
+    s *= dout
+    return s
 
 
 def dropout_forward(x, p, rng):
@@ -40,7 +57,8 @@ def dropout_forward(x, p, rng):
     """
     if p == 0:
         return x, None
-    scale = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)  # (same as x)
+    keep = rng.random(x.shape, dtype=np.float32) >= p              # (same as x)
+    scale = keep.astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * scale, scale
 
 

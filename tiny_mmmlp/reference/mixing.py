@@ -24,29 +24,34 @@ CHANNEL_PARAMS = ("gamma", "beta", "W3", "b3", "W4", "b4")
 def token_mix_forward(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
     """X̂ = X + (W2 · GELU(W1 · LN(X) + b1) + b2), mixing along the sequence axis N.
 
+    The weights multiply from the left, so each (N, D) sequence is mixed as a matrix: every
+    column (channel) goes through the same MLP over positions.
     x: (B, N, D); gamma, beta: (D,); w1: (R, N); b1: (R,); w2: (N, R); b2: (N,).
     Returns (y (B, N, D), cache).
     """
     ln, ln_cache = layernorm_forward(x, gamma, beta, eps)   # (B, N, D)
-    ln_t = ln.transpose(0, 2, 1)                            # (B, N, D) -> (B, D, N): rows are channels
-    h, h_cache = linear_forward(ln_t, w1, b1)               # (B, D, N) @ (N, R) -> (B, D, R)
-    a, a_cache = gelu_forward(h)                            # (B, D, R)
-    z, z_cache = linear_forward(a, w2, b2)                  # (B, D, R) @ (R, N) -> (B, D, N)
-    y = x + z.transpose(0, 2, 1)                            # (B, D, N) -> (B, N, D), plus residual
-    return y, (ln_cache, h_cache, a_cache, z_cache)
+    h = w1 @ ln                                             # (R, N) @ (B, N, D) -> (B, R, D)
+    h += b1[:, None]                                        # b1 per hidden row, all channels
+    a, a_cache = gelu_forward(h)                            # (B, R, D)
+    z = w2 @ a                                              # (N, R) @ (B, R, D) -> (B, N, D)
+    z += b2[:, None]
+    return x + z, (ln, ln_cache, a, a_cache, w1, w2)
 
 
 def token_mix_backward(dy, cache):
     """Backward of token mixing. Returns (dx, dgamma, dbeta, dw1, db1, dw2, db2).
 
     The residual passes dy straight to dx; the MLP branch runs the forward steps in reverse.
+    Weight gradients sum the per-sequence products over the batch.
     """
-    ln_cache, h_cache, a_cache, z_cache = cache
-    dz = dy.transpose(0, 2, 1)                              # (B, N, D) -> (B, D, N)
-    da, dw2, db2 = linear_backward(dz, z_cache)             # da: (B, D, R)
-    dh = gelu_backward(da, a_cache)                         # (B, D, R)
-    dln_t, dw1, db1 = linear_backward(dh, h_cache)          # dln_t: (B, D, N)
-    dln = dln_t.transpose(0, 2, 1)                          # (B, D, N) -> (B, N, D)
+    ln, ln_cache, a, a_cache, w1, w2 = cache
+    db2 = dy.sum(axis=(0, 2))                               # (N,)
+    dw2 = (dy @ a.transpose(0, 2, 1)).sum(axis=0)           # (B, N, D) @ (B, D, R) -> (B, N, R) -> (N, R)
+    da = w2.T @ dy                                          # (R, N) @ (B, N, D) -> (B, R, D)
+    dh = gelu_backward(da, a_cache)                         # (B, R, D)
+    db1 = dh.sum(axis=(0, 2))                               # (R,)
+    dw1 = (dh @ ln.transpose(0, 2, 1)).sum(axis=0)          # (B, R, D) @ (B, D, N) -> (B, R, N) -> (R, N)
+    dln = w1.T @ dh                                         # (N, R) @ (B, R, D) -> (B, N, D)
     dx, dgamma, dbeta = layernorm_backward(dln, ln_cache)
     return dy + dx, dgamma, dbeta, dw1, db1, dw2, db2
 

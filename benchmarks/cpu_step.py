@@ -1,0 +1,63 @@
+"""One float32 training step on the CPU: NumPy reference vs PyTorch eager, same model and batch.
+
+    python benchmarks/cpu_step.py [--batch 256 --max-len 50 --d-model 64 --items 12000]
+
+Both backends start from the same weights (same seed), take the same batch, and run
+forward + backward + AdamW. They are timed in alternation in one process, so a noisy
+machine slows both alike; the table reports medians and the ratio NumPy / torch
+(target: at most 1.0).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp.backends import NumpyBackend, TorchBackend
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--items", type=int, default=12000)
+    p.add_argument("--text-width", type=int, default=0, help="add a text modality of this width")
+    p.add_argument("--repeats", type=int, default=10)
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    V, N, B = args.items, args.max_len, args.batch
+    feats = {}
+    if args.text_width:
+        feats["text"] = rng.standard_normal((V + 1, args.text_width)).astype(np.float32)
+        feats["text"][0] = 0
+    cfg = MMMLPConfig(max_len=N, d_model=args.d_model, dropout=0.2)
+    lengths = rng.integers(1, N + 1, size=B)
+    seq = np.where(np.arange(N)[None, :] >= N - lengths[:, None], rng.integers(1, V + 1, (B, N)), 0)
+    targets = rng.integers(1, V + 1, size=B)
+    backends = {"numpy": NumpyBackend(cfg, V, feats, 0, 1e-3, 0.0),
+                "torch": TorchBackend(cfg, V, feats, 0, 1e-3, 0.0)}
+    times = {k: [] for k in backends}
+    for b in backends.values():                     # warm-up
+        b.step(seq, targets)
+    for _ in range(args.repeats):
+        for name, b in backends.items():
+            start = time.perf_counter()
+            b.step(seq, targets)
+            times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"one training step, float32, B={B} N={N} d_model={args.d_model} V={V} "
+          f"modalities={'id' + (',text' if feats else '')}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, numpy {np.__version__}")
+    print(f"| backend | median ms | min ms |\n|---|---|---|")
+    for k, v in times.items():
+        print(f"| {k} | {1000 * med[k]:.1f} | {1000 * min(v):.1f} |")
+    print(f"ratio numpy / torch (median): {med['numpy'] / med['torch']:.2f}  (target <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

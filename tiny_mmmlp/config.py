@@ -23,7 +23,7 @@ class MMMLPConfig:
     init_std:       standard deviation of the item-embedding initialization.
     """
 
-    max_len: int = 50
+    max_len: int = 20
     d_model: int = 64
     token_hidden: int = 64
     channel_hidden: int = 128

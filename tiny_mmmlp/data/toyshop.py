@@ -26,7 +26,7 @@ from .atomic import building_folder, default_cache_dir
 from .recbole import write_atomic_files
 from .toyshop_pictures import COLOURS, PATTERNS, draw_product
 
-VERSION = "v1"
+VERSION = "v2"  # bump when the recipe or sizes change (a new cache folder)
 CATEGORIES = {  # noun -> (materials, complementary categories)
     "mug": (("ceramic", "enamel", "stoneware"), ("teapot", "notebook")),
     "teapot": (("ceramic", "glass", "cast-iron"), ("mug", "cushion")),
@@ -44,7 +44,7 @@ FLUFF = ("classic", "modern", "everyday", "premium", "cozy", "minimal", "vintage
 BRANDS = ("Nordby", "Kaleo", "Mirabel", "Otto&Co", "Pebble", "Sunfield", "Tamar", "Wren",
           "Yuki", "Zephyr", "Brightly", "Alder")
 SIZES = {  # source -> (categories, products, users, mean extra length, max length)
-    "toyshop": (10, 1000, 4000, 7.0, 40),
+    "toyshop": (10, 1000, 3000, 7.0, 40),
     "toyshop-tiny": (8, 120, 150, 4.0, 12),
 }
 

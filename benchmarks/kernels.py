@@ -4,7 +4,8 @@
     python benchmarks/kernels.py --interpret-smoke                          # tiny CPU run (CI)
 
 One step = y = channel_mix(token_mix(x)), then dx and all twelve parameter gradients for a
-random dy. For every size (B in {256, 2048}, N in {50, 200}, D in {64, 256}; hidden widths
+random dy. A second table times one whole MMMLP training step with each backend (numpy on the
+CPU; torch and triton on the GPU) and their peak CUDA memory. For every size (B in {256, 2048}, N in {50, 200}, D in {64, 256}; hidden widths
 R_N = --token-hidden, R_D = --channel-mult · D) and backend it reports:
 
     ms        median wall time of a step
@@ -151,9 +152,47 @@ def main(argv=None):
             if args.out:   # after every size, so that a run cut short still leaves its rows
                 write_table(args.out, ["# Fused mixer kernels, forward + backward", "", title, "",
                                        *notes, "", *rows])
+    step_rows = train_step_rows(torch, device, sync, args.interpret_smoke)
     if args.out:
+        write_table(args.out, ["# Fused mixer kernels, forward + backward", "", title, "",
+                               *notes, "", *rows, "", "## One MMMLP training step per backend", "",
+                               *step_rows])
         print(f"wrote {args.out}")
     return 0
+
+
+def train_step_rows(torch, device, sync, smoke):
+    """Time one full training step (forward, backward, AdamW) of each backend on one batch.
+
+    ID + a 384-wide text modality, B=256, N=50, d_model=64, 12,000 items (tiny in smoke mode).
+    The numpy backend runs on the CPU; torch and triton on ``device``.
+    """
+    import numpy as np
+    from tiny_mmmlp import MMMLPConfig
+    from tiny_mmmlp.backends import make_backend
+    B, N, D, V, W = (2, 4, 8, 20, 6) if smoke else (256, 50, 64, 12000, 384)
+    rng = np.random.default_rng(0)
+    feats = {"text": rng.standard_normal((V + 1, W)).astype(np.float32)}
+    cfg = MMMLPConfig(max_len=N, d_model=D, token_hidden=min(64, 2 * N), dropout=0.2)
+    seq = rng.integers(1, V + 1, (B, N))
+    targets = rng.integers(1, V + 1, B)
+    head = "| backend | device | ms / step | peak MiB (CUDA) | numpy / this |"
+    rows, times = [head, "|---|---|---|---|---|"], {}
+    for name in ("numpy", "torch", "triton"):
+        dev = "cpu" if name == "numpy" else device
+        backend = make_backend(name, cfg, V, feats, 0, 1e-3, 0.0, dev)
+        run = lambda: backend.step(seq, targets)                          # noqa: E731
+        times[name] = bench(lambda: (run(), sync()), sync, budget_s=0.05 if smoke else 1.0,
+                            max_reps=3 if smoke else 30)
+        peak = "n/a"
+        if dev == "cuda":
+            sync(); torch.cuda.reset_peak_memory_stats()
+            run(); sync()
+            peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}"
+        rows.append(f"| {name} | {dev} | {times[name] * 1e3:.2f} | {peak} | "
+                    f"{times['numpy'] / times[name]:.2f}x |")
+        print(rows[-1], flush=True)
+    return [f"B={B}, N={N}, d_model={D}, V={V}, modalities id,text ({W}); float32", "", *rows]
 
 
 def write_table(path, lines):

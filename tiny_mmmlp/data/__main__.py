@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import OneLineParser
 from ..errors import exit_on_user_error
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tiny_mmmlp.data", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m tiny_mmmlp.data", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("describe", help="users, items, interactions, modalities, sequence lengths")

@@ -101,3 +101,23 @@ def reduction_programs(n_work: int, n_other: int, device: torch.device) -> int:
         return max(1, min(2, n_work))
     sms = torch.cuda.get_device_properties(device).multi_processor_count
     return max(1, min(n_work, (2 * sms + n_other - 1) // n_other))
+
+
+def report_against_reference(fused, ref_forward, ref_backward, shapes, grad_names):
+    """Run ``fused`` on random float32 inputs of ``shapes`` and print, per output and
+    gradient, max |fused − NumPy reference| / max(1, max |reference|). Used by the
+    ``python -m tiny_mmmlp.kernels.<half>`` checks at the bottom of each kernel file."""
+    import numpy as np
+
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    rng = np.random.default_rng(0)
+    arrs = [rng.standard_normal(s) for s in shapes]
+    dy = rng.standard_normal(shapes[0])
+    ts = [torch.tensor(a, dtype=torch.float32, device=dev, requires_grad=True) for a in arrs]
+    y = fused(*ts)
+    y.backward(torch.tensor(dy, dtype=torch.float32, device=dev))
+    want_y, cache = ref_forward(*arrs)
+    for name, got, want in zip(["y", *grad_names], [y] + [t.grad for t in ts],
+                               [want_y, *ref_backward(dy, cache)]):
+        err = np.abs(got.detach().cpu().double().numpy() - want).max() / max(1.0, np.abs(want).max())
+        print(f"{name:7s} max error / scale = {err:.2e}")

@@ -202,19 +202,10 @@ def token_mix(x, gamma, beta, w1, b1, w2, b2):
 
 # Check against the NumPy reference: TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing
 if __name__ == "__main__":
-    import numpy as np
-    from tiny_mmmlp.reference.mixing import token_mix_backward as ref_bwd, token_mix_forward as ref_fwd
+    from tiny_mmmlp.reference import mixing as reference
+    from .support import report_against_reference
 
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
     B, N, D, R = 2, 37, 45, 50
-    rng = np.random.default_rng(0)
-    arrs = [rng.standard_normal(s) for s in [(B, N, D), (D,), (D,), (R, N), (R,), (N, R), (N,)]]
-    dy = rng.standard_normal((B, N, D))
-    ts = [torch.tensor(a, dtype=torch.float32, device=dev, requires_grad=True) for a in arrs]
-    y = token_mix(*ts)
-    y.backward(torch.tensor(dy, dtype=torch.float32, device=dev))
-    want_y, cache = ref_fwd(*arrs)
-    for name, got, want in zip(["y", "dx", "dgamma", "dbeta", "dw1", "db1", "dw2", "db2"],
-                               [y] + [t.grad for t in ts], [want_y, *ref_bwd(dy, cache)]):
-        err = np.abs(got.detach().cpu().double().numpy() - want).max() / max(1.0, np.abs(want).max())
-        print(f"{name:7s} max error / scale = {err:.2e}")
+    report_against_reference(token_mix, reference.token_mix_forward, reference.token_mix_backward,
+                             [(B, N, D), (D,), (D,), (R, N), (R,), (N, R), (N,)],
+                             ["dx", "dgamma", "dbeta", "dw1", "db1", "dw2", "db2"])

@@ -23,8 +23,9 @@
 #    features** with Pillow and NumPy, and check that both carry signal;
 # 5. look at a grid of product pictures with their titles.
 #
-# Quick mode (`TINY_MMMLP_QUICK=1`) uses `toyshop-tiny` (150 users); full mode uses
-# `toyshop` (4,000 users). Figures go to `out/`.
+# Quick mode (`TINY_MMMLP_QUICK=1`) uses `toyshop-tiny` (150 users, 120 products); full mode
+# uses `toyshop` (3,000 users, 1,000 products). The first cell prints the exact counts.
+# Figures go to `out/`.
 
 # %%
 import os
@@ -89,8 +90,10 @@ for name in (f"{ds.name}.inter", f"{ds.name}.item"):
 
 # %% [markdown]
 # The loader turns raw tokens into **internal ids 1..V**; id 0 is reserved for padding.
-# `ds.sequences[u]` is user u's items in time order; every per-item list (`titles`,
-# `image_paths`, side fields) has V + 1 entries so it can be indexed by internal id.
+# `ds.sequences[u]` is user u's items in time order (an integer array); every per-item list
+# (`ds.titles`, `ds.image_paths`, and `ds.item_fields[field]` for each side field such as
+# `category`) has V + 1 entries so it can be indexed by internal id; entry 0 is the padding
+# item.
 # `describe` prints what you should check first about any data set:
 
 # %%
@@ -153,7 +156,8 @@ else:
 
 # %% [markdown]
 # Real sequences are short: a 5-core filter keeps users with at least 5 purchases, and most
-# have barely more. The histogram compares sequence lengths (log counts).
+# have barely more. The histogram compares sequence lengths (share of users on a log axis;
+# lengths above 50 are cut off, the `describe` output above gives each maximum).
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -341,8 +345,10 @@ show(fig, "02_image_feature_recipe.png")
 
 # %% [markdown]
 # Does the vector see colour? For every product, find its nearest neighbour by image
-# features (cosine) and ask whether it has the same colour word in its title. With 8
-# colours, chance is about 1 in 8.
+# features (cosine) and ask whether it has the same colour word in its title. The chance
+# level is the probability that two products drawn at random share a colour word,
+# $\sum_c p_c^2$ over the colour shares $p_c$: about 1 in 8 with 8 colours in equal shares,
+# a little more when the shares are uneven. Both are printed.
 
 # %%
 colour = np.array([next((c for c in COLOURS if f" {c} " in f" {t} "), "") for t in ds.titles])
@@ -390,7 +396,7 @@ assert all(ds.image_paths[i] is not None for i in show_items)
 #
 # - One on-disk format for generated and real data: `.inter`, `.item`, `images/`.
 # - Leave-one-out: last item test, second-to-last validation, training on every prefix of
-#   the rest, left-padded so the most recent item sits at position $N$.
+#   the rest, left-padded so the most recent item sits at the last position $N$.
 # - Frozen per-item feature tables, row 0 zero: MiniLM text embeddings that group products
 #   by category, and Pillow image vectors that see colour.
 #

@@ -70,7 +70,9 @@ def show(fig, name):
 # $$Q, K, V = \mathrm{LN}(X)\,W_{q,k,v},\qquad
 #   \hat X = X + \mathrm{softmax}\!\Big(\frac{QK^\top}{\sqrt D}\Big) V\,W_o .$$
 #
-# $QK^\top$ is an $N\times N$ matrix per sequence: that is where $N^2$ comes from. We
+# $QK^\top$ is an $N\times N$ matrix per sequence: that is where $N^2$ comes from. The
+# rest of the block (the projections $W_{q,k,v}$, $W_o$ and the channel MLP) costs $O(N)$, as
+# in the mixer block. We
 # write the softmax out rather than call a fused attention routine, so that both blocks are
 # plain eager PyTorch and the comparison is about the algorithm, not about a kernel.
 
@@ -217,8 +219,12 @@ show(fig, "05_cost_vs_length.png")
 # What must hold on any machine: the mixer's memory grows at most linearly. Its slope is
 # even a little under 1 at small $N$, because token mixing's hidden activation has shape
 # $(B, D, R_N)$ and does not grow with $N$ at all. Attention's memory grows faster (the
-# $(B, N, N)$ weights), and so does its time. The exact time slopes depend on your machine;
-# on a short range of $N$ or a busy CPU, fixed overheads blur them.
+# $(B, N, N)$ weights), and so does its time. Do not expect attention's slopes to read 2:
+# its cost is a linear part (projections, channel MLP) plus the quadratic $N\times N$ part,
+# and the quadratic part dominates only once $N$ is well above $D$ and $R_D$, so the fitted
+# slope lies between 1 and 2 and climbs toward 2 as $N$ grows (compare the "all N" and
+# "large N" fits). The exact time slopes depend on your machine; on a short range of $N$
+# (quick mode stops at 800) or a busy CPU, fixed overheads blur them.
 
 # %%
 assert 0.8 < slopes["mixer"]["memory, large N"] <= 1.1
@@ -259,7 +265,8 @@ assert fixed_length
 # most like the one I just bought" is something attention can look up directly and token
 # mixing must approximate with its channels. Below, the first-order mixing weights of two
 # different users: for attention they differ, for token mixing they are one and the same
-# matrix.
+# matrix. ("First-order": we drop the GELU between $W_1$ and $W_2$ and show the product
+# $W_2 W_1$, the linear part of how position $k$ feeds position $j$.)
 
 # %%
 N = 12
@@ -285,7 +292,8 @@ assert diff_att > 1e-3
 
 # %% [markdown]
 # For next-item recommendation the trade is often a good one: histories are short (tutorial
-# 02 showed medians of 6 to 9 items), recency matters more than long-range lookup, and the
+# 02 printed each data set's median length, a handful of items), recency matters more than
+# long-range lookup, and the
 # side information (text, images) carries much of the content signal through the channels.
 # The MMMLP paper reports accuracy on par with or above attention models at lower cost; this
 # package's README reports what its own runs measured.

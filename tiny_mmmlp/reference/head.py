@@ -27,9 +27,9 @@ def candidates_forward(table, feats, projs):
 
 def candidates_backward(dcand, cache):
     """dE = dC (padding row excluded), dP_m = dCᵀ F_m. Returns (dtable, [dP_m ...])."""
-    dtable = dcand.copy()
-    dtable[0] = 0.0                                         # the padding row is never trained
     dprojs = [linear_backward(dcand, c)[1] for c in cache]
+    dtable = dcand                                          # (V + 1, D), dC flows to E unchanged
+    dtable[0] = 0.0                                         # the padding row is never trained
     return dtable, dprojs
 
 
@@ -62,21 +62,22 @@ def softmax_cross_entropy_forward(scores, targets):
     scores: (B, V + 1); targets: (B,) ints in 1..V.  Returns (loss (scalar), cache).
     """
     logits = scores[:, 1:]                                  # (B, V): padding column dropped
-    shifted = logits - logits.max(axis=1, keepdims=True)    # (B, V), for stability
-    exp = np.exp(shifted)
-    sum_exp = exp.sum(axis=1, keepdims=True)                # (B, 1)
+    probs = logits - logits.max(axis=1, keepdims=True)      # (B, V), shifted for stability
     rows = np.arange(len(targets))
-    log_p = shifted[rows, targets - 1] - np.log(sum_exp[:, 0])   # (B,)
-    loss = -log_p.mean()
-    return loss, (exp / sum_exp, targets)
+    target_logit = probs[rows, targets - 1]                 # (B,)
+    np.exp(probs, out=probs)
+    sum_exp = probs.sum(axis=1, keepdims=True)              # (B, 1)
+    probs /= sum_exp                                        # softmax over items 1..V
+    loss = -(target_logit - np.log(sum_exp[:, 0])).mean()
+    return loss, (probs, targets)
 
 
 def softmax_cross_entropy_backward(dloss, cache):
     """dL/dscores = (softmax − onehot(target)) / B on columns 1..V, 0 on the padding column."""
     probs, targets = cache                                  # probs: (B, V)
     B = len(targets)
-    dlogits = probs.copy()
-    dlogits[np.arange(B), targets - 1] -= 1.0
-    dscores = np.zeros((B, probs.shape[1] + 1), dtype=probs.dtype)
-    dscores[:, 1:] = dlogits * (dloss / B)
+    dscores = np.empty((B, probs.shape[1] + 1), dtype=probs.dtype)
+    dscores[:, 0] = 0.0
+    np.multiply(probs, dloss / B, out=dscores[:, 1:])
+    dscores[np.arange(B), targets] -= dloss / B             # column t holds item t
     return dscores

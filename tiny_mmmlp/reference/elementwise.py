@@ -19,10 +19,9 @@ def gelu_forward(x):
     The arithmetic is done in place on one buffer to keep memory traffic low.
     """
     t = x * x                                   # x²
-    t *= GELU_C
-    t += 1.0
-    t *= x
-    t *= GELU_K                                 # k (x + c x³)
+    t *= GELU_K * GELU_C
+    t += GELU_K                                 # k (1 + c x²)
+    t *= x                                      # k (x + c x³)
     np.tanh(t, out=t)                           # t = tanh(k (x + c x³))
     out = t + 1.0
     out *= x
@@ -37,9 +36,8 @@ def gelu_backward(dout, cache):
     """
     x, t = cache
     s = x * x                                   # x²
-    s *= 3.0 * GELU_C
-    s += 1.0
-    s *= GELU_K                                 # k (1 + 3 c x²)
+    s *= 3.0 * GELU_C * GELU_K
+    s += GELU_K                                 # k (1 + 3 c x²)
     s *= x
     s *= 1.0 - t * t                            # x (1 − t²) k (1 + 3 c x²)
     s += t

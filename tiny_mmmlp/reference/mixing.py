@@ -45,11 +45,11 @@ def token_mix_backward(dy, cache):
     Weight gradients sum the per-sequence products over the batch.
     """
     ln, ln_cache, a, a_cache, w1, w2 = cache
-    db2 = dy.sum(axis=(0, 2))                               # (N,)
+    db2 = dy.sum(axis=0).sum(axis=1)                        # (N,): over batch and channels
     dw2 = (dy @ a.transpose(0, 2, 1)).sum(axis=0)           # (B, N, D) @ (B, D, R) -> (B, N, R) -> (N, R)
     da = w2.T @ dy                                          # (R, N) @ (B, N, D) -> (B, R, D)
     dh = gelu_backward(da, a_cache)                         # (B, R, D)
-    db1 = dh.sum(axis=(0, 2))                               # (R,)
+    db1 = dh.sum(axis=0).sum(axis=1)                        # (R,)
     dw1 = (dh @ ln.transpose(0, 2, 1)).sum(axis=0)          # (B, R, D) @ (B, D, N) -> (B, R, N) -> (R, N)
     dln = w1.T @ dh                                         # (N, R) @ (B, R, D) -> (B, N, D)
     dx, dgamma, dbeta = layernorm_backward(dln, ln_cache)

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def runs_for(name, modalities, each=False):
+def runs_for(name, modalities, each=False, paper_head=True):
     """(label, extra flags) of each run on one set."""
     runs = [("id", ["--modalities", "id"])]
     if modalities:
@@ -33,7 +33,9 @@ def runs_for(name, modalities, each=False):
         if len(modalities) > 1 and each:
             runs += [(f"id,{m}", ["--modalities", f"id,{m}"]) for m in modalities]
         runs.append((everything, ["--modalities", everything]))
-        runs.append((f"{everything} (paper head)", ["--modalities", everything, "--no-candidate-features"]))
+        if paper_head:
+            runs.append((f"{everything} (paper head)",
+                         ["--modalities", everything, "--no-candidate-features"]))
     return runs
 
 
@@ -60,15 +62,24 @@ def main():
     p.add_argument("--runs-dir", default=str(ROOT / "runs/quality"))
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/quality.md"))
     p.add_argument("--each", action="store_true", help="also ID + each side modality alone")
+    p.add_argument("--paper-head", default="scientific,instruments",
+                   help="sets that also get a --no-candidate-features run ('' for none)")
+    p.add_argument("--append", action="store_true", help="add rows to an existing --out table")
+    p.add_argument("--only", default="", help="run only the runs whose label contains this text")
     args = p.parse_args()
     from tiny_mmmlp import data
     rows = []
+    if args.append and Path(args.out).exists():
+        rows = [l for l in Path(args.out).read_text().splitlines()
+                if l.startswith("| ") and not l.startswith("| set ")]
     header = ("| set | modalities | test HR@10 | test NDCG@10 | test MRR@10 | epochs (best) | "
               "s / epoch | peak RSS GB |\n|---|---|---|---|---|---|---|---|")
     for name in args.sets.split(","):
         folder = Path(args.data_root) / name
         modalities = data.available_modalities(data.load(folder))
-        for label, flags in runs_for(name, modalities, args.each):
+        for label, flags in runs_for(name, modalities, args.each, name in args.paper_head.split(",")):
+            if args.only not in label:
+                continue
             slug = label.replace(",", "+").replace(" ", "_").replace("(", "").replace(")", "")
             m = run_one(folder, flags, Path(args.runs_dir) / f"{name}-{slug}", args.backend)
             t = m["test"]
@@ -83,7 +94,8 @@ def main():
             print(table, flush=True)
             text = (f"# Quality on real Amazon data ({datetime.date.today()}, {platform.machine()}, "
                     f"{os.cpu_count()} CPU cores, backend {args.backend})\n\n"
-                    f"Command: `python benchmarks/quality.py --sets {args.sets} --backend {args.backend}`; "
+                    f"Command: `python benchmarks/quality.py --sets {args.sets} --backend {args.backend}"
+                    f"{' --append' if args.append else ''}` (rows of earlier runs kept with --append); "
                     "every run uses the default flags of `python -m tiny_mmmlp.train` except "
                     "`--modalities` (and `--no-candidate-features` for the paper-head rows). "
                     "s / epoch counts training plus the validation pass.\n\n" + table + "\n")

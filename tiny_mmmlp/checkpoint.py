@@ -8,36 +8,26 @@ A run folder holds two files:
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .data.atomic import write_bytes
 from .errors import UserError
 
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.pkl"
-
-
-def _atomic_write(path: Path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def save_model(folder, params: dict, meta: dict):
     """Write ``model.npz``: params by name and ``meta`` (config, data, modalities) as JSON."""
     arrays = dict(params)
     arrays["__meta__"] = np.array(json.dumps(meta))
-    _atomic_write(Path(folder) / MODEL_FILE, lambda f: np.savez(f, **arrays))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes(Path(folder) / MODEL_FILE, buf.getvalue())
 
 
 def load_model(path):
@@ -57,7 +47,7 @@ def load_model(path):
 
 
 def save_checkpoint(folder, state: dict):
-    _atomic_write(Path(folder) / CHECKPOINT_FILE, lambda f: pickle.dump(state, f, protocol=4))
+    write_bytes(Path(folder) / CHECKPOINT_FILE, pickle.dumps(state, protocol=4))
 
 
 def load_checkpoint(folder) -> dict:

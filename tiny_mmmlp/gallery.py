@@ -1,12 +1,13 @@
 """A picture of a user's history and recommendations: rows of product tiles with captions."""
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+
+from .data.atomic import write_bytes
 
 TILE, CAPTION, PAD = 128, 44, 8
 
@@ -57,10 +58,7 @@ def draw_rows(rows, path, columns=8):
             canvas.paste(product_tile(picture, caption), (x, y + 22))
             for i, text in enumerate(textwrap.wrap(caption, 22)[:3]):
                 draw.text((x, y + 24 + TILE + 13 * i), text, fill=(40, 40, 40), font=font)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    canvas.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    write_bytes(Path(path), buf.getvalue())
+    return Path(path)

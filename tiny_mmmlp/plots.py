@@ -1,10 +1,10 @@
 """Figures: training curves of a run (loss, validation HR@10 and NDCG@10 per epoch)."""
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import warnings
-from pathlib import Path
+
+from .data.atomic import write_bytes
 
 
 def _pyplot():
@@ -21,11 +21,9 @@ def _pyplot():
 
 def save_figure(fig, path):
     """Save a matplotlib figure atomically as PNG."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    write_bytes(path, buf.getvalue())
 
 
 def plot_training_curves(history: list, path, title="") -> bool:

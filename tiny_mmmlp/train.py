@@ -24,7 +24,7 @@ from tqdm import tqdm
 from . import data
 from .backends import BACKENDS, make_backend
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
-from .checkpoint import _atomic_write
+from .data.atomic import write_text
 from .cli import OneLineParser, positive_float, positive_int
 from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
@@ -179,7 +179,7 @@ def train(args) -> dict:
               "data": args.data, "modalities": modalities, "seed": args.seed,
               "config": cfg.to_dict(), "history": run["history"],
               "args": {k: v for k, v in vars(args).items() if k != "resume"}}
-    _atomic_write(out / "metrics.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
+    write_text(out / "metrics.json", json.dumps(result, indent=2))
     save_model(out, run["best_params"], meta)
     if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.npz'}")

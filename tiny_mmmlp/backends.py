@@ -75,9 +75,6 @@ class NumpyBackend:
         self.opt.step(grads)
         return loss
 
-    def scores(self, item_seq):
-        return np.concatenate(self._map(lambda i, s: self.model.scores(s), item_seq)[0])
-
     def ranks(self, item_seq, targets):
         ranks = lambda i, s, t: target_ranks(self.model.scores(s), t)
         return np.concatenate(self._map(ranks, item_seq, targets)[0])
@@ -125,10 +122,6 @@ class TorchBackend:
         loss.backward()
         self.opt.step()
         return float(loss.detach())
-
-    def scores(self, item_seq):
-        self.model.eval()
-        return self.model.scores(self._t(item_seq)).float().cpu().numpy()
 
     def ranks(self, item_seq, targets):
         self.model.eval()

@@ -51,8 +51,7 @@ def metrics_from_ranks(ranks, ks=KS) -> dict:
 
 def popularity_scores(train_sequences, n_items):
     """Score vector (V + 1,) counting each item's occurrences in the training part."""
-    counts = np.zeros(n_items + 1, dtype=np.float64)
-    for s in train_sequences:
-        np.add.at(counts, s, 1.0)
+    items = np.concatenate(train_sequences) if len(train_sequences) else np.zeros(0, np.int64)
+    counts = np.bincount(items, minlength=n_items + 1).astype(np.float64)
     counts[0] = -np.inf
     return counts

@@ -171,7 +171,7 @@ def train(args) -> dict:
     popular = popularity_metrics(split.train, ds.n_items, split.test_target)
     print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
           f"{ds.n_items} items, {len(split.test_target)} users):")
-    print(metrics_table({f"MMMLP": test, "popularity": popular}))
+    print(metrics_table({"MMMLP": test, "popularity": popular}))
     result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
               "backend": args.backend, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
               "seconds": round(run["seconds"], 2),

@@ -42,3 +42,30 @@ def test_popularity_baseline_counts_ties_against_the_target():
     m = popularity_metrics(train, 4, np.array([1, 2, 4]))
     # ranks: item1 -> 0; item2 ties item3 -> 2; item4 ties nothing above it... 3 items higher -> 3
     assert m["MRR@10"] == pytest.approx((1 + 1 / 3 + 1 / 4) / 3)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_target_score_ranks_last(bad):
+    scores = np.array([[0, 1.0, bad, 0.5, 0.2]])
+    assert list(target_ranks(scores, np.array([2]))) == [3]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_elsewhere_ranks_the_target_last_but_minus_inf_is_a_mask(bad):
+    scores = np.array([[0, 1.0, 0.5, bad, 0.2]])
+    assert list(target_ranks(scores, np.array([1]))) == [3]
+    masked = np.array([[0, 0.1, 0.5, -np.inf, 0.2]])
+    assert list(target_ranks(masked, np.array([1]))) == [2]
+    m = metrics_from_ranks(target_ranks(np.full((4, 31), np.nan), np.array([1, 2, 3, 4])))
+    assert all(np.isfinite(v) and v == 0.0 for v in m.values())
+
+
+def test_torch_ranks_through_the_same_rule():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(16, 9)).astype(np.float32)    # many ties
+    scores[3, 4], scores[5, 2], scores[7, 1] = np.nan, np.inf, -np.inf
+    targets = rng.integers(1, 9, size=16)
+    expect = target_ranks(scores, targets)
+    got = target_ranks(torch.from_numpy(scores), torch.from_numpy(targets))
+    assert got.dtype == torch.int64 and list(got.numpy()) == list(expect)

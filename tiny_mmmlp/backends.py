@@ -126,9 +126,8 @@ class TorchBackend:
     def ranks(self, item_seq, targets):
         self.model.eval()
         with self.torch.no_grad():
-            s = self.model.scores(self._t(item_seq))[:, 1:]           # (B, V)
-            t = s.gather(1, self._t(targets - 1)[:, None])            # (B, 1)
-            return ((s >= t).sum(1) - 1).cpu().numpy()
+            scores = self.model.scores(self._t(item_seq))             # (B, V + 1)
+            return target_ranks(scores, self._t(targets)).cpu().numpy()
 
     def params(self):
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
-from .metrics import metrics_from_ranks, popularity_scores
+from .metrics import metrics_from_ranks, popularity_scores, target_ranks
 
 
 def evaluate(backend, histories, targets, max_len, batch_size=512) -> dict:
@@ -14,11 +14,10 @@ def evaluate(backend, histories, targets, max_len, batch_size=512) -> dict:
     return metrics_from_ranks(np.concatenate(ranks) if ranks else np.zeros(0))
 
 
-def popularity_metrics(train_sequences, n_items, targets) -> dict:
+def popularity_metrics(train_sequences, n_items, targets, batch_size=512) -> dict:
     """The same metrics for ranking every user's items by training-set popularity."""
-    pop = popularity_scores(train_sequences, n_items)[1:]              # (V,) counts of items 1..V
-    ordered = np.sort(pop)
-    t = pop[np.asarray(targets) - 1]                                   # (M,) count of each target
-    # items scoring >= the target (itself included), found by binary search: ties count against it
-    ranks = len(pop) - np.searchsorted(ordered, t, side="left") - 1
-    return metrics_from_ranks(ranks)
+    pop = popularity_scores(train_sequences, n_items)                  # (V + 1,) counts, -inf at 0
+    targets = np.asarray(targets)
+    ranks = [target_ranks(np.broadcast_to(pop, (len(t), n_items + 1)), t)   # (b, V + 1) views
+             for t in np.array_split(targets, max(1, -(-len(targets) // batch_size)))]
+    return metrics_from_ranks(np.concatenate(ranks) if ranks else np.zeros(0))

@@ -8,7 +8,10 @@ For one user with target t and scores s over items 1..V, the 0-based rank is
 
     r = #{v ≠ t : s_v > s_t} + #{v ≠ t : s_v = s_t}      (ties count against the target)
 
-so a constant score vector gives r = V − 1 (HR@k = 0 for k < V), never a lucky r = 0. Then
+so a constant score vector gives r = V − 1 (HR@k = 0 for k < V), never a lucky r = 0.
+Non-finite scores never help the target: if the target's score is NaN or ±inf, or another
+item's score is NaN or +inf, the target ranks last (r = V − 1). A −inf on another item is
+a mask (that item is never recommended) and simply ranks below the target. Then
 
     HR@k   = 1[r < k]
     NDCG@k = 1[r < k] / log2(r + 2)           (one relevant item: IDCG = 1)
@@ -24,17 +27,32 @@ KS = (10, 20)
 METRIC_NAMES = tuple(f"{m}@{k}" for k in KS for m in ("HR", "NDCG", "MRR"))
 
 
-def target_ranks(scores, targets):
-    """0-based rank of each target among items 1..V, ties counted against it.
+def _array_module(a):
+    """numpy, or torch when ``a`` is a torch tensor (the rule below runs on either, on any device)."""
+    if type(a).__module__.split(".")[0] == "torch":
+        import torch
+        return torch
+    return np
 
-    scores: (B, V + 1), column 0 = padding (ignored); targets: (B,) in 1..V.
-    Returns (B,) int64.
+
+def target_ranks(scores, targets):
+    """0-based rank of each target among items 1..V: ties and non-finite scores count against it.
+
+    This is the project's only copy of the ranking rule (module docstring); every backend
+    and baseline ranks through it. scores: (B, V + 1) numpy array or torch tensor, column 0
+    = padding (ignored); targets: (B,) in 1..V, same kind as ``scores``. Returns (B,) int64
+    of the same kind (numpy in, numpy out; torch in, torch out on the same device).
     """
-    scores = np.asarray(scores)
+    xp = _array_module(scores)
+    if xp is np:
+        scores, targets = np.asarray(scores), np.asarray(targets)
     items = scores[:, 1:]                                         # (B, V)
-    t = items[np.arange(len(targets)), np.asarray(targets) - 1][:, None]   # (B, 1)
-    higher_or_tied = (items >= t).sum(axis=1)                     # counts the target itself once
-    return (higher_or_tied - 1).astype(np.int64)
+    t = items[xp.arange(len(targets)), targets - 1][:, None]      # (B, 1) target scores
+    higher_or_tied = (items >= t).sum(1)                          # (B,) counts the target itself once
+    untrusted = (~xp.isfinite(t[:, 0])) | xp.isnan(items).any(1) | xp.isposinf(items).any(1)
+    last = items.shape[1] - 1
+    ranks = xp.where(untrusted, last, higher_or_tied - 1)         # (B,)
+    return ranks.astype(np.int64) if xp is np else ranks.long()
 
 
 def metrics_from_ranks(ranks, ks=KS) -> dict:

@@ -1,0 +1,152 @@
+"""A student's kit: a copy of the package in which the chosen exercises' bodies are empty.
+
+    DIR/course.json        which exercises this kit holds (the grader reads it)
+    DIR/README.md          the assignment: exercises, files, points, tutorials, how to check
+    DIR/tiny_mmmlp/        the whole package (the fused kernels in tiny_mmmlp/kernels/),
+                           without the course tools; importable from DIR
+
+Run from DIR, ``import tiny_mmmlp`` finds the kit's copy, so the tutorials and the
+trainer run on the student's own code.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .. import __version__
+from ..data.atomic import building_folder, write_text
+from ..errors import UserError
+from . import stubs
+from .exercises import EXERCISES, exercise, installed_source
+
+MANIFEST = "course.json"
+PACKAGE = "tiny_mmmlp"
+
+# Inside a kit, `python -m tiny_mmmlp.course ...` would find the kit's own copy of the
+# package first; this stand-in runs the installed grader with the kit off sys.path.
+SHIM = '''"""The course tools are not part of a kit: run the installed tiny_mmmlp's, with the kit off sys.path."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[2]
+paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != KIT]
+env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), TINY_MMMLP_KIT_ROOT=str(KIT))
+code = ("import os, runpy, sys; from pathlib import Path; kit = Path(os.environ['TINY_MMMLP_KIT_ROOT']); "
+        "sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != kit]; "
+        "runpy.run_module('tiny_mmmlp.course', run_name='__main__', alter_sys=True)")
+sys.exit(subprocess.call([sys.executable, "-c", code, *sys.argv[1:]], env=env))
+'''
+
+
+def message(k: int) -> str:
+    ex = exercise(k)
+    return f"Exercise {k}: {ex.function}: {ex.hint}."
+
+
+def _ignore(folder, names):
+    return [n for n in names if n in ("__pycache__", "course") or n.endswith((".pyc", ".egg-info"))]
+
+
+def new(kit: Path, chosen: list[int]) -> None:
+    """Write a kit holding exercises ``chosen`` to ``kit`` (which must not exist)."""
+    import tiny_mmmlp
+    import tiny_mmmlp.kernels
+
+    kit = Path(kit)
+    if kit.exists():
+        raise UserError(f"{kit} already exists; choose a new folder for the kit")
+    with building_folder(kit) as tmp:
+        package = tmp / PACKAGE
+        shutil.copytree(Path(tiny_mmmlp.__file__).parent, package, ignore=_ignore)
+        shutil.copytree(Path(tiny_mmmlp.kernels.__file__).parent, package / "kernels", ignore=_ignore)
+        (package / "course").mkdir()
+        write_text(package / "course" / "__init__.py", "")
+        write_text(package / "course" / "__main__.py", SHIM)
+        for k in chosen:
+            ex = exercise(k)
+            path = package / ex.path
+            path.write_text(stubs.stub(path.read_text(), ex.function, message(k), str(path)))
+        write_text(tmp / MANIFEST, json.dumps({"tiny_mmmlp": __version__, "exercises": chosen}, indent=1) + "\n")
+        write_text(tmp / "README.md", assignment(chosen))
+
+
+def read_manifest(kit: Path) -> list[int]:
+    """The exercise numbers a kit holds; UserError if ``kit`` is not a kit."""
+    kit = Path(kit)
+    if not kit.is_dir():
+        raise UserError(f"{kit} does not exist or is not a folder")
+    path = kit / MANIFEST
+    try:
+        chosen = json.loads(path.read_text())["exercises"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"{kit} is not a course kit: no readable {MANIFEST} "
+                        "(make one with `python -m tiny_mmmlp.course new DIR`)") from None
+    if not (kit / PACKAGE / "__init__.py").is_file():
+        raise UserError(f"{kit} is not a course kit: {kit / PACKAGE / '__init__.py'} is missing")
+    bad = [k for k in chosen if not isinstance(k, int) or not 1 <= k <= len(EXERCISES)]
+    if bad:
+        raise UserError(f"{path} lists exercise {bad[0]!r}, which this course does not have")
+    return chosen
+
+
+def solve(kit: Path, chosen: list[int]) -> list[str]:
+    """Put the installed reference bodies of exercises ``chosen`` back into the kit's files.
+
+    Returns one line per exercise restored.
+    """
+    done = []
+    for k in chosen:
+        ex = exercise(k)
+        path = Path(kit) / PACKAGE / ex.path
+        try:
+            source = path.read_text()
+        except OSError:
+            raise UserError(f"{path} is missing from the kit") from None
+        reference = installed_source(ex)
+        new_def = stubs.function_source(reference.read_text(), ex.function, str(reference))
+        try:
+            write_text(path, stubs.replace_function(source, ex.function, new_def, str(path)))
+        except SyntaxError as err:
+            raise UserError(f"{path} line {err.lineno} does not parse ({err.msg}); "
+                            "fix it before restoring a body in it") from None
+        except ValueError as err:
+            raise UserError(f"{err}; cannot restore exercise {k}") from None
+        done.append(f"exercise {k}: restored {ex.name} in {path}")
+    return done
+
+
+def assignment(chosen: list[int]) -> str:
+    """The kit's README: the exercises, where they are, and how to check them."""
+    points = sum(exercise(k).points for k in chosen)
+    lines = [
+        "# tiny_mmmlp course kit",
+        "",
+        "This folder is a working copy of `tiny_mmmlp` in which some functions have lost their",
+        "bodies. Each keeps its signature and its docstring (the equation and the shapes) and now",
+        "raises `NotImplementedError(\"Exercise k: ...\")` with a hint. Write the bodies back.",
+        "",
+        "Run Python from this folder and `import tiny_mmmlp` uses your copy, so the tutorials and",
+        "`python -m tiny_mmmlp.train` run on your code. Check your work at any time with",
+        "",
+        "    python -m tiny_mmmlp.course grade .",
+        "",
+        "which compares each function with the installed reference on many random shapes (including",
+        "a batch of one, a sequence of one and odd widths) and with a numeric gradient check.",
+        "Each exercise is graded on its own: the other exercises' functions are replaced by the",
+        "reference while it is checked, so one unfinished exercise does not sink another.",
+        "Exercises marked *triton* run Triton kernels in Triton's CPU interpreter (no GPU needed).",
+        "",
+        "| # | file | function | points | follows tutorial |",
+        "|---|---|---|---|---|",
+    ]
+    for k in chosen:
+        ex = exercise(k)
+        where = f"tiny_mmmlp/{ex.path}" + (" (triton)" if ex.part == "triton" else "")
+        lines.append(f"| {k} | `{where}` | `{ex.function}` | {ex.points} | {ex.tutorial} |")
+    lines += ["", f"{len(chosen)} exercises, {points} points.",
+              "", "Stuck? `python -m tiny_mmmlp.course solve . --exercise k` puts the reference body",
+              "of exercise k back (and `--all` every one).", ""]
+    return "\n".join(lines)

@@ -189,6 +189,10 @@ def test_solve_one_exercise(kits_made):
     assert proc.returncode == 0, proc.stderr
     source = (kit / "tiny_mmmlp/reference/affine.py").read_text()
     assert not stubs.is_stub(source, "layernorm_backward") and stubs.is_stub(source, "layernorm_forward")
+    # inside the kit, `python -m tiny_mmmlp.course` still reaches the installed course tools
+    proc = subprocess.run([sys.executable, "-m", "tiny_mmmlp.course", "list"], cwd=kit,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "reference.affine.layernorm_backward" in proc.stdout, proc.stderr
 
 
 # ------------------------------------------------------------------ Triton part
@@ -231,3 +235,12 @@ def test_solving_an_exercise_the_kit_does_not_hold_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["solve", str(tmp_path / "kit"), "--exercise", "5"])
     assert stop.value.code == 2 and "this kit holds exercises 2, 3" in capsys.readouterr().err
+
+
+def test_tutorials_readme_lists_every_exercise_with_its_tutorial():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "tutorials" / "README.md").read_text()
+    for k, ex in enumerate(EXERCISES, 1):
+        part = " (Triton)" if ex.part == "triton" else ""
+        assert f"| {k} | `{ex.name}`{part} | {ex.points} | {ex.tutorial} |" in text, ex.name

@@ -18,7 +18,7 @@ class Exercise:
     module: str       # e.g. "reference.affine"; "kernels.*" lives in the top-level kernels/ folder
     function: str     # e.g. "layernorm_backward", or "AdamW.step"
     points: int
-    tutorial: str     # the tutorial whose section the exercise follows
+    tutorial: str     # the tutorial and section the exercise follows (tutorials/)
     hint: str         # one sentence, shown in the NotImplementedError the student meets
 
     @property
@@ -38,39 +38,39 @@ class Exercise:
 
 
 EXERCISES = (
-    Exercise("reference.elementwise", "gelu_backward", 1, "01",
+    Exercise("reference.elementwise", "gelu_backward", 1, "01 §5a",
              "multiply dout by GELU'(x) = 0.5 (1 + t) + 0.5 x (1 - t²) k (1 + 3 c x²), "
              "with t = tanh(k (x + c x³)) taken from the cache"),
-    Exercise("reference.affine", "layernorm_forward", 1, "01",
+    Exercise("reference.affine", "layernorm_forward", 1, "01 §2",
              "normalize each row over the last axis with its mean and variance, scale by gamma, "
              "shift by beta, and return the cache that layernorm_backward unpacks"),
-    Exercise("reference.affine", "layernorm_backward", 2, "01",
+    Exercise("reference.affine", "layernorm_backward", 2, "01 §5b",
              "with g = dout * gamma, dx = rstd (g - mean(g) - x̂ mean(g x̂)), means over the last axis; "
              "dgamma and dbeta sum over every other axis"),
-    Exercise("reference.affine", "linear_backward", 1, "01",
+    Exercise("reference.affine", "linear_backward", 1, "01 §4, §5",
              "flatten the leading axes into rows: dx = dy W, dW = dyᵀ x, db = the column sums of dy "
              "(None without a bias)"),
-    Exercise("reference.mixing", "token_mix_forward", 1, "01",
+    Exercise("reference.mixing", "token_mix_forward", 1, "01 §3",
              "the weights multiply from the left (W1 @ LN(x) mixes the N axis), add the residual, "
              "and return the cache that token_mix_backward unpacks"),
-    Exercise("reference.mixing", "token_mix_backward", 2, "01",
+    Exercise("reference.mixing", "token_mix_backward", 2, "01 §5c",
              "run the forward in reverse (W2, GELU, W1, LayerNorm), sum the weight gradients over "
              "the batch, and add dy for the residual"),
-    Exercise("reference.mixing", "channel_mix_backward", 2, "01",
+    Exercise("reference.mixing", "channel_mix_backward", 2, "01 §4, §5",
              "chain linear_backward, gelu_backward, linear_backward and layernorm_backward in reverse "
              "order, then add dy for the residual"),
-    Exercise("reference.head", "softmax_cross_entropy_backward", 1, "03",
+    Exercise("reference.head", "softmax_cross_entropy_backward", 1, "03 §1",
              "dscores = dloss (softmax - one-hot of the target) / B on columns 1..V and 0 on the "
              "padding column 0"),
-    Exercise("reference.inputs", "embedding_backward", 1, "03",
+    Exercise("reference.inputs", "embedding_backward", 1, "03 §1",
              "add each position's dout into the row of its item (np.add.at does it) and leave the "
              "padding row 0 at zero"),
-    Exercise("reference.optim", "AdamW.step", 1, "03",
+    Exercise("reference.optim", "AdamW.step", 1, "03 §3",
              "count the step, decay only what decays() allows, update m and v in place and "
              "bias-correct them with the step count"),
-    Exercise("kernels.gelu", "gelu_grad", 1, "04",
+    Exercise("kernels.gelu", "gelu_grad", 1, "04 §3",
              "the same derivative as gelu_backward, written with this file's tanh()"),
-    Exercise("kernels.token_mixing", "_token_mix_bwd_data", 2, "04",
+    Exercise("kernels.token_mixing", "_token_mix_bwd_data", 2, "04 §2, §3",
              "recompute H = W1 L + b1 chunk by chunk from the LayerNorm tile, then accumulate "
              "dL += W1ᵀ (GELU'(H) ⊙ (W2ᵀ dY)) over the hidden chunks and store it"),
 )

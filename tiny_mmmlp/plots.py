@@ -1,4 +1,9 @@
-"""Figures: training curves of a run (loss, validation HR@10 and NDCG@10 per epoch)."""
+"""Figures: training curves of a run (loss, validation HR@10 and NDCG@10 per epoch).
+
+Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` drawn
+by the Agg canvas) and never through ``pyplot``: saving a file must not choose a backend,
+so a notebook that calls the trainer keeps showing its own figures inline.
+"""
 from __future__ import annotations
 
 import io
@@ -7,16 +12,18 @@ import warnings
 from .data.atomic import write_bytes
 
 
-def _pyplot():
+def _figure(**kwargs):
+    """A new Figure on an Agg canvas, or None (with a warning) without matplotlib."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        return plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         warnings.warn("matplotlib is not installed, so no plot was drawn "
                       "(pip install 'tiny_mmmlp[plot]')", stacklevel=3)
         return None
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def save_figure(fig, path):
@@ -28,11 +35,11 @@ def save_figure(fig, path):
 
 def plot_training_curves(history: list, path, title="") -> bool:
     """Two panels: mean training loss per epoch, and validation HR@10 / NDCG@10."""
-    plt = _pyplot()
-    if plt is None or not history:
+    fig = _figure(figsize=(10, 3.6)) if history else None
+    if fig is None:
         return False
     epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, [h["loss"] for h in history], "o-", color="tab:red")
     ax1.set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="loss")
     ax2.plot(epochs, [h["valid"]["HR@10"] for h in history], "o-", label="HR@10")
@@ -44,5 +51,4 @@ def plot_training_curves(history: list, path, title="") -> bool:
     if title:
         fig.suptitle(title)
     save_figure(fig, path)
-    plt.close(fig)
     return True

@@ -364,9 +364,10 @@ assert min(curves["float64"]) < 1e-8 < min(curves["float32"])
 # Self-attention without position embeddings is *permutation-equivariant*: shuffle the input
 # rows and the output rows shuffle the same way; it cannot tell "bought a mug, then a teapot"
 # from the reverse. Token mixing is different. $W_1$ has **one column per position**: the
-# item at position 3 is multiplied by $W_1[:,3]$, the item at position 5 by $W_1[:,5]$. So the
-# model learns what "the most recent item" means (MMMLP left-pads histories so that the most
-# recent item is always at the last position $N$).
+# item at position 2 is multiplied by $W_1[:,2]$, the item at position 4 by $W_1[:,4]$
+# (positions count from 0 here, as in the code and the plots). So the model learns what "the
+# most recent item" means (MMMLP left-pads histories so that the most recent item is always
+# at the last position, $N-1$).
 #
 # Test: permute the positions of the input and compare with the permuted output.
 
@@ -383,10 +384,19 @@ print(f"channel mixing: |f(P x) - P f(x)| = {gap_ch:.1e}   (each position on its
 assert gap_tok > 1e-2 and gap_ch < 1e-12
 
 # %% [markdown]
-# The picture below shows *how much each input position moves each output position*: the
+# The pictures below show *how much each input position moves each output position*: the
 # Jacobian norm $\lVert\partial \hat X_{j,:}/\partial X_{k,:}\rVert$ of one token-mixing
-# layer (random weights, so no pattern yet; training shapes it). Every entry is a different
-# learned number: a fixed-size, position-indexed mixing, not a similarity score.
+# layer. On the left, the whole layer: its diagonal stands out because of the **residual**
+# $\hat X = X + \dots$, through which every position passes itself on unchanged (a
+# $D\times D$ identity block of norm $\sqrt D$, added to the MLP's share). On the right, the
+# MLP branch alone, $\hat X - X$: off the diagonal it is the same numbers as on the left
+# (the residual touches only the diagonal), and every position reaches every other, each
+# pair through its own weights. Those weights are random here, so there is no learned
+# pattern yet; training shapes it. What structure you do see comes from LayerNorm: it divides
+# each position by its own standard deviation over the $D$ features, so a position whose
+# features vary little (here position 0) moves every output more, and its column is brighter.
+# Every entry is a separate number, indexed by position: a fixed-size mixing, not a similarity
+# score.
 
 # %%
 def jacobian_norms(fn, x1):
@@ -400,13 +410,28 @@ def jacobian_norms(fn, x1):
     return np.sqrt((J ** 2).sum(axis=(1, 3)))
 
 
-J = jacobian_norms(lambda v: L.token_mix_forward(v[None], gamma, beta, W1, b1, W2, b2)[0][0], x[0])
-fig, ax = plt.subplots(figsize=(4, 3.4))
-im = ax.imshow(J, cmap="viridis")
-ax.set(xlabel="input position k", ylabel="output position j", title="‖∂X̂[j]/∂X[k]‖, token mixing")
-fig.colorbar(im)
+def token_mix_one(v):                                    # one sequence (N, D) -> X̂ (N, D)
+    return L.token_mix_forward(v[None], gamma, beta, W1, b1, W2, b2)[0][0]
+
+
+J = jacobian_norms(token_mix_one, x[0])                  # the whole layer
+J_mlp = jacobian_norms(lambda v: token_mix_one(v) - v, x[0])   # the MLP branch alone
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4))
+for ax, M, title in [(axes[0], J, "whole layer: ‖∂X̂[j]/∂X[k]‖"),
+                     (axes[1], J_mlp, "MLP branch only: ‖∂(X̂ − X)[j]/∂X[k]‖")]:
+    im = ax.imshow(M, cmap="viridis")
+    ax.set(xlabel="input position k", ylabel="output position j", title=title,
+           xticks=range(N), yticks=range(N))
+    fig.colorbar(im, ax=ax)
 show(fig, "01_token_mix_jacobian.png")
-assert np.all(J > 0)                                     # every position reaches every other
+off = ~np.eye(N, dtype=bool)
+print(f"whole layer: diagonal {np.diag(J).mean():.2f} on average, off the diagonal {J[off].mean():.2f}; "
+      f"the residual's identity block alone has norm √D = {np.sqrt(D):.2f}")
+print("std over the features, per position:", np.round(x[0].std(axis=1), 2))
+assert np.allclose(J[off], J_mlp[off])                   # the residual adds to the diagonal only
+assert np.diag(J).mean() > J[off].mean()                 # ... which therefore stands out
+assert np.all(J_mlp > 0)                                 # through the MLP, every position reaches every other
+assert J_mlp.mean(axis=0).argmax() == x[0].std(axis=1).argmin()   # LayerNorm: the quietest position moves most
 
 # %% [markdown]
 # ## 8. What it costs: $O(N)$ per channel

@@ -66,7 +66,10 @@ def main(argv=None):
         results = grade(args.dir, args.examples, args.time_limit, args.jobs)
         print(table(results))
         if args.json:
-            write_json(results, args.json)
+            try:
+                write_json(results, args.json)
+            except OSError as err:
+                raise UserError(f"--json: cannot write {args.json}: {err.strerror or err}") from None
     else:
         chosen = kits.read_manifest(args.dir)
         if args.exercise is not None and args.exercise not in chosen:

@@ -44,7 +44,8 @@ def grade_exercise(kit: Path, k: int, examples: int, time_limit: float, scratch:
             passed, message = bool(got["passed"]), str(got["message"])
         except (OSError, ValueError, KeyError):
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            passed, message = False, f"the grading process stopped without a result (exit code {proc.returncode}): {last}"
+            passed, message = False, (f"the grading process stopped without a result "
+                                      f"(exit code {proc.returncode}): {last}")
     return {"exercise": k, "function": ex.name, "points": ex.points, "passed": passed, "message": message}
 
 

@@ -76,7 +76,7 @@ def _build(kit: Path, chosen: list[int], package_src: Path, kernels_src: Path) -
             ex = exercise(k)
             path = package / ex.path
             path.write_text(stubs.stub(path.read_text(), ex.function, message(k), str(path)))
-        write_text(tmp / MANIFEST, json.dumps({"tiny_mmmlp": __version__, "exercises": chosen}, indent=1) + "\n")
+        write_text(tmp / MANIFEST, json.dumps({"tiny_mmmlp": __version__, "exercises": chosen}) + "\n")
         write_text(tmp / "README.md", assignment(chosen))
 
 
@@ -135,8 +135,12 @@ def assignment(chosen: list[int]) -> str:
         "bodies. Each keeps its signature and its docstring (the equation and the shapes) and now",
         "raises `NotImplementedError(\"Exercise k: ...\")` with a hint. Write the bodies back.",
         "",
-        "Run Python from this folder and `import tiny_mmmlp` uses your copy, so the tutorials and",
-        "`python -m tiny_mmmlp.train` run on your code. Check your work at any time with",
+        "Run Python from this folder and `import tiny_mmmlp` uses your copy, so",
+        "`python -m tiny_mmmlp.train` runs on your code; so do the tutorials (the `tutorials/`",
+        "folder of the tiny_mmmlp repository) when started with this folder on the path:",
+        "`PYTHONPATH=. python path/to/tutorials/01_mixer_block_by_hand.py`. Each exercise follows a",
+        "tutorial section (last column below), where its equations are derived or used.",
+        "Check your work at any time with",
         "",
         "    python -m tiny_mmmlp.course grade .",
         "",
@@ -144,15 +148,15 @@ def assignment(chosen: list[int]) -> str:
         "a batch of one, a sequence of one and odd widths) and with a numeric gradient check.",
         "Each exercise is graded on its own: the other exercises' functions are replaced by the",
         "reference while it is checked, so one unfinished exercise does not sink another.",
-        "Exercises marked *triton* run Triton kernels in Triton's CPU interpreter (no GPU needed).",
+        "Exercises marked (Triton) run Triton kernels in Triton's CPU interpreter (no GPU needed).",
         "",
-        "| # | file | function | points | follows tutorial |",
+        "| # | file | function | points | follows tutorial § |",
         "|---|---|---|---|---|",
     ]
     for k in chosen:
         ex = exercise(k)
-        where = f"tiny_mmmlp/{ex.path}" + (" (triton)" if ex.part == "triton" else "")
-        lines.append(f"| {k} | `{where}` | `{ex.function}` | {ex.points} | {ex.tutorial} |")
+        part = " (Triton)" if ex.part == "triton" else ""
+        lines.append(f"| {k} | `tiny_mmmlp/{ex.path}`{part} | `{ex.function}` | {ex.points} | {ex.tutorial} |")
     lines += ["", f"{len(chosen)} exercises, {points} points.",
               "", "Stuck? `python -m tiny_mmmlp.course solve . --exercise k` puts the reference body",
               "of exercise k back (and `--all` every one).", ""]

@@ -3,8 +3,8 @@
 A fresh kit scores 0 and every exercise raises its own message; the kit with every body
 restored is the installed package again and scores full marks; planted bugs (LayerNorm
 backward without its mean term, the embedding backward without its padding mask, an endless
-loop, a wrong shape, an exception) each fail exactly their own exercise, with a sentence
-that says what is wrong. Grading runs with few Hypothesis examples to stay quick.
+loop, a wrong shape, an exception, a file that does not parse) each fail exactly their own
+exercise, with a sentence that says what is wrong. Grading runs with few Hypothesis examples to stay quick.
 """
 import importlib
 import importlib.util
@@ -87,10 +87,14 @@ def embedding_backward(dout, cache):
     np.add.at(dtable, item_seq.reshape(-1), dout.reshape(-1, shape[1]))   # forgot dtable[0] = 0
     return dtable
 '''
-GELU_THAT_HANGS = '''
-def gelu_backward(dout, cache):
+LAYERNORM_FORWARD_THAT_HANGS = '''
+def layernorm_forward(x, gamma, beta, eps=1e-5):
     while True:
         pass
+'''
+GELU_HALF_WRITTEN = '''
+def gelu_backward(dout, cache):
+    s = = dout
 '''
 SOFTMAX_WITHOUT_PADDING_COLUMN = '''
 def softmax_cross_entropy_backward(dloss, cache):
@@ -110,8 +114,8 @@ def linear_backward(dout, cache):
     dx = np.einsum("mo,oi->mi", dy, w).reshape(*lead, w.shape[1])
     return dx, np.einsum("mo,mi->oi", dy, x2), (dy.sum(axis=0) if has_bias else None)
 '''
-PLANTED = {1: GELU_THAT_HANGS, 3: LAYERNORM_WITHOUT_MEAN_TERM, 8: SOFTMAX_WITHOUT_PADDING_COLUMN,
-           9: EMBEDDING_WITHOUT_PADDING_MASK, 10: ADAMW_THAT_RAISES}
+PLANTED = {1: GELU_HALF_WRITTEN, 2: LAYERNORM_FORWARD_THAT_HANGS, 3: LAYERNORM_WITHOUT_MEAN_TERM,
+           8: SOFTMAX_WITHOUT_PADDING_COLUMN, 9: EMBEDDING_WITHOUT_PADDING_MASK, 10: ADAMW_THAT_RAISES}
 
 
 def plant(kit, k, code):
@@ -173,7 +177,8 @@ def test_planted_bugs_fail_exactly_their_exercises(kits_made, tmp_path):
     failed = {k for k, r in results.items() if not r["passed"]}
     assert failed == set(PLANTED), table
     msg = {k: r["message"] for k, r in results.items()}
-    assert "did not finish within its time limit of 20 s" in msg[1]
+    assert "tiny_mmmlp/reference/elementwise.py does not import (SyntaxError" in msg[1]
+    assert "did not finish within its time limit of 20 s" in msg[2]
     assert "dx differs from the reference" in msg[3]
     assert "dscores has shape" in msg[8] and "expected" in msg[8]
     assert "dtable differs from the reference" in msg[9] and "row 0 is the padding row" in msg[9]

@@ -5,13 +5,16 @@
 The kit's package is loaded under another name, ``kit_tiny_mmmlp``, so the student's code
 and the installed reference live side by side. Every other exercise's function in the kit
 is then replaced by the reference's, so exercise K is graded on its own: an unfinished
-LayerNorm backward does not fail token mixing. Hypothesis draws the problems (derandomized,
+LayerNorm backward does not fail token mixing, and a file that does not even parse is
+replaced by the installed one for every exercise but its own. Hypothesis draws the problems (derandomized,
 so every student meets the same ones) and shrinks a failure to its smallest case.
 Writes {"passed": bool, "message": str} to RESULT.json.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -21,6 +24,42 @@ from pathlib import Path
 from .exercises import EXERCISES, exercise
 
 ALIAS = "kit_tiny_mmmlp"
+
+
+class InstalledIfBroken(importlib.abc.MetaPathFinder):
+    """Load a kit module whose file does not parse from the installed package instead.
+
+    A half-written exercise in one file must not sink the exercises of every module that
+    imports it; the exercise's own file is never replaced (its import error is its failure).
+    """
+
+    def __init__(self, own_module: str):
+        self.own = f"{ALIAS}.{own_module}"
+
+    def find_spec(self, fullname, path, target=None):
+        if not fullname.startswith(ALIAS + ".") or fullname == self.own:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not str(spec.origin).endswith(".py"):
+            return None
+        try:
+            compile(Path(spec.origin).read_bytes(), spec.origin, "exec")
+            return None
+        except SyntaxError:
+            installed = installed_file(fullname[len(ALIAS) + 1:], spec.submodule_search_locations is not None)
+            return importlib.util.spec_from_file_location(
+                fullname, installed, submodule_search_locations=spec.submodule_search_locations)
+
+
+def installed_file(module: str, package: bool) -> Path:
+    """The installed source file of ``module`` (relative to tiny_mmmlp)."""
+    first, _, rest = module.partition(".")
+    if first == "kernels":
+        root, parts = Path(importlib.import_module("tiny_mmmlp.kernels").__file__).parent, rest.split(".")
+    else:
+        root, parts = Path(importlib.import_module("tiny_mmmlp").__file__).parent, module.split(".")
+    path = root.joinpath(*[p for p in parts if p])
+    return path / "__init__.py" if package else path.with_suffix(".py")
 
 
 def load_kit(kit: Path):
@@ -73,6 +112,7 @@ def grade_one(kit: Path, k: int, examples: int):
         from .checks_triton import CHECKS
     else:
         from .checks import CHECKS
+    sys.meta_path.insert(0, InstalledIfBroken(ex.module))
     try:
         load_kit(kit)
         mod = importlib.import_module(f"{ALIAS}.{ex.module}")

@@ -6,8 +6,9 @@ The kit's package is loaded under another name, ``kit_tiny_mmmlp``, so the stude
 and the installed reference live side by side. Every other exercise's function in the kit
 is then replaced by the reference's, so exercise K is graded on its own: an unfinished
 LayerNorm backward does not fail token mixing, and a file that does not even parse is
-replaced by the installed one for every exercise but its own. Hypothesis draws the problems (derandomized,
-so every student meets the same ones) and shrinks a failure to its smallest case.
+replaced by the installed one for every exercise but its own. Hypothesis draws the problems
+(derandomized, so every student meets the same ones) and shrinks a failure to its smallest
+case.
 Writes {"passed": bool, "message": str} to RESULT.json.
 """
 from __future__ import annotations

@@ -68,7 +68,8 @@ def _build(kit: Path, chosen: list[int], package_src: Path, kernels_src: Path) -
     with building_folder(kit) as tmp:
         package = tmp / PACKAGE
         shutil.copytree(package_src, package, ignore=_ignore)
-        shutil.copytree(kernels_src, package / "kernels", ignore=_ignore)
+        if not (package / "kernels").exists():   # a source checkout keeps them in the top-level kernels/
+            shutil.copytree(kernels_src, package / "kernels", ignore=_ignore)
         (package / "course").mkdir()
         write_text(package / "course" / "__init__.py", "")
         write_text(package / "course" / "__main__.py", SHIM)

@@ -94,7 +94,8 @@ def compare(case, name, got, want, tol=TOL, note_rows=None):
         where = f" at index {tuple(int(i) for i in at)}" if err.ndim else ""
         note = (note_rows or {}).get(int(at[0])) if err.ndim else None
         raise Failure(f"{case.label}: {name} differs from the reference by up to {err.max():.2g}"
-                      f"{where} (got {g[at]:.4g}, expected {w[at]:.4g})" + (f"; row {at[0]} is {note}" if note else ""))
+                      f"{where} (got {g[at]:.4g}, expected {w[at]:.4g})"
+                      + (f"; row {at[0]} is {note}" if note else ""))
 
 
 def _tuple(x, n):

@@ -24,8 +24,8 @@ import triton.language as tl
 
 from .gelu import gelu, gelu_grad
 from .layernorm import ln_backward_rows
-from .support import (acc_dtype, block, check_params, check_x, dot_precision, reduction_programs,
-                      torch_acc_dtype)
+from . import configs
+from .support import check_params, check_x, reduction_programs, torch_acc_dtype
 
 # Pointer conventions for every kernel below. X, Y, DY, DX: contiguous (M, D) rows, element
 # (m, d) at m·D + d. Mean, Rstd: (M,). W3: (R, D) at r·D + d. W4: (D, R) at d·R + r.
@@ -150,13 +150,6 @@ def _channel_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W3, B3, W4,
     tl.store(DB4p + p * D + d, db4, mask=(d < D) & (pid_r == 0))   # one R-chunk writes dB4
 
 
-def _launch_config(x, R):
-    BLOCK_D = block(x.shape[2])
-    BLOCK_M = max(16, min(64, 4096 // BLOCK_D))
-    return dict(ACC=acc_dtype(x.dtype), PRECISION=dot_precision(x.dtype), BLOCK_M=BLOCK_M,
-                BLOCK_D=BLOCK_D, BLOCK_R=block(R, 32 if BLOCK_D <= 256 else 16), num_warps=4 if BLOCK_D <= 64 else 8)
-
-
 def channel_mix_forward(x, gamma, beta, w3, b3, w4, b4, eps=1e-5):
     """Launch the forward. Returns y (B, N, D) and the LayerNorm statistics (mean, rstd), (B, N)."""
     check_x("channel_mix", x)
@@ -169,7 +162,7 @@ def channel_mix_forward(x, gamma, beta, w3, b3, w4, b4, eps=1e-5):
     mean = torch.empty((B, N), device=x.device, dtype=torch_acc_dtype(x.dtype))
     rstd = torch.empty_like(mean)
     y = torch.empty_like(x)
-    cfg = _launch_config(x, R)
+    cfg = configs.channel_mix(D, R, x.dtype)["_channel_mix_fwd"]
     _channel_mix_fwd[(triton.cdiv(M, cfg["BLOCK_M"]),)](
         x, y, mean, rstd, gamma, beta, w3, b3, w4, b4, M, D, R, eps, **cfg)
     return y, mean, rstd
@@ -180,15 +173,17 @@ def channel_mix_backward(dy, x, gamma, beta, w3, b3, w4, b4, mean, rstd):
     B, N, D = x.shape
     R, M = w3.shape[0], B * N
     dy = dy.contiguous()
-    cfg = _launch_config(x, R)
-    n_mblk, n_rblk = triton.cdiv(M, cfg["BLOCK_M"]), triton.cdiv(R, cfg["BLOCK_R"])
+    launch = configs.channel_mix(D, R, x.dtype)
     acc = torch_acc_dtype(x.dtype)
     part = lambda P, *shape: torch.zeros((P, *shape), device=x.device, dtype=acc)  # noqa: E731
 
-    P = reduction_programs(n_mblk, 1, x.device)
+    cfg = launch["_channel_mix_bwd_data"]
+    P = reduction_programs(triton.cdiv(M, cfg["BLOCK_M"]), 1, x.device)
     dx, dgp, dbp = torch.empty_like(x), part(P, D), part(P, D)
     _channel_mix_bwd_data[(P,)](x, dy, dx, mean, rstd, gamma, beta, w3, b3, w4, dgp, dbp, M, D, R, **cfg)
 
+    cfg = launch["_channel_mix_bwd_weights"]
+    n_mblk, n_rblk = triton.cdiv(M, cfg["BLOCK_M"]), triton.cdiv(R, cfg["BLOCK_R"])
     P = reduction_programs(n_mblk, n_rblk, x.device)
     dw3p, dw4p, db3p, db4p = part(P, R, D), part(P, D, R), part(P, R), part(P, D)
     _channel_mix_bwd_weights[(n_rblk, P)](x, dy, mean, rstd, gamma, beta, w3, b3, w4,

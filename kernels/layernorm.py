@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .support import acc_dtype, block, reduction_programs, torch_acc_dtype
+from .support import reduction_programs, torch_acc_dtype
 
 
 @triton.jit
@@ -80,30 +80,26 @@ def _ln_backward_kernel(
     tl.store(DBp + pid * D + cols, dbeta, mask=mask_d)
 
 
-def ln_stats(x: torch.Tensor, eps: float):
-    """Mean and rstd over the last axis of a contiguous (B, N, D) x: two (B, N) tensors."""
+def ln_stats(x: torch.Tensor, eps: float, launch: dict):
+    """Mean and rstd over the last axis of a contiguous (B, N, D) x: two (B, N) tensors.
+    ``launch``: the kernel's entry of ``configs.layernorm``."""
     B, N, D = x.shape
     M = B * N
-    BLOCK_D = block(D)
-    BLOCK_M = max(1, min(64, 4096 // BLOCK_D))
     mean = torch.empty((B, N), device=x.device, dtype=torch_acc_dtype(x.dtype))
     rstd = torch.empty_like(mean)
-    _ln_stats_kernel[(triton.cdiv(M, BLOCK_M),)](
-        x, mean, rstd, M, D, eps, ACC=acc_dtype(x.dtype), BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D)
+    _ln_stats_kernel[(triton.cdiv(M, launch["BLOCK_M"]),)](x, mean, rstd, M, D, eps, **launch)
     return mean, rstd
 
 
-def ln_backward(x, dy, dln, mean, rstd, gamma):
-    """dx = dy + LN-backward(dln), and dγ, dβ summed over all rows in a fixed order."""
+def ln_backward(x, dy, dln, mean, rstd, gamma, launch: dict):
+    """dx = dy + LN-backward(dln), and dγ, dβ summed over all rows in a fixed order.
+    ``launch``: the kernel's entry of ``configs.layernorm``."""
     B, N, D = x.shape
     M = B * N
-    BLOCK_D = block(D)
-    BLOCK_M = max(1, min(64, 4096 // BLOCK_D))
-    P = reduction_programs(triton.cdiv(M, BLOCK_M), 1, x.device)
+    P = reduction_programs(triton.cdiv(M, launch["BLOCK_M"]), 1, x.device)
     dx = torch.empty_like(x)
     dg_part = torch.empty((P, D), device=x.device, dtype=torch_acc_dtype(x.dtype))
     db_part = torch.empty_like(dg_part)
     _ln_backward_kernel[(P,)](
-        x, dy, dln, dx, mean, rstd, gamma, dg_part, db_part, M, D,
-        ACC=acc_dtype(x.dtype), BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D)
+        x, dy, dln, dx, mean, rstd, gamma, dg_part, db_part, M, D, **launch)
     return dx, dg_part.sum(0), db_part.sum(0)

@@ -26,8 +26,8 @@ import triton.language as tl
 
 from .gelu import gelu, gelu_grad
 from .layernorm import ln_backward, ln_stats
-from .support import (acc_dtype, block, check_params, check_x, dot_precision, reduction_programs,
-                      torch_acc_dtype)
+from . import configs
+from .support import check_params, check_x, reduction_programs, torch_acc_dtype
 
 # Pointer conventions for every kernel below. X, Y, DY, DL: contiguous (B, N, D), element
 # (b, n, d) at b·N·D + n·D + d. Mean, Rstd: (B, N) at b·N + n. W1: (R, N) at r·N + n.
@@ -135,15 +135,6 @@ def _token_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W1, B1, W2,
     tl.store(DB2p + p * N + n, db2, mask=(n < N) & (pid_r == 0))   # one R-chunk writes dB2
 
 
-def _launch_config(x, R):
-    B, N, D = x.shape
-    BLOCK_N = block(N)
-    BLOCK_D = block(D, max(16, min(32, 8192 // BLOCK_N)))
-    BLOCK_R = block(R, 32 if BLOCK_N <= 256 else 16)
-    return dict(ACC=acc_dtype(x.dtype), PRECISION=dot_precision(x.dtype), BLOCK_N=BLOCK_N,
-                BLOCK_D=BLOCK_D, BLOCK_R=BLOCK_R, num_warps=4 if BLOCK_N <= 64 else 8)
-
-
 def token_mix_forward(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
     """Launch the forward. Returns y (B, N, D) and the LayerNorm statistics (mean, rstd), (B, N)."""
     check_x("token_mix", x)
@@ -152,9 +143,10 @@ def token_mix_forward(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
     check_params("token_mix", x, {"gamma": (gamma, (D,)), "beta": (beta, (D,)), "w1": (w1, (R, N)),
                                   "b1": (b1, (R,)), "w2": (w2, (N, R)), "b2": (b2, (N,))})
     x, gamma, beta, w1, b1, w2, b2 = (t.contiguous() for t in (x, gamma, beta, w1, b1, w2, b2))
-    mean, rstd = ln_stats(x, eps)
+    launch = configs.token_mix(N, D, R, x.dtype)
+    mean, rstd = ln_stats(x, eps, launch["_ln_stats_kernel"])
     y = torch.empty_like(x)
-    cfg = _launch_config(x, R)
+    cfg = launch["_token_mix_fwd"]
     grid = (B, triton.cdiv(D, cfg["BLOCK_D"]))
     _token_mix_fwd[grid](x, y, mean, rstd, gamma, beta, w1, b1, w2, b2, N, D, R, **cfg)
     return y, mean, rstd
@@ -165,13 +157,15 @@ def token_mix_backward(dy, x, gamma, beta, w1, b1, w2, b2, mean, rstd):
     B, N, D = x.shape
     R = w1.shape[0]
     dy = dy.contiguous()
-    cfg = _launch_config(x, R)
-    n_dblk = triton.cdiv(D, cfg["BLOCK_D"])
+    launch = configs.token_mix(N, D, R, x.dtype)
+    cfg = launch["_token_mix_bwd_data"]
     dl = torch.empty(x.shape, device=x.device, dtype=torch_acc_dtype(x.dtype))   # dLN, (B, N, D)
-    _token_mix_bwd_data[(B, n_dblk)](x, dy, dl, mean, rstd, gamma, beta, w1, b1, w2, N, D, R, **cfg)
-    dx, dgamma, dbeta = ln_backward(x, dy, dl, mean, rstd, gamma)
+    _token_mix_bwd_data[(B, triton.cdiv(D, cfg["BLOCK_D"]))](
+        x, dy, dl, mean, rstd, gamma, beta, w1, b1, w2, N, D, R, **cfg)
+    dx, dgamma, dbeta = ln_backward(x, dy, dl, mean, rstd, gamma, launch["_ln_backward_kernel"])
 
-    n_rblk = triton.cdiv(R, cfg["BLOCK_R"])
+    cfg = launch["_token_mix_bwd_weights"]
+    n_dblk, n_rblk = triton.cdiv(D, cfg["BLOCK_D"]), triton.cdiv(R, cfg["BLOCK_R"])
     P = reduction_programs(B * n_dblk, n_rblk, x.device)
     part = lambda *shape: torch.zeros((P, *shape), device=x.device, dtype=dl.dtype)  # noqa: E731
     dw1p, dw2p, db1p, db2p = part(R, N), part(N, R), part(R), part(N)

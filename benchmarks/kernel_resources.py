@@ -66,6 +66,12 @@ def ci_shapes():
     return [("default", c.max_len, c.d_model, c.token_hidden, c.channel_hidden), ("ci", 200, 256, 64, 512)]
 
 
+def width_shapes():
+    """One shape per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 1024."""
+    from tiny_mmmlp.kernels.configs import CHANNEL_TILES, TOKEN_TILES
+    return [("width", w, w, 64, 2 * w) for w in sorted(set(TOKEN_TILES) | set(CHANNEL_TILES))]
+
+
 def launches(N, D, RN, RD, dtype):
     """[(kernel name, launch dict, int arguments)] for one mixer block, from kernels.configs."""
     from tiny_mmmlp.kernels import configs
@@ -126,15 +132,21 @@ def resident_warps(regs, shared, warps, target):
     return blocks * warps
 
 
-def collect(shapes, dtypes, targets, jobs=1):
-    """One row dict per (target, dtype, shape, kernel); identical compiles are done once."""
+def collect(shapes, dtypes, targets, jobs=1, kernels=None, overrides=None):
+    """One row dict per (target, dtype, shape, kernel); identical compiles are done once.
+    ``kernels``: only these names; ``overrides``: {key: value} replacing launch entries (what-if)."""
     import torch
     rows, todo = [], {}
     for target in targets:
         for dname in dtypes:
             for label, N, D, RN, RD in shapes:
                 for name, launch, ints in launches(N, D, RN, RD, getattr(torch, dname)):
-                    key = (name, repr(sorted(launch.items())), repr(sorted(ints.items())), dname, target)
+                    if kernels and name not in kernels:
+                        continue
+                    launch = {k: (overrides or {}).get(k, v) for k, v in launch.items()}
+                    # the binary depends on the integers only through their divisibility by 16
+                    key = (name, repr(sorted(launch.items())), repr(sorted((k, v % 16 == 0) for k, v in ints.items())),
+                           dname, target)
                     todo.setdefault(key, (name, launch, ints, dname, target))
                     rows.append(dict(target=target, dtype=dname, shape=f"{label} N={N} D={D} R_N={RN} R_D={RD}",
                                      kernel=name, launch=launch, key=key))
@@ -169,8 +181,8 @@ def table(rows):
 def summary(rows, n_compiles):
     bad = [r for r in rows if not r["fits"]]
     bad_keys = {r["key"] for r in bad}
-    lines = [f"{len(rows)} kernel launches, {n_compiles} distinct compiles; "
-             f"{len(bad_keys)} distinct compiles spill or overflow shared memory."]
+    lines = [f"{len(rows)} kernel launches ({n_compiles} distinct compiles); {len(bad)} launches "
+             f"({len(bad_keys)} distinct compiles) spill registers or overflow shared memory."]
     if rows:
         lines.append(f"Max registers {max(r['regs'] for r in rows)}, max spill {max(r['spill'] for r in rows):,} B, "
                      f"max shared {max(r['shared'] for r in rows):,} B; fewest resident "
@@ -181,8 +193,12 @@ def summary(rows, n_compiles):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="write the markdown table here (e.g. benchmarks/results/kernel_resources.md)")
-    p.add_argument("--shapes", choices=["all", "ci"], default="all",
-                   help="all: the training default and every benchmark (N, D); ci: default and N=200, D=256")
+    p.add_argument("--shapes", choices=["all", "ci", "default", "widths"], default="all",
+                   help="all: the training default and every benchmark (N, D); ci: default and N=200, D=256; "
+                        "default: the training default only; widths: N = D = each width of the tile tables")
+    p.add_argument("--kernels", help="comma list of kernel names (default: every kernel)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=INT",
+                   help="what-if: replace a launch entry, e.g. --set num_stages=3 --set BLOCK_M=64")
     p.add_argument("--targets", default="sm_80,sm_90a", help="comma list of sm_80, sm_90a")
     p.add_argument("--dtypes", default="float32,bfloat16", help="comma list of float32, bfloat16")
     p.add_argument("--jobs", type=int, default=1, help="compile in this many processes")
@@ -197,6 +213,13 @@ def main(argv=None):
         if any(v not in known for v in values):
             print(f"kernel_resources.py: {flag} takes a comma list of {', '.join(known)}.", file=sys.stderr)
             return 2
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if not value.isdigit():
+            print(f"kernel_resources.py: --set takes KEY=INT, got {item!r}.", file=sys.stderr)
+            return 2
+        overrides[key] = int(value)
     try:
         import triton  # noqa: F401
         from triton.backends.compiler import GPUTarget  # noqa: F401
@@ -207,8 +230,9 @@ def main(argv=None):
         print(f"kernel_resources.py needs cuobjdump, which this triton lacks ({cuobjdump()}).", file=sys.stderr)
         return 2
     import torch
-    shapes = default_shapes() if args.shapes == "all" else ci_shapes()
-    rows, n = collect(shapes, dtypes, targets, args.jobs)
+    shapes = {"all": default_shapes, "ci": ci_shapes, "default": lambda: ci_shapes()[:1],
+              "widths": width_shapes}[args.shapes]()
+    rows, n = collect(shapes, dtypes, targets, args.jobs, args.kernels and args.kernels.split(","), overrides)
     title = (f"{datetime.date.today().isoformat()}, triton {triton.__version__}, torch {torch.__version__}; "
              f"compiled on the CPU for {', '.join(targets)} (no GPU needed)")
     lines = ["# Fused kernels: registers, spills and shared memory", "", title, "",

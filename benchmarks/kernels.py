@@ -100,7 +100,7 @@ def main(argv=None):
     if args.interpret_smoke:
         os.environ["TRITON_INTERPRET"] = "1"                   # before the kernels import triton
     from tiny_mmmlp.kernels import channel_mix, token_mix
-    from tiny_mmmlp.kernels.eager import mixer_halves_eager
+    from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager
 
     device = "cuda" if cuda and not args.interpret_smoke else "cpu"
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -109,9 +109,12 @@ def main(argv=None):
 
     def fused(x, tok, chan):
         return channel_mix(token_mix(x, *tok), *chan)
-    backends = {"fused": fused, "eager": mixer_halves_eager}
+
+    def eager(x, tok, chan):   # the torch model's own eager mixer block
+        return channel_mix_eager(token_mix_eager(x, *tok), *chan)
+    backends = {"fused": fused, "eager": eager}
     if device == "cuda" and not args.no_compile:
-        backends["compile"] = torch.compile(mixer_halves_eager)
+        backends["compile"] = torch.compile(eager)
 
     gpu = torch.cuda.get_device_name() if device == "cuda" else "CPU (TRITON_INTERPRET=1 smoke run)"
     head = ("| dtype | B | N | D | R_N | R_D | backend | ms | GB/s | %copy | GFLOP | roof ms | %roof "

@@ -16,8 +16,11 @@ The kernel modules (and triton) load on first use of a name below, not on
     kernels/channel_mixing.py  LN + MLP along the feature axis D + residual: forward, backward
     kernels/layernorm.py       LayerNorm statistics and backward shared by both
     kernels/gelu.py            tanh-GELU and its derivative as device functions
-    kernels/eager.py           the same maths in plain PyTorch (benchmark and test baseline)
-    kernels/support.py         accepted devices, dtypes and shapes; launch sizes; tolerances
+    kernels/configs.py         launch configurations (tiles, warps, stages) per kernel and shape
+    kernels/support.py         accepted devices, dtypes and shapes; tolerances
+
+The same maths in plain PyTorch (the benchmark and test baseline) is
+``tiny_mmmlp.torch_model.token_mix_eager`` / ``channel_mix_eager``, the model's own eager path.
 
 Check either half against the NumPy reference with
 ``TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing`` (or ``.channel_mixing``).

@@ -179,19 +179,20 @@ class TokenMix(torch.autograd.Function):
     """y = x + W2 · GELU(W1 · LN(x) + b1) + b2 along N; saves x, the parameters and (mean, rstd)."""
 
     @staticmethod
-    def forward(ctx, x, gamma, beta, w1, b1, w2, b2):
-        y, mean, rstd = token_mix_forward(x, gamma, beta, w1, b1, w2, b2)
+    def forward(ctx, x, gamma, beta, w1, b1, w2, b2, eps):
+        y, mean, rstd = token_mix_forward(x, gamma, beta, w1, b1, w2, b2, eps)
         ctx.save_for_backward(*(t.contiguous() for t in (x, gamma, beta, w1, b1, w2, b2)), mean, rstd)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        return token_mix_backward(dy, *ctx.saved_tensors)
+        return (*token_mix_backward(dy, *ctx.saved_tensors), None)   # no gradient for eps
 
 
-def token_mix(x, gamma, beta, w1, b1, w2, b2):
-    """Fused token mixing (differentiable). x (B, N, D); w1 (R, N); b1 (R,); w2 (N, R); b2 (N,)."""
-    return TokenMix.apply(x, gamma, beta, w1, b1, w2, b2)
+def token_mix(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
+    """Fused token mixing (differentiable). x (B, N, D); w1 (R, N); b1 (R,); w2 (N, R); b2 (N,);
+    eps: the LayerNorm epsilon (the model passes cfg.ln_eps)."""
+    return TokenMix.apply(x, gamma, beta, w1, b1, w2, b2, float(eps))
 
 
 # Check against the NumPy reference: TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from strategies import mixer_shapes  # noqa: E402
 
 from tiny_mmmlp import kernels  # noqa: E402
-from tiny_mmmlp.kernels.eager import channel_mix_eager, token_mix_eager  # noqa: E402
+from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager  # noqa: E402
 from tiny_mmmlp.reference import mixing  # noqa: E402
 
 DEVICE = "cuda" if CUDA else "cpu"
@@ -96,14 +96,15 @@ def test_matches_reference(half, dtype, shape):
     check_against_reference(half, *shape, dtype)
 
 
-LARGE = [(2, 70, 33, 40)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 1000, 24, 20)] if CUDA else [])
+LARGE = [(2, 70, 33, 40), (2, 5, 130, 24)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 1000, 24, 20)] if CUDA else [])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("half", ["token", "channel"])
 @pytest.mark.parametrize("B,N,D,R", LARGE)
 def test_matches_reference_larger(half, dtype, B, N, D, R):
-    """Block sizes beyond the Hypothesis range: N > 64 (wider tiles), several R and D chunks."""
+    """Block sizes beyond the Hypothesis range: N > 64 (wider tiles), several R and D chunks
+    (D = 130: three BLOCK_K chunks of the channel-mixing matmuls, the last one masked)."""
     check_against_reference(half, B, N, D, R, seed=7, n_pad=N // 3, dtype=dtype)
 
 
@@ -161,3 +162,32 @@ def test_clear_errors():
                             torch.zeros(2048, device=DEVICE), torch.zeros(3, 2048, device=DEVICE),
                             torch.zeros(3, device=DEVICE), torch.zeros(2048, 3, device=DEVICE),
                             torch.zeros(2048, device=DEVICE))
+
+
+@pytest.mark.parametrize("half", ["token", "channel"])
+def test_layernorm_eps_reaches_the_kernels(half):
+    """A LayerNorm epsilon other than 1e-5 changes the result, and the kernels follow it."""
+    arrays, dy = make_problem(half, 2, 7, 6, 12, seed=4)
+    arrays[0] *= 0.05                                     # small variance, so eps matters
+    fused, eager = HALVES[half][:2]
+    ts = [torch.tensor(a, dtype=torch.float32, device=DEVICE, requires_grad=True) for a in arrays]
+    dy = torch.tensor(dy, dtype=torch.float32, device=DEVICE)
+    got = [fused(*ts, eps=0.1), *torch.autograd.grad(fused(*ts, eps=0.1), ts, dy)]
+    want = [eager(*ts, eps=0.1), *torch.autograd.grad(eager(*ts, eps=0.1), ts, dy)]
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+    assert (fused(*ts) - got[0]).abs().max() > 1e-2      # the default eps gives another answer
+
+
+def test_model_passes_ln_eps_to_the_kernels():
+    """TorchMMMLP(fused=True) with cfg.ln_eps = 0.1 scores like the eager model with it."""
+    from tiny_mmmlp import MMMLPConfig
+    from tiny_mmmlp.torch_model import TorchMMMLP
+
+    cfg = MMMLPConfig(max_len=5, d_model=8, token_hidden=4, channel_hidden=8, n_layers=1,
+                      fusion_layers=1, dropout=0.0, ln_eps=0.1)
+    seq = torch.tensor([[0, 0, 3, 1, 2], [4, 2, 5, 1, 3]])
+    eager, fused = (TorchMMMLP(cfg, n_items=6, seed=0, fused=f).to(DEVICE) for f in (False, True))
+    torch.testing.assert_close(fused(seq.to(DEVICE)), eager(seq.to(DEVICE)), rtol=1e-4, atol=1e-4)
+    default = TorchMMMLP(MMMLPConfig(**{**cfg.to_dict(), "ln_eps": 1e-5}), n_items=6, seed=0).to(DEVICE)
+    assert (default(seq.to(DEVICE)) - eager(seq.to(DEVICE))).abs().max() > 1e-4

@@ -22,6 +22,28 @@ def gelu(x):
     return F.gelu(x, approximate="tanh")
 
 
+def token_mix_eager(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
+    """X̂ = X + W2 · GELU(W1 · LN(X) + b1) + b2 along the sequence axis, in plain PyTorch.
+
+    x (B, N, D); w1 (R, N); b1 (R,); w2 (N, R); b2 (N,). The one eager copy of this maths:
+    the model, the kernel tests, benchmarks and tutorials all call it.
+    """
+    ln = F.layer_norm(x, x.shape[-1:], gamma, beta, eps)
+    h = F.linear(ln.transpose(1, 2), w1, b1)                         # (B, D, N) @ (N, R) -> (B, D, R)
+    z = F.linear(gelu(h), w2, b2)                                    # (B, D, R) @ (R, N) -> (B, D, N)
+    return x + z.transpose(1, 2)                                     # (B, N, D)
+
+
+def channel_mix_eager(x, gamma, beta, w3, b3, w4, b4, eps=1e-5):
+    """Y = X̂ + W4 · GELU(W3 · LN(X̂) + b3) + b4 along the feature axis, in plain PyTorch.
+
+    x (B, N, D); w3 (R, D); b3 (R,); w4 (D, R); b4 (D,).
+    """
+    ln = F.layer_norm(x, x.shape[-1:], gamma, beta, eps)
+    h = F.linear(ln, w3, b3)                                         # (B, N, D) @ (D, R) -> (B, N, R)
+    return x + F.linear(gelu(h), w4, b4)                             # (B, N, R) @ (R, D) -> (B, N, D)
+
+
 class TokenMix(nn.Module):
     """X̂ = X + W2 · GELU(W1 · LN(X) + b1) + b2 along the sequence axis."""
 
@@ -34,12 +56,10 @@ class TokenMix(nn.Module):
 
     def forward(self, x):                                            # x: (B, N, D)
         if self.fused:
-            from .kernels import token_mix
-            return token_mix(x, self.gamma, self.beta, self.W1, self.b1, self.W2, self.b2)
-        ln = F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, self.eps)
-        h = ln.transpose(1, 2) @ self.W1.T + self.b1                 # (B, D, N) @ (N, R) -> (B, D, R)
-        z = gelu(h) @ self.W2.T + self.b2                            # (B, D, R) @ (R, N) -> (B, D, N)
-        return x + z.transpose(1, 2)                                 # (B, N, D)
+            from .kernels import token_mix as mix
+        else:
+            mix = token_mix_eager
+        return mix(x, self.gamma, self.beta, self.W1, self.b1, self.W2, self.b2, eps=self.eps)
 
 
 class ChannelMix(nn.Module):
@@ -54,11 +74,10 @@ class ChannelMix(nn.Module):
 
     def forward(self, x):                                            # x: (B, N, D)
         if self.fused:
-            from .kernels import channel_mix
-            return channel_mix(x, self.gamma, self.beta, self.W3, self.b3, self.W4, self.b4)
-        ln = F.layer_norm(x, x.shape[-1:], self.gamma, self.beta, self.eps)
-        z = gelu(ln @ self.W3.T + self.b3) @ self.W4.T + self.b4     # (B, N, D) -> (B, N, R) -> (B, N, D)
-        return x + z
+            from .kernels import channel_mix as mix
+        else:
+            mix = channel_mix_eager
+        return mix(x, self.gamma, self.beta, self.W3, self.b3, self.W4, self.b4, eps=self.eps)
 
 
 class MixerBlock(nn.Module):

@@ -48,7 +48,7 @@ from torch.utils._pytree import tree_flatten
 import tiny_mmmlp
 from tiny_mmmlp import kernels
 from tiny_mmmlp.kernels import channel_mixing, gelu, token_mixing
-from tiny_mmmlp.kernels.eager import channel_mix_eager, token_mix_eager
+from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager
 from tiny_mmmlp.reference import layers as L
 
 QUICK = os.environ.get("TINY_MMMLP_QUICK") == "1"
@@ -75,8 +75,9 @@ def show_source(obj):
 # %% [markdown]
 # ## 1. Where eager PyTorch spends memory traffic
 #
-# The eager mixer block (`tiny_mmmlp/kernels/eager.py`, the same maths as tutorial 01) is a
-# chain of library calls: LayerNorm, a transpose, a matmul, GELU, a matmul, an add. Each call
+# The eager mixer block (`token_mix_eager` and `channel_mix_eager` in
+# `tiny_mmmlp/torch_model.py`, the torch model's own eager path and the same maths as
+# tutorial 01) is a chain of library calls: LayerNorm, a transpose, a matmul, GELU, a matmul, an add. Each call
 # reads its inputs from HBM and writes its output back, because the next call is a separate
 # kernel launch. We can **count** this exactly without a GPU: a `TorchDispatchMode` sees
 # every ATen operation that runs, forward and backward, with its input and output tensors.

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tiny_mmmlp.kernels.eager import channel_mix_eager, token_mix_eager
+from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager
 
 QUICK = os.environ.get("TINY_MMMLP_QUICK") == "1"
 NS = [50, 100, 200, 400, 800] if QUICK else [50, 100, 200, 400, 800, 1600]

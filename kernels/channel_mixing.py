@@ -35,8 +35,8 @@ from .support import check_params, check_x, reduction_programs, torch_acc_dtype
 @triton.jit
 def _load_rows(X, Mean, Rstd, Gamma, Beta, blk, M, D, eps,
                STATS: tl.constexpr, ACC: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
-    """Rows blk·BLOCK_M ...: x, x̂, LN(x) (BLOCK_M, BLOCK_D), rstd, offsets, mask. Computes μ, rstd
-    when STATS, else loads the saved ones."""
+    """Rows m = blk·BLOCK_M ...: x, x̂, LN(x) (BLOCK_M, BLOCK_D), μ, rstd, γ, offsets, mask.
+    Computes μ, rstd when STATS, else loads the saved ones."""
     m = blk * BLOCK_M + tl.arange(0, BLOCK_M)
     d = tl.arange(0, BLOCK_D)
     mask = (m < M)[:, None] & (d < D)[None, :]
@@ -55,25 +55,56 @@ def _load_rows(X, Mean, Rstd, Gamma, Beta, blk, M, D, eps,
     gamma = tl.load(Gamma + d, mask=d < D, other=0.0).to(ACC)
     beta = tl.load(Beta + d, mask=d < D, other=0.0).to(ACC)
     ln = tl.where(mask, xhat * gamma[None, :] + beta[None, :], 0.0)
-    return x, xhat, ln, rstd, gamma, offs, mask
+    return x, xhat, ln, mean, rstd, gamma, offs, mask
+
+
+@triton.jit
+def _rows_times_w(A, mean, rstd, Gamma, Beta, W, blk, M, D, R, r0, w_sd, w_sr,
+                  NORMALIZE: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+                  BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Σ_d rows[m, d] · W[d, r] for rows m = blk·BLOCK_M ... and r = r0 ... r0+BLOCK_R: (BLOCK_M, BLOCK_R).
+
+    rows = LN(A) from the given μ, rstd (BLOCK_M,) when NORMALIZE, else A itself; W[d, r] is at
+    W + d·w_sd + r·w_sr. The D features are read in chunks of BLOCK_K (from L1/L2: the caller
+    read these rows already), so that no tl.dot has an inner dimension wider than BLOCK_K:
+    a float32 tl.dot keeps a whole inner row of each operand per thread, and at D = 256 those
+    rows no longer fit in registers.
+    """
+    DT = A.dtype.element_ty
+    m = blk * BLOCK_M + tl.arange(0, BLOCK_M)
+    r = r0 + tl.arange(0, BLOCK_R)
+    out = tl.zeros((BLOCK_M, BLOCK_R), dtype=ACC)
+    for k0 in range(0, D, BLOCK_K):
+        k = k0 + tl.arange(0, BLOCK_K)
+        mask = (m < M)[:, None] & (k < D)[None, :]
+        a = tl.load(A + m[:, None] * D + k[None, :], mask=mask, other=0.0).to(ACC)     # (BLOCK_M, BLOCK_K)
+        if NORMALIZE:
+            gamma = tl.load(Gamma + k, mask=k < D, other=0.0).to(ACC)
+            beta = tl.load(Beta + k, mask=k < D, other=0.0).to(ACC)
+            a = tl.where(mask, (a - mean[:, None]) * rstd[:, None] * gamma[None, :] + beta[None, :], 0.0)
+        w = tl.load(W + k[:, None] * w_sd + r[None, :] * w_sr, mask=(k < D)[:, None] & (r < R)[None, :],
+                    other=0.0)                                                          # (BLOCK_K, BLOCK_R)
+        out += tl.dot(a.to(DT), w.to(DT), input_precision=PRECISION).to(ACC)
+    return out
 
 
 @triton.jit
 def _channel_mix_fwd(X, Y, Mean, Rstd, Gamma, Beta, W3, B3, W4, B4, M, D, R, eps,
-                     ACC: tl.constexpr, PRECISION: tl.constexpr,
-                     BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+                     ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
+                     BLOCK_D: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_R: tl.constexpr):
     DT = X.dtype.element_ty                                        # matmul operand type
-    x, xhat, ln, rstd, gamma, offs, mask = _load_rows(
-        X, Mean, Rstd, Gamma, Beta, tl.program_id(0), M, D, eps, True, ACC, BLOCK_M, BLOCK_D)
+    blk = tl.program_id(0)
+    x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(
+        X, Mean, Rstd, Gamma, Beta, blk, M, D, eps, True, ACC, BLOCK_M, BLOCK_D)
     d = tl.arange(0, BLOCK_D)
     z = tl.zeros((BLOCK_M, BLOCK_D), dtype=ACC)                    # A · W4ᵀ, accumulated over R
     for r0 in range(0, R, BLOCK_R):
         r = r0 + tl.arange(0, BLOCK_R)
         w_mask = (d < D)[:, None] & (r < R)[None, :]               # (BLOCK_D, BLOCK_R)
-        w3t = tl.load(W3 + r[None, :] * D + d[:, None], mask=w_mask, other=0.0)   # W3ᵀ[d, r]
         w4 = tl.load(W4 + d[:, None] * R + r[None, :], mask=w_mask, other=0.0)    # W4[d, r]
         b3 = tl.load(B3 + r, mask=r < R, other=0.0).to(ACC)
-        h = tl.dot(ln.to(DT), w3t.to(DT), input_precision=PRECISION).to(ACC) + b3[None, :]  # (BLOCK_M, BLOCK_R)
+        h = _rows_times_w(X, mean, rstd, Gamma, Beta, W3, blk, M, D, R, r0, 1, D, True,   # LN(X) · W3ᵀ
+                          ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]      # (BLOCK_M, BLOCK_R)
         a = gelu(h)                                                # padded columns r >= R meet W4 = 0
         z += tl.dot(a.to(DT), tl.trans(w4.to(DT)), input_precision=PRECISION).to(ACC)     # (BLOCK_M, BLOCK_D)
     b4 = tl.load(B4 + d, mask=d < D, other=0.0).to(ACC)
@@ -84,8 +115,8 @@ def _channel_mix_fwd(X, Y, Mean, Rstd, Gamma, Beta, W3, B3, W4, B4, M, D, R, eps
 def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
                           DGp, DBp,            # (P, D) partial dγ, dβ: program p writes row p
                           M, D, R,
-                          ACC: tl.constexpr, PRECISION: tl.constexpr,
-                          BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+                          ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
+                          BLOCK_D: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_R: tl.constexpr):
     """dX = dY + LN-backward(dH · W3), dH = GELU'(H) ⊙ (dY · W4), over a grid-stride share of rows."""
     p, P = tl.program_id(0), tl.num_programs(0)
     DT = X.dtype.element_ty
@@ -93,7 +124,7 @@ def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
     dgamma = tl.zeros((BLOCK_D,), dtype=ACC)
     dbeta = tl.zeros((BLOCK_D,), dtype=ACC)
     for blk in range(p, tl.cdiv(M, BLOCK_M), P):
-        x, xhat, ln, rstd, gamma, offs, mask = _load_rows(
+        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(
             X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
         dy = tl.load(DY + offs, mask=mask, other=0.0)              # (BLOCK_M, BLOCK_D)
         dl = tl.zeros((BLOCK_M, BLOCK_D), dtype=ACC)
@@ -101,10 +132,11 @@ def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
             r = r0 + tl.arange(0, BLOCK_R)
             w_mask = (d < D)[:, None] & (r < R)[None, :]
             w3t = tl.load(W3 + r[None, :] * D + d[:, None], mask=w_mask, other=0.0).to(DT)  # W3ᵀ[d, r]
-            w4 = tl.load(W4 + d[:, None] * R + r[None, :], mask=w_mask, other=0.0).to(DT)   # W4[d, r]
             b3 = tl.load(B3 + r, mask=r < R, other=0.0).to(ACC)
-            h = tl.dot(ln.to(DT), w3t, input_precision=PRECISION).to(ACC) + b3[None, :]   # (BLOCK_M, BLOCK_R)
-            dh = tl.dot(dy.to(DT), w4, input_precision=PRECISION).to(ACC) * gelu_grad(h)  # (BLOCK_M, BLOCK_R)
+            h = _rows_times_w(X, mean, rstd, Gamma, Beta, W3, blk, M, D, R, r0, 1, D, True,      # LN(X) · W3ᵀ
+                              ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]         # (BLOCK_M, BLOCK_R)
+            dh = _rows_times_w(DY, mean, rstd, Gamma, Beta, W4, blk, M, D, R, r0, R, 1, False,   # dY · W4
+                               ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) * gelu_grad(h)       # (BLOCK_M, BLOCK_R)
             dl += tl.dot(dh.to(DT), tl.trans(w3t), input_precision=PRECISION).to(ACC)     # (BLOCK_M, BLOCK_D)
         dx = dy.to(ACC) + ln_backward_rows(dl, xhat, rstd, gamma, mask, D)
         tl.store(DX + offs, dx.to(DX.dtype.element_ty), mask=mask)
@@ -118,28 +150,28 @@ def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
 def _channel_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W3, B3, W4,
                              DW3p, DW4p, DB3p, DB4p,   # partials: (P, R, D), (P, D, R), (P, R), (P, D)
                              M, D, R,
-                             ACC: tl.constexpr, PRECISION: tl.constexpr,
-                             BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+                             ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
+                             BLOCK_D: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_R: tl.constexpr):
     """Program (i, p): hidden units r in chunk i, row blocks p, p + P, ... of the cdiv(M, BLOCK_M)."""
     pid_r, p, P = tl.program_id(0), tl.program_id(1), tl.num_programs(1)
     DT = X.dtype.element_ty
     d = tl.arange(0, BLOCK_D)
     r = pid_r * BLOCK_R + tl.arange(0, BLOCK_R)
     w_mask = (d < D)[:, None] & (r < R)[None, :]                   # (BLOCK_D, BLOCK_R)
-    w3t = tl.load(W3 + r[None, :] * D + d[:, None], mask=w_mask, other=0.0).to(DT)  # W3ᵀ[d, r]
-    w4 = tl.load(W4 + d[:, None] * R + r[None, :], mask=w_mask, other=0.0).to(DT)   # W4[d, r]
     b3 = tl.load(B3 + r, mask=r < R, other=0.0).to(ACC)
     dw3t = tl.zeros((BLOCK_D, BLOCK_R), dtype=ACC)                 # Σ Lᵀ · dH  (= dW3ᵀ)
     dw4 = tl.zeros((BLOCK_D, BLOCK_R), dtype=ACC)                  # Σ dYᵀ · A
     db3 = tl.zeros((BLOCK_R,), dtype=ACC)
     db4 = tl.zeros((BLOCK_D,), dtype=ACC)
     for blk in range(p, tl.cdiv(M, BLOCK_M), P):
-        x, xhat, ln, rstd, gamma, offs, mask = _load_rows(
+        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(
             X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
         dy = tl.load(DY + offs, mask=mask, other=0.0)              # padded rows: dY = 0, L = 0
-        h = tl.dot(ln.to(DT), w3t, input_precision=PRECISION).to(ACC) + b3[None, :]     # (BLOCK_M, BLOCK_R)
+        h = _rows_times_w(X, mean, rstd, Gamma, Beta, W3, blk, M, D, R, pid_r * BLOCK_R, 1, D, True,
+                          ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]      # LN(X) · W3ᵀ (BLOCK_M, BLOCK_R)
         a = gelu(h)
-        dh = tl.dot(dy.to(DT), w4, input_precision=PRECISION).to(ACC) * gelu_grad(h)    # (BLOCK_M, BLOCK_R)
+        dh = _rows_times_w(DY, mean, rstd, Gamma, Beta, W4, blk, M, D, R, pid_r * BLOCK_R, R, 1, False,
+                           ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) * gelu_grad(h)    # dY · W4 (BLOCK_M, BLOCK_R)
         dw3t += tl.dot(tl.trans(ln.to(DT)), dh.to(DT), input_precision=PRECISION).to(ACC)  # (BLOCK_D, BLOCK_R)
         dw4 += tl.dot(tl.trans(dy.to(DT)), a.to(DT), input_precision=PRECISION).to(ACC)    # (BLOCK_D, BLOCK_R)
         db3 += tl.sum(dh, axis=0)
@@ -196,19 +228,20 @@ class ChannelMix(torch.autograd.Function):
     """y = x + W4 · GELU(W3 · LN(x) + b3) + b4 along D; saves x, the parameters and (mean, rstd)."""
 
     @staticmethod
-    def forward(ctx, x, gamma, beta, w3, b3, w4, b4):
-        y, mean, rstd = channel_mix_forward(x, gamma, beta, w3, b3, w4, b4)
+    def forward(ctx, x, gamma, beta, w3, b3, w4, b4, eps):
+        y, mean, rstd = channel_mix_forward(x, gamma, beta, w3, b3, w4, b4, eps)
         ctx.save_for_backward(*(t.contiguous() for t in (x, gamma, beta, w3, b3, w4, b4)), mean, rstd)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        return channel_mix_backward(dy, *ctx.saved_tensors)
+        return (*channel_mix_backward(dy, *ctx.saved_tensors), None)   # no gradient for eps
 
 
-def channel_mix(x, gamma, beta, w3, b3, w4, b4):
-    """Fused channel mixing (differentiable). x (B, N, D); w3 (R, D); b3 (R,); w4 (D, R); b4 (D,)."""
-    return ChannelMix.apply(x, gamma, beta, w3, b3, w4, b4)
+def channel_mix(x, gamma, beta, w3, b3, w4, b4, eps=1e-5):
+    """Fused channel mixing (differentiable). x (B, N, D); w3 (R, D); b3 (R,); w4 (D, R); b4 (D,);
+    eps: the LayerNorm epsilon (the model passes cfg.ln_eps)."""
+    return ChannelMix.apply(x, gamma, beta, w3, b3, w4, b4, float(eps))
 
 
 # Check against the NumPy reference: TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.channel_mixing

@@ -28,32 +28,72 @@ def _launch(num_warps: int, num_stages: int, **constexprs) -> dict:
     return dict(constexprs, num_warps=num_warps, num_stages=num_stages)
 
 
+# Why these numbers (benchmarks/results/kernel_resources.md has the compiled figures):
+# - num_stages=1 everywhere: Triton's software pipelining (num_stages=3) keeps several copies of
+#   every tile loaded in a loop in shared memory; in the weight-gradient kernels that pushed
+#   shared memory past the sm_80/sm_90a limits and ptxas spilled kilobytes per thread.
+# - a float32 tl.dot (IEEE, no tensor cores) keeps a whole inner row of each operand in every
+#   thread, so the inner dimension stays small: BLOCK_K chunks of D in channel mixing, and more
+#   warps (fewer values per thread) for the N-wide tiles of token mixing.
+# - LayerNorm kernels hold about 16 values of each (BLOCK_M, BLOCK_D) tile per thread, so they
+#   stay under 128 registers and at least 16 warps fit on an SM.
+
+# Token mixing, by BLOCK_N = the padded sequence length:
+#   (BLOCK_D, BLOCK_R, num_warps) for the forward and data kernels, then the same for the weights.
+TOKEN_TILES = {
+    16: ((32, 32, 4), (32, 32, 4)),
+    32: ((32, 32, 4), (32, 32, 4)),
+    64: ((32, 32, 4), (16, 32, 4)),
+    128: ((32, 16, 8), (16, 16, 8)),
+    256: ((32, 16, 16), (32, 16, 16)),
+    512: ((16, 16, 16), (16, 16, 16)),
+    1024: ((16, 16, 32), (16, 16, 32)),
+}
+# bfloat16 tl.dot runs on tensor cores and needs registers differently: where the weight kernel
+# wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N.
+TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8), 512: (16, 16, 8), 1024: (16, 16, 16)}
+# Channel mixing, by BLOCK_D = the padded feature width:
+#   (BLOCK_M, BLOCK_K, BLOCK_R, num_warps) for the forward and data kernels, then the weights.
+CHANNEL_TILES = {
+    16: ((32, 16, 32, 4), (16, 16, 16, 4)),
+    32: ((32, 32, 32, 4), (16, 32, 16, 4)),
+    64: ((32, 64, 32, 4), (16, 64, 16, 4)),
+    128: ((16, 64, 32, 4), (16, 64, 16, 4)),
+    256: ((16, 64, 32, 8), (16, 64, 16, 8)),
+    512: ((16, 64, 16, 8), (16, 64, 16, 16)),
+    1024: ((16, 64, 16, 16), (16, 64, 16, 16)),
+}
+
+
 def layernorm(D: int, dtype: torch.dtype) -> dict:
     """LayerNorm statistics and backward over rows of D features (whole rows per tile)."""
     BLOCK_D = block(D)
-    BLOCK_M = max(1, min(64, 4096 // BLOCK_D))
+    BLOCK_M = max(1, 2048 // BLOCK_D)                # 2048 values per tile: 16 per thread at 4 warps
     acc = acc_dtype(dtype)
-    return {"_ln_stats_kernel": _launch(4, 3, ACC=acc, BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D),
-            "_ln_backward_kernel": _launch(4, 3, ACC=acc, BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D)}
+    return {"_ln_stats_kernel": _launch(4, 1, ACC=acc, BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D),
+            "_ln_backward_kernel": _launch(4, 1, ACC=acc, BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D)}
 
 
 def token_mix(N: int, D: int, R: int, dtype: torch.dtype) -> dict:
     """Token mixing: (BLOCK_N = all positions) x BLOCK_D channel tiles, BLOCK_R hidden chunks."""
     BLOCK_N = block(N)
-    BLOCK_D = block(D, max(16, min(32, 8192 // BLOCK_N)))
-    BLOCK_R = block(R, 32 if BLOCK_N <= 256 else 16)
-    mix = _launch(4 if BLOCK_N <= 64 else 8, 3, ACC=acc_dtype(dtype), PRECISION=dot_precision(dtype),
-                  BLOCK_N=BLOCK_N, BLOCK_D=BLOCK_D, BLOCK_R=BLOCK_R)
+    common = dict(ACC=acc_dtype(dtype), PRECISION=dot_precision(dtype), BLOCK_N=BLOCK_N)
+    (d, r, w), (d_w, r_w, w_w) = TOKEN_TILES[BLOCK_N]
+    if dtype == torch.bfloat16:
+        d_w, r_w, w_w = TOKEN_WEIGHT_TILES_BF16.get(BLOCK_N, (d_w, r_w, w_w))
+    mix = _launch(w, 1, **common, BLOCK_D=block(D, d), BLOCK_R=block(R, r))
     ln = layernorm(D, dtype)
     return {"_ln_stats_kernel": ln["_ln_stats_kernel"], "_token_mix_fwd": mix,
             "_token_mix_bwd_data": mix, "_ln_backward_kernel": ln["_ln_backward_kernel"],
-            "_token_mix_bwd_weights": mix}
+            "_token_mix_bwd_weights": _launch(w_w, 1, **common, BLOCK_D=block(D, d_w), BLOCK_R=block(R, r_w))}
 
 
 def channel_mix(D: int, R: int, dtype: torch.dtype) -> dict:
-    """Channel mixing: BLOCK_M rows x all BLOCK_D features per tile, BLOCK_R hidden chunks."""
+    """Channel mixing: BLOCK_M rows x all BLOCK_D features per tile, BLOCK_R hidden chunks; the
+    D-wide matmuls run in BLOCK_K chunks of D."""
     BLOCK_D = block(D)
-    BLOCK_M = max(16, min(64, 4096 // BLOCK_D))
-    mix = _launch(4 if BLOCK_D <= 64 else 8, 3, ACC=acc_dtype(dtype), PRECISION=dot_precision(dtype),
-                  BLOCK_M=BLOCK_M, BLOCK_D=BLOCK_D, BLOCK_R=block(R, 32 if BLOCK_D <= 256 else 16))
-    return {"_channel_mix_fwd": mix, "_channel_mix_bwd_data": mix, "_channel_mix_bwd_weights": mix}
+    common = dict(ACC=acc_dtype(dtype), PRECISION=dot_precision(dtype), BLOCK_D=BLOCK_D)
+    (m, k, r, w), (m_w, k_w, r_w, w_w) = CHANNEL_TILES[BLOCK_D]
+    mix = _launch(w, 1, **common, BLOCK_M=m, BLOCK_K=k, BLOCK_R=block(R, r))
+    return {"_channel_mix_fwd": mix, "_channel_mix_bwd_data": mix,
+            "_channel_mix_bwd_weights": _launch(w_w, 1, **common, BLOCK_M=m_w, BLOCK_K=k_w, BLOCK_R=block(R, r_w))}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command for a CUDA machine with torch and triton already installed (never installs torch):
-# runs the kernel tests on the GPU (float32 and bfloat16), then the benchmark, and writes the
-# table to benchmarks/results/kernels-<date>-<gpu>.md. About 8 minutes on an H200.
+# compiles every kernel for sm_80 and sm_90a with this machine's triton and writes registers,
+# spills and shared memory to benchmarks/results/kernel_resources-<date>-triton<version>.md,
+# runs the kernel tests on the GPU (float32 and bfloat16), then the benchmark, and writes its
+# table to benchmarks/results/kernels-<date>-<gpu>.md. About 10 minutes on an H200.
 #     bash scripts/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,11 @@ print("torch", torch.__version__, "triton", triton.__version__, torch.cuda.get_d
 PYEOF
 
 status=0
+tv=$($PY -c "import triton; print(triton.__version__)")
+res="benchmarks/results/kernel_resources-$(date +%Y-%m-%d)-triton${tv}.md"
+timeout 300 $PY benchmarks/kernel_resources.py --jobs 8 --check --out "$res" > /dev/null || status=1
+echo "gpu_check: kernel resources (status so far $status) in $res"
+
 if ! $PY -c "import pytest, hypothesis" 2>/dev/null; then
     echo "gpu_check: pytest or hypothesis is not installed; skipping the tests, running the benchmark"
     status=1
@@ -35,5 +42,5 @@ fi
 gpu=$($PY -c "import torch; print(torch.cuda.get_device_name().replace(' ', '-'))")
 out="benchmarks/results/kernels-$(date +%Y-%m-%d)-${gpu}.md"
 timeout 300 $PY benchmarks/kernels.py --dtypes bfloat16,float32 --out "$out" || status=1
-echo "gpu_check: tests and benchmark finished with status $status; table in $out"
+echo "gpu_check: resources, tests and benchmark finished with status $status; tables in $res and $out"
 exit $status

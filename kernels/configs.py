@@ -40,6 +40,9 @@ def _launch(num_warps: int, num_stages: int, **constexprs) -> dict:
 
 # Token mixing, by BLOCK_N = the padded sequence length:
 #   (BLOCK_D, BLOCK_R, num_warps) for the forward and data kernels, then the same for the weights.
+# Widths up to 256 are verified by the resource table (benchmarks/results/kernel_resources*.md);
+# 512 and 1024 still spill, and at 1024 the float32 backward overflows shared memory: there the
+# inner dimension N of W1 · LN(X) would have to be chunked as channel mixing chunks D.
 TOKEN_TILES = {
     16: ((32, 32, 4), (32, 32, 4)),
     32: ((32, 32, 4), (32, 32, 4)),
@@ -52,17 +55,18 @@ TOKEN_TILES = {
 # bfloat16 tl.dot runs on tensor cores and needs registers differently: where the weight kernel
 # wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N.
 TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8), 512: (16, 16, 8), 1024: (16, 16, 16)}
-# Channel mixing, by BLOCK_D = the padded feature width:
-#   (BLOCK_M, BLOCK_K, BLOCK_R, num_warps) for the forward and data kernels, then the weights.
+# Channel mixing, by BLOCK_D = the padded feature width: (BLOCK_M, BLOCK_K, BLOCK_R, num_warps)
+# for the forward, the data and the weight kernels. Verified up to 512; 1024 still spills.
 CHANNEL_TILES = {
-    16: ((32, 16, 32, 4), (16, 16, 16, 4)),
-    32: ((32, 32, 32, 4), (16, 32, 16, 4)),
-    64: ((32, 64, 32, 4), (16, 64, 16, 4)),
-    128: ((16, 64, 32, 4), (16, 64, 16, 4)),
-    256: ((16, 64, 32, 8), (16, 64, 16, 8)),
-    512: ((16, 64, 16, 8), (16, 64, 16, 16)),
-    1024: ((16, 64, 16, 16), (16, 64, 16, 16)),
+    16: ((32, 16, 32, 4), (16, 16, 16, 4), (16, 16, 16, 4)),
+    32: ((32, 32, 32, 4), (16, 32, 32, 4), (16, 32, 16, 4)),
+    64: ((32, 64, 32, 4), (32, 64, 32, 4), (16, 64, 16, 4)),
+    128: ((16, 64, 32, 4), (16, 64, 16, 4), (16, 32, 16, 4)),
+    256: ((16, 64, 32, 8), (16, 64, 32, 8), (16, 64, 16, 8)),
+    512: ((16, 64, 16, 8), (16, 64, 16, 8), (16, 64, 16, 16)),
+    1024: ((16, 64, 16, 16), (16, 64, 16, 16), (16, 64, 16, 16)),
 }
+CHANNEL_WEIGHT_TILES_BF16 = {512: (16, 64, 16, 8)}    # as TOKEN_WEIGHT_TILES_BF16
 
 
 def layernorm(D: int, dtype: torch.dtype) -> dict:
@@ -93,7 +97,9 @@ def channel_mix(D: int, R: int, dtype: torch.dtype) -> dict:
     D-wide matmuls run in BLOCK_K chunks of D."""
     BLOCK_D = block(D)
     common = dict(ACC=acc_dtype(dtype), PRECISION=dot_precision(dtype), BLOCK_D=BLOCK_D)
-    (m, k, r, w), (m_w, k_w, r_w, w_w) = CHANNEL_TILES[BLOCK_D]
-    mix = _launch(w, 1, **common, BLOCK_M=m, BLOCK_K=k, BLOCK_R=block(R, r))
-    return {"_channel_mix_fwd": mix, "_channel_mix_bwd_data": mix,
-            "_channel_mix_bwd_weights": _launch(w_w, 1, **common, BLOCK_M=m_w, BLOCK_K=k_w, BLOCK_R=block(R, r_w))}
+    fwd, data, weights = CHANNEL_TILES[BLOCK_D]
+    if dtype == torch.bfloat16:
+        weights = CHANNEL_WEIGHT_TILES_BF16.get(BLOCK_D, weights)
+    return {name: _launch(w, 1, **common, BLOCK_M=m, BLOCK_K=k, BLOCK_R=block(R, r))
+            for name, (m, k, r, w) in [("_channel_mix_fwd", fwd), ("_channel_mix_bwd_data", data),
+                                       ("_channel_mix_bwd_weights", weights)]}

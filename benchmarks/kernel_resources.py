@@ -236,12 +236,13 @@ def main(argv=None):
     title = (f"{datetime.date.today().isoformat()}, triton {triton.__version__}, torch {torch.__version__}; "
              f"compiled on the CPU for {', '.join(targets)} (no GPU needed)")
     lines = ["# Fused kernels: registers, spills and shared memory", "", title, "",
-             "Command: `python benchmarks/kernel_resources.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`",
+             f"Command: `python benchmarks/kernel_resources.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
              "", *summary(rows, n), "",
              "spill B: cuobjdump STACK + LOCAL bytes per thread; shared B: `metadata.shared`, the dynamic "
-             "shared memory per program, against the per-block limit Triton's launcher checks; warps/SM: resident warps per SM (of 64) that registers, shared memory "
-             "and warps per program allow. float32 tl.dot runs in IEEE precision (torch's default "
-             "'highest' matmul precision).", "", *table(rows)]
+             "shared memory per program, against the per-block limit Triton's launcher checks; "
+             "warps/SM: resident warps per SM (of 64) that registers, shared memory and warps per program "
+             "allow. float32 tl.dot runs in IEEE precision (torch's default 'highest' matmul precision).",
+             "", *table(rows)]
     print("\n".join(lines))
     if args.out:
         from tiny_mmmlp.data.atomic import write_bytes

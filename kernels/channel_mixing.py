@@ -168,7 +168,7 @@ def _channel_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W3, B3, W4,
             X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
         dy = tl.load(DY + offs, mask=mask, other=0.0)              # padded rows: dY = 0, L = 0
         h = _rows_times_w(X, mean, rstd, Gamma, Beta, W3, blk, M, D, R, pid_r * BLOCK_R, 1, D, True,
-                          ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]      # LN(X) · W3ᵀ (BLOCK_M, BLOCK_R)
+                          ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]      # LN(X) · W3ᵀ
         a = gelu(h)
         dh = _rows_times_w(DY, mean, rstd, Gamma, Beta, W4, blk, M, D, R, pid_r * BLOCK_R, R, 1, False,
                            ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) * gelu_grad(h)    # dY · W4 (BLOCK_M, BLOCK_R)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import data
+from . import data, distributed
 from .backends import BACKENDS, make_backend
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
@@ -49,6 +49,8 @@ def build_parser():
     p.add_argument("--patience", type=positive_int, default=3,
                    help="stop after this many epochs without a better validation NDCG@10")
     p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--eval-batch-size", type=positive_int, default=512,
+                   help="users ranked at once in evaluation (memory: this times the item count)")
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
@@ -110,33 +112,36 @@ def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
 
 
 def train(args) -> dict:
-    ds = data.load(args.data)
-    modalities = choose_modalities(args.modalities, data.available_modalities(ds))
-    cfg = make_config(args, modalities)
-    feats = data.build_features(ds, [m for m in modalities if m != "id"],
-                                progress=not args.no_progress)
+    group = distributed.setup(args)            # under torchrun: this rank; else a group of one
+    with group.main_first():                   # rank 0 fills the data caches, the others read them
+        ds = data.load(args.data)
+        modalities = choose_modalities(args.modalities, data.available_modalities(ds))
+        cfg = make_config(args, modalities)
+        feats = data.build_features(ds, [m for m in modalities if m != "id"],
+                                    progress=not args.no_progress)
     split = data.split_leave_one_out(ds)
     out = Path(args.out or f"runs/{ds.name}-{args.backend}")
-    backend = make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
-                           args.weight_decay, args.device)
+    backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
+                                      args.weight_decay, args.device), args.seed)
     meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": args.backend}
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
     if args.resume:
-        ckpt = load_checkpoint(out)
+        ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
         if ckpt["meta"] != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
         backend.load_params(ckpt["params"])
         backend.load_state(ckpt["backend_state"])
         run = ckpt["run"]
         print(f"resuming {out} after epoch {run['epoch']}")
-    else:
+    elif group.is_main:
         out.mkdir(parents=True, exist_ok=True)
 
     def checkpoint():
-        save_checkpoint(out, {"meta": meta, "params": backend.params(),
-                              "backend_state": backend.state(), "run": run})
+        if group.is_main:
+            save_checkpoint(out, {"meta": meta, "params": backend.params(),
+                                  "backend_state": backend.state(), "run": run})
 
     print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
           f"backend {args.backend}; {data.n_train_examples(split.train)} training examples")
@@ -146,7 +151,8 @@ def train(args) -> dict:
         while run["epoch"] < args.epochs and run["bad_epochs"] < args.patience:
             start = time.perf_counter()
             loss, speed = run_epoch(backend, split, args, cfg, run["epoch"])
-            valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len)
+            valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len,
+                             args.eval_batch_size)
             run["seconds"] += time.perf_counter() - start
             run["epoch"] += 1
             run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
@@ -161,13 +167,14 @@ def train(args) -> dict:
                   f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
                   flush=True)
             checkpoint()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, distributed.RankStopped):
         print(f"\ninterrupted: the checkpoint after epoch {run['epoch']} is in {out}; "
               f"continue with the same flags plus --resume")
         raise SystemExit(130) from None
 
     backend.load_params(run["best_params"])
-    test = evaluate(backend, split.test_history, split.test_target, cfg.max_len)
+    test = evaluate(backend, split.test_history, split.test_target, cfg.max_len,
+                    args.eval_batch_size)
     popular = popularity_metrics(split.train, ds.n_items, split.test_target)
     print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
           f"{ds.n_items} items, {len(split.test_target)} users):")
@@ -178,7 +185,12 @@ def train(args) -> dict:
               "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
               "data": args.data, "modalities": modalities, "seed": args.seed,
               "config": cfg.to_dict(), "history": run["history"],
-              "args": {k: v for k, v in vars(args).items() if k != "resume"}}
+              "args": {k: v for k, v in vars(args).items() if k != "resume"},
+              "world_size": group.world_size,
+              "peak_memory_mib": group.objects(distributed.peak_memory_mib())}
+    group.close()
+    if not group.is_main:
+        return result
     write_text(out / "metrics.json", json.dumps(result, indent=2))
     save_model(out, run["best_params"], meta)
     if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.backend})"):
@@ -189,7 +201,10 @@ def train(args) -> dict:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    train(args)
+    try:
+        train(args)
+    except distributed.RankStopped:              # its one line is on stderr already
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

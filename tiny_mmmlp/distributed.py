@@ -1,0 +1,293 @@
+"""Data-parallel training under torchrun: one process per GPU (or CPU slot), DDP gradients.
+
+    torchrun --nproc-per-node K -m tiny_mmmlp.train --backend torch|triton ...
+
+torchrun starts K copies of the training command and tells each its RANK, WORLD_SIZE and
+LOCAL_RANK; ``setup`` turns them into a ``Group`` (NCCL on CUDA, gloo on the CPU). Without
+torchrun ``setup`` returns a group of one and nothing here changes the single-process run.
+
+Training. Every rank draws the same shuffled global batch of B prefixes (the order depends on
+seed and epoch only) and keeps its own contiguous rows, n_r of them (``share``). It
+backpropagates its mean loss L_r scaled by n_r·K/B, and DDP averages the gradients over the K
+ranks, so every rank applies
+
+    (1/K) Σ_r (n_r·K/B) ∇L_r  =  Σ_r (n_r/B) ∇L_r  =  ∇(mean loss over the B rows)
+
+the gradient of the one-process step on the same batch, exact up to floating-point reduction
+order; ``--batch-size`` stays the global batch. A rank left without rows (a last batch
+smaller than K) runs one row with weight 0 so that it still joins the gradient all-reduce.
+
+Evaluation. Rank r ranks a contiguous block of whole evaluation batches, the very batches one
+process would form, and the integer ranks are gathered in rank order (``gather``): the
+metrics equal a one-process evaluation of the same weights exactly.
+
+Dropout. Rank 0 keeps the generator a single process would use (saved with the checkpoint);
+rank r > 0 reseeds before each step from (seed, r, step), so a run resumes exactly. The masks
+of a K-process run therefore differ from one process's (same distribution, other draws):
+with dropout > 0 the runs agree statistically, with dropout 0 to rounding.
+
+Output. Rank 0 alone prints, shows progress bars and writes files; the stdout of the other
+ranks goes to /dev/null (their stderr stays, for errors). Ctrl-C reaches every local rank;
+torchrun stops the others with SIGTERM when one fails, and a rank that loses a peer in a
+collective stops with one line on stderr. The last checkpoint written stays.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import inspect
+import os
+import signal
+import sys
+
+import numpy as np
+
+from .errors import UserError
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+TIMEOUT = datetime.timedelta(minutes=30)        # a hung (not dead) peer: give up after this
+
+
+class RankStopped(Exception):
+    """This rank stops because torchrun told it to, or because a peer went away."""
+
+
+def launched_by_torchrun() -> bool:
+    """True when torchrun (or a launcher setting the same variables) started this process."""
+    return all(v in os.environ for v in TORCHRUN_VARS)
+
+
+class Group:
+    """Who this process is among the K training processes, and the few collectives training uses.
+
+    With ``world_size == 1`` every method is a plain local operation.
+    """
+
+    def __init__(self, rank=0, world_size=1, local_rank=0, device="cpu"):
+        self.rank, self.world_size, self.local_rank, self.device = rank, world_size, local_rank, device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def share(self, n) -> slice:
+        """This rank's contiguous rows of n (sizes as np.array_split: they differ by at most 1)."""
+        base, extra = divmod(n, self.world_size)
+        lo = self.rank * base + min(self.rank, extra)
+        return slice(lo, lo + base + (self.rank < extra))
+
+    def eval_span(self, n, batch_size) -> tuple[int, int]:
+        """Rows [lo, hi) of n made of whole batches of batch_size, this rank's block of them."""
+        batches = self.share((n + batch_size - 1) // batch_size)
+        return min(batches.start * batch_size, n), min(batches.stop * batch_size, n)
+
+    def _collective(self, fn, *args, **kwargs):
+        """Run a torch.distributed call; a lost peer becomes one line and ``RankStopped``."""
+        import torch.distributed as dist
+        try:
+            return fn(*args, **kwargs)
+        except (dist.DistError, RuntimeError) as err:
+            raise self.stopped(f"lost contact with another rank ({str(err).splitlines()[0]})") from None
+
+    def stopped(self, why) -> RankStopped:
+        print(f"rank {self.rank}: stopping: {why}", file=sys.stderr, flush=True)
+        return RankStopped(why)
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """Concatenate every rank's 1-D int64 array, in rank order (the arrays may differ in length)."""
+        values = np.asarray(values, dtype=np.int64)
+        if self.world_size == 1:
+            return values
+        import torch
+        import torch.distributed as dist
+        n = torch.tensor([len(values)], device=self.device)
+        sizes = [torch.zeros_like(n) for _ in range(self.world_size)]
+        self._collective(dist.all_gather, sizes, n)
+        width = max(int(s) for s in sizes)
+        mine = torch.zeros(width, dtype=torch.int64, device=self.device)
+        mine[:len(values)] = torch.from_numpy(values).to(self.device)
+        parts = [torch.zeros_like(mine) for _ in range(self.world_size)]
+        self._collective(dist.all_gather, parts, mine)
+        return np.concatenate([p[:int(s)].cpu().numpy() for p, s in zip(parts, sizes)])
+
+    def sum(self, value: float) -> float:
+        """The sum of ``value`` over all ranks (float64)."""
+        if self.world_size == 1:
+            return value
+        import torch
+        import torch.distributed as dist
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        self._collective(dist.all_reduce, t)
+        return float(t)
+
+    def objects(self, obj) -> list:
+        """Every rank's ``obj`` (picklable, small), in rank order."""
+        if self.world_size == 1:
+            return [obj]
+        import torch.distributed as dist
+        out = [None] * self.world_size
+        self._collective(dist.all_gather_object, out, obj)
+        return out
+
+    def on_main(self, fn):
+        """``fn()`` run on rank 0 only; its result, or its ``UserError``, reaches every rank."""
+        if self.world_size == 1:
+            return fn()
+        import torch.distributed as dist
+        box = [None]
+        if self.is_main:
+            try:
+                box = [("ok", fn())]
+            except UserError as err:
+                box = [("error", str(err))]
+        self._collective(dist.broadcast_object_list, box, src=0)
+        kind, value = box[0]
+        if kind == "error":
+            raise UserError(value)
+        return value
+
+    @contextlib.contextmanager
+    def main_first(self):
+        """Rank 0 runs the block first (filling caches), then the other ranks (reading them)."""
+        if self.world_size > 1 and not self.is_main:
+            self.barrier()
+        try:
+            yield
+        finally:                                 # on an error too: the others then meet it themselves
+            if self.world_size > 1 and self.is_main:
+                self.barrier()
+
+    def barrier(self):
+        import torch.distributed as dist
+        self._collective(dist.barrier)
+
+    def wrap(self, backend, seed):
+        """The backend itself for one process; else a ``DataParallel`` around it."""
+        return backend if self.world_size == 1 else DataParallel(backend, self, seed)
+
+    def close(self):
+        if self.world_size > 1:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def setup(args) -> Group:
+    """Join the torchrun job this process belongs to, or return a group of one.
+
+    Under torchrun with K > 1 this also picks the rank's device (``--device cuda`` becomes
+    ``cuda:LOCAL_RANK``, and the process group NCCL; the CPU uses gloo), turns off progress
+    bars and stdout on ranks other than 0, and turns torchrun's SIGTERM into ``RankStopped``.
+    """
+    if not launched_by_torchrun():
+        return Group()
+    if args.backend == "numpy":
+        raise UserError("--backend numpy runs in one process (it splits each batch over the CPU "
+                        "cores itself); under torchrun use --backend torch or --backend triton")
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ["LOCAL_RANK"])
+    if world == 1:
+        return Group()
+    import torch
+    import torch.distributed as dist
+    device = args.device or ("cuda" if args.backend == "triton" and torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda:"):
+        raise UserError(f"--device {device}: under torchrun each process takes the GPU numbered by "
+                        f"its LOCAL_RANK; pass --device cuda")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: CUDA is not available on this machine")
+        device = f"cuda:{local}"
+        torch.cuda.set_device(device)
+    elif device != "cpu":
+        raise UserError(f"--device {device}: choose cpu or cuda")
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=TIMEOUT,
+                            **({"device_id": torch.device(device)} if device != "cpu" else {}))
+    group = Group(rank, world, local, device)
+    args.device = device
+    if not group.is_main:
+        args.no_progress = True
+        sys.stdout = open(os.devnull, "w")          # noqa: SIM115  (lives as long as the process)
+
+    def on_sigterm(signum, frame):
+        raise group.stopped("torchrun stopped this rank (another rank failed or was interrupted)")
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return group
+
+
+def peak_memory_mib() -> float | None:
+    """This process's peak resident memory in MiB (Linux/macOS), or None where unknown."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def _loss_module(model):
+    """An nn.Module whose forward is ``model.loss``: DDP syncs gradients of what runs through it."""
+    from torch import nn
+
+    class Loss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, item_seq, targets):
+            return self.model.loss(item_seq, targets)
+
+    return Loss()
+
+
+class DataParallel:
+    """A torch or triton backend trained with DistributedDataParallel; the backend's interface.
+
+    ``step`` takes the global batch, trains on this rank's share and returns the global mean
+    loss; ``ranks``, ``params``, ``load_params`` are the backend's own; evaluation shares its
+    batches through ``group`` (see ``tiny_mmmlp.evaluate``).
+    """
+
+    def __init__(self, backend, group: Group, seed: int):
+        if not hasattr(backend, "model") or not hasattr(backend.model, "loss"):
+            raise UserError(f"--backend {backend.name}: cannot train data-parallel under torchrun")
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+        self.torch, self.backend, self.group, self.steps = torch, backend, group, 0
+        self.seed = seed
+        dev = torch.device(group.device)
+        # the feature tables are frozen buffers: no need to broadcast them every step
+        no_sync = ({"forward_sync_buffers": False}          # torch >= 2.13 spells it this way
+                   if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                   else {"broadcast_buffers": False})
+        self.ddp = DistributedDataParallel(_loss_module(backend.model), **no_sync,
+                                           device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def step(self, item_seq, targets):
+        torch, b, K, B = self.torch, self.backend, self.group.world_size, len(targets)
+        rows = self.group.share(B)
+        n = rows.stop - rows.start
+        if n == 0:                                   # no rows here: one row with weight 0
+            rows = slice(0, 1)
+        if self.group.rank > 0:                      # dropout masks of this rank, resumable
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, self.group.rank, self.steps])
+                                  .generate_state(1)[0]))
+        b.model.train()
+        b.opt.zero_grad(set_to_none=True)
+        loss = self.ddp(b._t(item_seq[rows]), b._t(targets[rows]))      # mean over this rank's rows
+        try:
+            (loss * (n * K / B)).backward()           # DDP averages over K: the global-batch mean
+        except RuntimeError as err:
+            raise self.group.stopped(f"lost contact with another rank ({str(err).splitlines()[0]})") from None
+        b.opt.step()
+        self.steps += 1
+        return self.group.sum(float(loss.detach()) * n / B)
+
+    def state(self):
+        return {**self.backend.state(), "ddp_steps": self.steps}
+
+    def load_state(self, state):
+        self.backend.load_state({k: v for k, v in state.items() if k != "ddp_steps"})
+        self.steps = int(state.get("ddp_steps", 0))

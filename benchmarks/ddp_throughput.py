@@ -5,10 +5,12 @@
 
 Each configuration is one `torchrun --nproc-per-node K -m tiny_mmmlp.train --epochs E` run;
 the figures come from its metrics.json: examples per second of the last training epoch
-(timed by rank 0, counting the global batch), seconds per epoch including validation, and
-the peak resident memory of every rank. `--batch-size` is the global batch (strong scaling,
-the default); `--per-process-batch b` uses K·b instead (weak scaling, what GPUs want).
-`--threads-per-proc` sets OMP_NUM_THREADS (torchrun's own default is 1 when K > 1).
+(timed by rank 0, counting the global batch), seconds per epoch including validation, the
+peak resident memory of every rank; and the CPU seconds of the whole launch (all processes,
+start-up and evaluation included: what the run cost, whatever else ran beside it).
+`--batch-size` is the global batch (strong scaling, the default); `--per-process-batch b`
+uses K·b instead (weak scaling, what GPUs want). `--threads-per-proc` sets OMP_NUM_THREADS
+(torchrun's own default is 1 when K > 1).
 Prints a markdown table; --out also writes it.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,8 +37,11 @@ def run(data, procs, batch, device, epochs, threads, extra) -> dict:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     m = json.loads((out / "metrics.json").read_text())
+    m["cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return m
 
 
@@ -51,7 +57,7 @@ def main(argv=None):
     p.add_argument("--out", default=None)
     args, extra = p.parse_known_args(argv)
     rows = ["| processes | global batch | threads/proc | train ex/s | ratio | s/epoch (with valid) "
-            "| peak MiB per process |", "|---|---|---|---|---|---|---|"]
+            "| CPU s, all processes | peak MiB per process |", "|---|---|---|---|---|---|---|---|"]
     base = None
     for k in [int(x) for x in args.procs.split(",")]:
         batch = k * args.per_process_batch if args.per_process_batch else args.batch_size
@@ -61,7 +67,7 @@ def main(argv=None):
         base = base or speed
         mem = ", ".join(f"{x:.0f}" for x in m.get("peak_memory_mib", []) if x is not None)
         rows.append(f"| {k} | {batch} | {threads or 'default'} | {speed:,.0f} | {speed / base:.2f}x "
-                    f"| {m['seconds_per_epoch']:.1f} | {mem} |")
+                    f"| {m['seconds_per_epoch']:.1f} | {m['cpu_s']:.0f} | {mem} |")
         print(rows[-1], flush=True)
     table = f"data {args.data}, device {args.device}, {args.epochs} epoch(s)\n\n" + "\n".join(rows)
     print("\n" + table)

@@ -42,5 +42,18 @@ fi
 gpu=$($PY -c "import torch; print(torch.cuda.get_device_name().replace(' ', '-'))")
 out="benchmarks/results/kernels-$(date +%Y-%m-%d)-${gpu}.md"
 timeout 300 $PY benchmarks/kernels.py --dtypes bfloat16,float32 --out "$out" || status=1
+
+# Data-parallel scale-out (issue 13), only when more than one GPU is visible: training
+# examples/s of 1 process on 1 GPU against torchrun on all of them, 1024 rows per GPU.
+ngpu=$($PY -c "import torch; print(torch.cuda.device_count())")
+if [ "$ngpu" -gt 1 ]; then
+    ddp_data=${DDP_DATA:-../shared/data/amazon/beauty}
+    [ -d "$ddp_data" ] || ddp_data=toyshop
+    ddp_out="benchmarks/results/ddp-$(date +%Y-%m-%d)-${gpu}x${ngpu}.md"
+    timeout 600 $PY benchmarks/ddp_throughput.py --device cuda --procs "1,$ngpu" --data "$ddp_data" \
+        --per-process-batch 1024 --epochs 2 --modalities id --out "$ddp_out" || status=1
+    echo "gpu_check: 1 GPU vs $ngpu GPUs (torchrun) in $ddp_out"
+fi
+
 echo "gpu_check: resources, tests and benchmark finished with status $status; tables in $res and $out"
 exit $status

@@ -47,6 +47,15 @@ def torchrun_cmd(out, *extra, procs=2):
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
+@pytest.fixture
+def one_thread():
+    """Torch in this process on one thread, like each gloo worker (and quick on a busy CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def run_torchrun(out, *extra):
     proc = subprocess.run(torchrun_cmd(out, *extra), capture_output=True, text=True, env=ENV,
                           timeout=TIMEOUT)
@@ -62,13 +71,14 @@ def test_shares_cover_every_row_once(n, k, batch):
     assert max(s.stop - s.start for s in shares) - min(s.stop - s.start for s in shares) <= 1
     spans = [Group(r, k).eval_span(n, batch) for r in range(k)]
     assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(n))
-    assert all(lo % batch == 0 or lo == hi for lo, hi in spans)    # whole batches, as one process forms
+    assert all(lo % batch == 0 or lo == hi for lo, hi in spans)    # whole batches, as one process
 
 
 def test_numpy_backend_under_torchrun_is_a_clear_error(tmp_path):
     env = {**ENV, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": "29999"}
-    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", "toyshop-tiny", "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", "toyshop-tiny",
+           "--out", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=TIMEOUT)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -77,7 +87,7 @@ def test_numpy_backend_under_torchrun_is_a_clear_error(tmp_path):
 
 @needs_gloo
 @pytest.mark.slow
-def test_two_ranks_train_like_one_process_and_evaluate_exactly_like_it(tmp_path):
+def test_two_ranks_train_like_one_process_and_evaluate_exactly_like_it(tmp_path, one_thread):
     split = data.split_leave_one_out(data.load("toyshop-tiny"))
     n = data.n_train_examples(split.train)
     # a global batch that leaves 1 row for the last step: uneven shards, and rank 1 gets none

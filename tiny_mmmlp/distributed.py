@@ -64,7 +64,8 @@ class Group:
     """
 
     def __init__(self, rank=0, world_size=1, local_rank=0, device="cpu"):
-        self.rank, self.world_size, self.local_rank, self.device = rank, world_size, local_rank, device
+        self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
+        self.device = device
 
     @property
     def is_main(self) -> bool:
@@ -87,14 +88,18 @@ class Group:
         try:
             return fn(*args, **kwargs)
         except (dist.DistError, RuntimeError) as err:
-            raise self.stopped(f"lost contact with another rank ({str(err).splitlines()[0]})") from None
+            raise self.lost(err) from None
 
     def stopped(self, why) -> RankStopped:
+        """``RankStopped(why)``, after saying why on stderr (the only output other ranks keep)."""
         print(f"rank {self.rank}: stopping: {why}", file=sys.stderr, flush=True)
         return RankStopped(why)
 
+    def lost(self, err) -> RankStopped:
+        return self.stopped(f"lost contact with another rank ({str(err).splitlines()[0]})")
+
     def gather(self, values: np.ndarray) -> np.ndarray:
-        """Concatenate every rank's 1-D int64 array, in rank order (the arrays may differ in length)."""
+        """Every rank's 1-D int64 array concatenated in rank order (lengths may differ)."""
         values = np.asarray(values, dtype=np.int64)
         if self.world_size == 1:
             return values
@@ -153,7 +158,7 @@ class Group:
             self.barrier()
         try:
             yield
-        finally:                                 # on an error too: the others then meet it themselves
+        finally:                                 # on an error too: the others then meet it
             if self.world_size > 1 and self.is_main:
                 self.barrier()
 
@@ -189,7 +194,8 @@ def setup(args) -> Group:
         return Group()
     import torch
     import torch.distributed as dist
-    device = args.device or ("cuda" if args.backend == "triton" and torch.cuda.is_available() else "cpu")
+    triton_gpu = args.backend == "triton" and torch.cuda.is_available()
+    device = args.device or ("cuda" if triton_gpu else "cpu")          # the backends' own defaults
     if device.startswith("cuda:"):
         raise UserError(f"--device {device}: under torchrun each process takes the GPU numbered by "
                         f"its LOCAL_RANK; pass --device cuda")
@@ -252,12 +258,11 @@ class DataParallel:
             raise UserError(f"--backend {backend.name}: cannot train data-parallel under torchrun")
         import torch
         from torch.nn.parallel import DistributedDataParallel
-        self.torch, self.backend, self.group, self.steps = torch, backend, group, 0
-        self.seed = seed
+        self.torch, self.backend, self.group, self.seed, self.steps = torch, backend, group, seed, 0
         dev = torch.device(group.device)
         # the feature tables are frozen buffers: no need to broadcast them every step
-        no_sync = ({"forward_sync_buffers": False}          # torch >= 2.13 spells it this way
-                   if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        spelling = inspect.signature(DistributedDataParallel).parameters     # newer torch:
+        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in spelling
                    else {"broadcast_buffers": False})
         self.ddp = DistributedDataParallel(_loss_module(backend.model), **no_sync,
                                            device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -279,8 +284,8 @@ class DataParallel:
         loss = self.ddp(b._t(item_seq[rows]), b._t(targets[rows]))      # mean over this rank's rows
         try:
             (loss * (n * K / B)).backward()           # DDP averages over K: the global-batch mean
-        except RuntimeError as err:
-            raise self.group.stopped(f"lost contact with another rank ({str(err).splitlines()[0]})") from None
+        except RuntimeError as err:                  # gloo/NCCL: a peer went away mid all-reduce
+            raise self.group.lost(err) from None
         b.opt.step()
         self.steps += 1
         return self.group.sum(float(loss.detach()) * n / B)

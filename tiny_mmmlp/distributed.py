@@ -254,7 +254,7 @@ class DataParallel:
     """
 
     def __init__(self, backend, group: Group, seed: int):
-        if not hasattr(backend, "model") or not hasattr(backend.model, "loss"):
+        if not (hasattr(backend, "opt") and hasattr(getattr(backend, "model", None), "loss")):
             raise UserError(f"--backend {backend.name}: cannot train data-parallel under torchrun")
         import torch
         from torch.nn.parallel import DistributedDataParallel
@@ -270,6 +270,9 @@ class DataParallel:
     def __getattr__(self, name):
         return getattr(self.backend, name)
 
+    def _t(self, a):
+        return self.torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(self.group.device)
+
     def step(self, item_seq, targets):
         torch, b, K, B = self.torch, self.backend, self.group.world_size, len(targets)
         rows = self.group.share(B)
@@ -281,7 +284,7 @@ class DataParallel:
                                   .generate_state(1)[0]))
         b.model.train()
         b.opt.zero_grad(set_to_none=True)
-        loss = self.ddp(b._t(item_seq[rows]), b._t(targets[rows]))      # mean over this rank's rows
+        loss = self.ddp(self._t(item_seq[rows]), self._t(targets[rows]))   # mean over this rank's rows
         try:
             (loss * (n * K / B)).backward()           # DDP averages over K: the global-batch mean
         except RuntimeError as err:                  # gloo/NCCL: a peer went away mid all-reduce

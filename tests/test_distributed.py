@@ -175,3 +175,17 @@ def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path):
     assert proc.returncode != 0
     assert "interrupted: the checkpoint after epoch" in out, err[-3000:]
     assert (tmp_path / "checkpoint.pkl").exists() or any(tmp_path.glob("checkpoint*"))
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_resume_under_torchrun_continues_exactly_with_dropout(tmp_path):
+    flags = ["--batch-size", "64", "--dropout", "0.2"]        # rank 1 reseeds from its step count
+    run_torchrun(tmp_path / "straight", "--epochs", "2", *flags)
+    run_torchrun(tmp_path / "resumed", "--epochs", "1", *flags)
+    run_torchrun(tmp_path / "resumed", "--epochs", "2", "--resume", *flags)
+    a, _ = load_model(tmp_path / "straight")
+    b, _ = load_model(tmp_path / "resumed")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    history = lambda run: json.loads((tmp_path / run / "metrics.json").read_text())["history"]
+    assert [h["loss"] for h in history("straight")] == [h["loss"] for h in history("resumed")]

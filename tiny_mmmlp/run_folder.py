@@ -1,0 +1,112 @@
+"""The run folder: one training writes it, an existing run is never silently replaced.
+
+- ``default_out``: ``runs/<data>-<modalities>-<backend>``, so an ablation starts a new folder.
+- ``RunLock``: ``<out>/.lock``, held with ``fcntl.flock`` for the life of the run. A second
+  training into the same folder exits 2 naming the holder's pid. The kernel drops the lock
+  when its process dies (even by ``kill -9``), so a stale lock file never blocks a new run.
+- ``prepare``: a new run into a folder that holds one exits 2 naming ``--resume`` and
+  ``--overwrite``; ``--overwrite`` removes only the files a run writes.
+- ``changed_flags``: ``--resume`` must repeat the run's training flags; each one that
+  differs is named.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+
+from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE
+from .errors import UserError
+
+LOCK_FILE = ".lock"
+RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT)
+RUN_PATTERNS = ("checkpoint-*.npz",)
+# flags that may change between a run and its --resume (everything else must match)
+FREE_ON_RESUME = {"out", "resume", "overwrite", "no_progress", "epochs", "patience", "device"}
+_TMP = re.compile(r"^\.(checkpoint.*|model\.npz|metrics\.json|curves\.png)\.[^/]*\.tmp$")
+
+
+def default_out(data_name: str, modalities: list, backend: str) -> Path:
+    """``runs/<data>-<modalities>-<backend>``, e.g. ``runs/toyshop-id,text,image-numpy``."""
+    from .data.safe_names import safe_stem
+    return Path("runs") / f"{safe_stem(data_name)}-{','.join(modalities)}-{backend}"
+
+
+def holds_run(out: Path) -> bool:
+    return any((out / f).exists() for f in RUN_FILES) or any(
+        any(out.glob(p)) for p in RUN_PATTERNS)
+
+
+def _check_folder(out: Path) -> None:
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"--out {out}: {parent} is a file, not a folder")
+
+
+class RunLock:
+    """``with RunLock(out):`` -- exclusive right to write ``out`` (see the module docstring)."""
+
+    def __init__(self, out: Path):
+        self.out, self.fd = Path(out), None
+
+    def __enter__(self):
+        import fcntl
+        _check_folder(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise UserError(f"--out {self.out}: another training (pid {holder}) is writing this run "
+                            f"folder; wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete ``.<run file>.*.tmp`` left by a killed run (only names our atomic writer makes)."""
+    for p in out.iterdir():
+        if _TMP.match(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+
+
+def prepare(out: Path, resume: bool, overwrite: bool) -> None:
+    """Check (under the lock) that this run may write ``out``; with --overwrite, clear the old run."""
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other; give one of them")
+    remove_stale_temporaries(out)
+    if resume or not holds_run(out):
+        return
+    if not overwrite:
+        raise UserError(f"--out {out} already holds a run; continue it with --resume (and the same "
+                        f"flags), replace it with --overwrite, or choose another --out")
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for pattern in RUN_PATTERNS:
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def changed_flags(saved: dict, now: dict) -> list:
+    """``["--lr 0.001 -> 0.01", ...]`` for each training flag that differs from the saved run."""
+    out = []
+    for key in sorted(set(saved) & set(now) - FREE_ON_RESUME):
+        if saved[key] != now[key]:
+            out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
+    return out

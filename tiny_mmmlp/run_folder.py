@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE
+from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
 from .errors import UserError
 
 LOCK_FILE = ".lock"
@@ -86,10 +86,18 @@ def remove_stale_temporaries(out: Path) -> None:
             p.unlink(missing_ok=True)
 
 
-def prepare(out: Path, resume: bool, overwrite: bool) -> None:
-    """Check (under the lock) that this run may write ``out``; with --overwrite, clear the old run."""
+def check_request(out: Path, resume: bool, overwrite: bool) -> None:
+    """Checks that need no lock: contradicting flags, a file in the way, nothing to resume."""
     if resume and overwrite:
         raise UserError("--resume and --overwrite contradict each other; give one of them")
+    _check_folder(out)
+    if resume and not has_checkpoint(out):
+        raise UserError(f"--resume: {out / CHECKPOINT_FILE} does not exist (give the --out folder "
+                        f"of an earlier run)")
+
+
+def prepare(out: Path, resume: bool, overwrite: bool) -> None:
+    """Check (under the lock) that this run may write ``out``; with --overwrite, clear the old run."""
     remove_stale_temporaries(out)
     if resume or not holds_run(out):
         return

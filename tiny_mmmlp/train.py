@@ -35,7 +35,7 @@ from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
 from .memory import check_memory
 from .plots import plot_training_curves
-from .run_folder import RunLock, changed_flags, default_out, prepare
+from .run_folder import RunLock, changed_flags, check_request, default_out, prepare
 
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout")
@@ -180,6 +180,7 @@ def train(args) -> dict:
         raise UserError(f"{args.data}: no user has 3 or more items, so no user can be validated "
                         f"and tested (leave-one-out needs 3 per user)")
     out = Path(args.out) if args.out else default_out(ds.name, modalities, args.backend)
+    check_request(out, args.resume, args.overwrite)
     with RunLock(out):
         prepare(out, args.resume, args.overwrite)
         return _train_locked(args, ds, modalities, cfg, split, out)

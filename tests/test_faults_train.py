@@ -314,7 +314,7 @@ def _wait_for_epoch(out, epoch, proc, limit=120):
 
 def test_kill_9_during_writes_then_resume(tmp_path):
     out = tmp_path / "r"
-    proc = _spawn(out, "--epochs", "6", "--patience", "9")
+    proc = _spawn(out, "--epochs", "500", "--patience", "500")
     _wait_for_epoch(out, 1, proc)
     time.sleep(0.3)                               # somewhere in an epoch or a checkpoint write
     proc.send_signal(signal.SIGKILL)
@@ -323,7 +323,8 @@ def test_kill_9_during_writes_then_resume(tmp_path):
     epoch = load_checkpoint(out)["run"]["epoch"]  # whatever was committed loads
     assert epoch >= 1
     done = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, "--out", str(out),
-                           "--epochs", "6", "--patience", "9", "--resume"], capture_output=True, text=True)
+                           "--epochs", str(epoch + 1), "--patience", "500", "--resume"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr       # the dead run's lock is not in the way
     assert_run_intact(out)
     assert not list(out.glob(".*.tmp")) and len(list(out.glob("checkpoint-*.npz"))) == 1
@@ -331,10 +332,10 @@ def test_kill_9_during_writes_then_resume(tmp_path):
 
 def test_ctrl_c_exits_130_naming_the_resume_command(tmp_path):
     out = tmp_path / "r"
-    proc = _spawn(out, "--epochs", "6", "--patience", "9")
+    proc = _spawn(out, "--epochs", "500", "--patience", "500")
     _wait_for_epoch(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in stderr
-    assert "--resume" in stdout and "--epochs 6" in stdout and str(out) in stdout
+    assert "--resume" in stdout and "--epochs 500" in stdout and str(out) in stdout
     assert load_checkpoint(out)["run"]["epoch"] >= 1

@@ -33,7 +33,7 @@ from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
-from .memory import check_memory
+from .preflight import check_device, check_memory
 from .plots import plot_training_curves
 from .run_folder import RunLock, changed_flags, check_request, default_out, prepare
 
@@ -120,29 +120,6 @@ def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
         seen += len(targets)
         bar.set_postfix(loss=f"{loss:.3f}", ex_s=f"{seen / (time.perf_counter() - start):.0f}")
     return total / max(seen, 1), seen / (time.perf_counter() - start)
-
-
-def check_device(backend: str, device) -> None:
-    """Refuse a --device the backend cannot use, before any data is loaded or features built."""
-    if device is None:
-        return
-    if backend == "numpy":
-        if device != "cpu":
-            raise UserError(f"--device {device}: the numpy backend runs on the CPU only")
-        return
-    try:
-        import torch
-    except ImportError:
-        raise UserError(f"--backend {backend} needs PyTorch; install the build for your hardware "
-                        f"first, as the README says (CPU: pip install torch==2.13.0)") from None
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise UserError(f"--device {device}: not a device torch knows (use cpu, cuda or cuda:0)") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise UserError(f"--device {device}: this backend runs on cpu or cuda")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine")
 
 
 def training_flags(args) -> dict:

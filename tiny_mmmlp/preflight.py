@@ -1,4 +1,9 @@
-"""An up-front memory estimate, so that impossible sizes end in one sentence, not a crash.
+"""Checks before a run starts: the device exists, and the run fits in memory.
+
+``check_device`` refuses a --device the backend cannot use (a name torch does not parse,
+CUDA on a machine without it, anything but cpu for the NumPy backend) before any data is
+loaded or features built. ``check_memory`` estimates the big buffers up front, so that
+impossible sizes end in one sentence, not a crash.
 
 The big buffers of a run, in float32 (4 bytes), with V items, D = d_model, N = max_len,
 B = batch size, F = the summed raw feature widths and M the number of branches:
@@ -48,3 +53,26 @@ def check_memory(cfg, n_items: int, feature_widths: list, batch_size: int) -> No
         raise UserError(f"this run needs at least {need / 2**30:.1f} GiB of memory for its embedding, "
                         f"activation and score matrices but {have / 2**30:.1f} GiB is available; lower "
                         f"--d-model, --batch-size, --max-len or the hidden widths")
+
+
+def check_device(backend: str, device) -> None:
+    """Refuse a --device the backend cannot use, before any data is loaded or features built."""
+    if device is None:
+        return
+    if backend == "numpy":
+        if device != "cpu":
+            raise UserError(f"--device {device}: the numpy backend runs on the CPU only")
+        return
+    try:
+        import torch
+    except ImportError:
+        raise UserError(f"--backend {backend} needs PyTorch; install the build for your hardware "
+                        f"first, as the README says (CPU: pip install torch==2.13.0)") from None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserError(f"--device {device}: not a device torch knows (use cpu, cuda or cuda:0)") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {device}: this backend runs on cpu or cuda")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine")

@@ -339,3 +339,19 @@ def test_ctrl_c_exits_130_naming_the_resume_command(tmp_path):
     assert proc.returncode == 130 and "Traceback" not in stderr
     assert "--resume" in stdout and "--epochs 500" in stdout and str(out) in stdout
     assert load_checkpoint(out)["run"]["epoch"] >= 1
+
+
+def test_two_writing_processes(tmp_path):
+    out = tmp_path / "r"
+    first = _spawn(out, "--epochs", "500", "--patience", "500")
+    try:
+        _wait_for_epoch(out, 1, first)
+        second = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, "--out", str(out),
+                                 "--epochs", "500", "--patience", "500", "--resume"],
+                                capture_output=True, text=True, timeout=120)
+        assert_one_sentence(second.returncode, second.stderr, f"pid {first.pid}")
+        assert first.poll() is None                       # the first run carries on untouched
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 130 and load_checkpoint(out)["run"]["epoch"] >= 1

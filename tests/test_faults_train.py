@@ -296,8 +296,11 @@ def test_nan_scores_rank_last_and_metrics_json_is_strict(tmp_path, monkeypatch, 
 # ---- signals, in a subprocess -------------------------------------------------------------
 
 def _spawn(out, *extra):
+    # A shell starts background jobs with SIGINT ignored, and children inherit that; give the
+    # training the default action back so that Ctrl-C reaches it however pytest was started.
     return subprocess.Popen([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, "--out", str(out),
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_epoch(out, epoch, proc, limit=120):

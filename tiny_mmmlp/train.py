@@ -145,6 +145,26 @@ def resume_command(args, out) -> str:
     return shlex.join(parts + ["--out", str(out), "--resume"])
 
 
+def resume(out, backend, args, meta) -> dict:
+    """Load the run in ``out`` into ``backend``; refuse changed flags, naming each one."""
+    ckpt = load_checkpoint(out)
+    try:
+        changed = changed_flags(dict(ckpt["flags"]), training_flags(args))
+        if changed:
+            raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
+                            f"repeat the run's flags, or start a new run with --overwrite or another --out")
+        if ckpt["meta"] != meta:
+            raise UserError(f"--resume: {out} was trained with other settings or data")
+        backend.load_params(ckpt["params"])
+        backend.load_state(ckpt["backend_state"])
+        run = dict(ckpt["run"])
+        int(run["epoch"]), list(run["history"]), dict(run["best_params"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as err:
+        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
+                        f"({type(err).__name__}: {err})") from None
+    return run
+
+
 def train(args) -> dict:
     check_device(args.backend, args.device)
     ds = data.load(args.data)
@@ -173,21 +193,7 @@ def _train_locked(args, ds, modalities, cfg, split, out) -> dict:
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
     if args.resume:
-        ckpt = load_checkpoint(out)
-        changed = changed_flags(ckpt.get("flags", {}), training_flags(args))
-        if changed:
-            raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
-                            f"repeat the run's flags, or start a new run with --overwrite or another --out")
-        if ckpt.get("meta") != meta:
-            raise UserError(f"--resume: {out} was trained with other settings or data")
-        try:
-            backend.load_params(ckpt["params"])
-            backend.load_state(ckpt["backend_state"])
-            run = ckpt["run"]
-            _ = run["epoch"] + 0, run["history"], run["best_params"]
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
-            raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
-                            f"({type(err).__name__}: {err})") from None
+        run = resume(out, backend, args, meta)
         print(f"resuming {out} after epoch {run['epoch']}")
 
     def checkpoint():

@@ -12,6 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from hypothesis import strategies as st
+
 from tiny_mmmlp.checkpoint import load_checkpoint, load_model
 
 MODEL_FLAGS = ["--max-len", "8", "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16",
@@ -112,3 +114,26 @@ def good_item(items=10, extra_header="", extra=lambda i: "") -> str:
     head = "item_id:token\ttitle:token_seq\tcolour:token" + extra_header
     rows = [f"i{i}\tthing {i}\tc{i % 3}" + extra(i) for i in range(items)]
     return "\n".join([head, *rows]) + "\n"
+
+
+# ---- Hypothesis: JSON values, and a JSON tree with one node replaced ----------------------
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=8),
+                           lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+                           max_leaves=12)
+
+
+@st.composite
+def mutated(draw, tree):
+    """``tree`` with one node (found by drawn steps from the root) replaced by a drawn value."""
+    holder = {"root": json.loads(json.dumps(tree))}
+    node, key = holder, "root"
+    for _ in range(draw(st.integers(1, 8))):
+        child = node[key]
+        keys = list(child) if isinstance(child, dict) else list(range(len(child))) if isinstance(child, list) else []
+        if not keys:
+            break
+        node, key = child, draw(st.sampled_from(keys))
+    node[key] = draw(json_values)
+    return holder["root"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faults import SMALL, Tree, assert_one_sentence, call, run_files
+from faults import SMALL, Tree, assert_one_sentence, call, mutated, run_files
 from tiny_mmmlp import data
 from tiny_mmmlp.recommend import main as recommend_main
 from tiny_mmmlp.train import main as train_main
@@ -101,6 +101,23 @@ def test_any_byte_flips_in_model_file_end_in_exit_0_or_2(flips, base_run, user, 
     for at, bits in flips:
         blob[int(at * len(blob))] ^= bits
     (run / "model.npz").write_bytes(bytes(blob))
+    rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
+    assert rc in (0, 2) and "Traceback" not in err
+    if rc == 2:
+        assert_one_sentence(rc, err)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_edited_model_metadata_recommends_or_is_refused(data, base_run, user, tmp_path_factory,
+                                                             monkeypatch, capsys):
+    run = tmp_path_factory.mktemp("meta") / "run"
+    shutil.copytree(base_run, run)
+    monkeypatch.chdir(run.parent)
+    with np.load(run / "model.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = data.draw(mutated(json.loads(str(arrays["__meta__"]))))
+    _model_npz(run / "model.npz", {**arrays, "__meta__": np.array(json.dumps(meta))})
     rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
     assert rc in (0, 2) and "Traceback" not in err
     if rc == 2:

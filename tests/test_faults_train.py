@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_intact, call, good_inter, good_item,
-                    run_files, write_atomic)
+from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_intact, call, good_inter,
+                    good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
 from tiny_mmmlp.checkpoint import load_checkpoint
 from tiny_mmmlp.run_folder import RunLock
@@ -233,12 +233,6 @@ def test_pickle_checkpoint_is_never_loaded(run, capsys):
     assert not (run.parent / "PICKLE_RAN").exists() and not Path("PICKLE_RAN").exists()
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-                           | st.text(max_size=8),
-                           lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
-                           max_leaves=12)
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(head=st.dictionaries(st.sampled_from(["format", "arrays", "sha256", "state"]), json_values)
        | json_values)
@@ -248,6 +242,22 @@ def test_any_checkpoint_json_is_refused_not_crashed(head, base_run, tmp_path_fac
     (run / "checkpoint.json").write_text(json.dumps(head))
     rc, _, err = call(train_main, [*SMALL, "--out", run, "--resume", "--epochs", "2"], capsys)
     assert_one_sentence(rc, err, "--resume")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_edited_checkpoint_state_resumes_or_is_refused(data, base_run, tmp_path_factory, capsys):
+    run = tmp_path_factory.mktemp("edit") / "run"
+    shutil.copytree(base_run, run)
+    head = json.loads((run / "checkpoint.json").read_text())
+    head["state"] = data.draw(mutated(head["state"]))
+    (run / "checkpoint.json").write_text(json.dumps(head))
+    rc, _, err = call(train_main, [*SMALL, "--out", run, "--resume", "--epochs", "2"], capsys)
+    assert rc in (0, 2) and "Traceback" not in err
+    if rc == 2:                 # refused, or (an edited optimizer step count) a diverged loss
+        assert_one_sentence(rc, err)
+    else:
+        assert_run_intact(run)
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])

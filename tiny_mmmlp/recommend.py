@@ -15,6 +15,7 @@ from .cli import OneLineParser, positive_int
 from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
 from .gallery import draw_rows
+from .preflight import check_memory
 from .reference import MMMLP
 
 
@@ -45,6 +46,7 @@ def load_trained(run, source=None):
     if ds.n_items != n_items:
         raise UserError(f"{where}: has {ds.n_items} items, the model {n_items}")
     feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
+    check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1)
     model = MMMLP(cfg, ds.n_items, feats)
     for k, v in model.params.items():
         if k not in params:

@@ -8,10 +8,13 @@
   ``--overwrite``; ``--overwrite`` removes only the files a run writes.
 - ``changed_flags``: ``--resume`` must repeat the run's training flags; each one that
   differs is named.
+- ``check_run_record``: the run record read back for ``--resume`` has the shape training
+  writes (epochs, history, best metrics), so an edited checkpoint is refused up front.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 from pathlib import Path
@@ -118,3 +121,28 @@ def changed_flags(saved: dict, now: dict) -> list:
         if saved[key] != now[key]:
             out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
     return out
+
+
+def _number(x) -> bool:
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def _metrics(m) -> bool:
+    from .metrics import METRIC_NAMES
+    return isinstance(m, dict) and all(_number(m.get(k)) and 0 <= m[k] <= 1 for k in METRIC_NAMES)
+
+
+def check_run_record(run: dict) -> None:
+    """Raise ValueError unless ``run`` looks like the record ``train`` writes each epoch."""
+    epoch, bad, history = run["epoch"], run["bad_epochs"], run["history"]
+    if not (type(epoch) is int and type(bad) is int and isinstance(history, list)
+            and 0 <= bad <= epoch == len(history)):
+        raise ValueError(f"epoch {epoch!r}, bad epochs {bad!r} and the history disagree")
+    for i, h in enumerate(history, start=1):
+        if not (isinstance(h, dict) and h.get("epoch") == i and _number(h.get("loss"))
+                and _metrics(h.get("valid")) and _number(h.get("examples_per_s"))):
+            raise ValueError(f"history entry {i} is not an epoch record")
+    if not (_number(run["best"]) and _number(run["seconds"]) and run["seconds"] >= 0):
+        raise ValueError("best or seconds is not a number")
+    if epoch and not (run.get("best_epoch") in range(1, epoch + 1) and _metrics(run.get("best_valid"))):
+        raise ValueError("the best epoch's record is missing")

@@ -35,7 +35,7 @@ from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
 from .preflight import check_device, check_memory
 from .plots import plot_training_curves
-from .run_folder import RunLock, changed_flags, check_request, default_out, prepare
+from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare
 
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout")
@@ -158,8 +158,12 @@ def resume(out, backend, args, meta) -> dict:
         backend.load_params(ckpt["params"])
         backend.load_state(ckpt["backend_state"])
         run = dict(ckpt["run"])
-        int(run["epoch"]), list(run["history"]), dict(run["best_params"])
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as err:
+        check_run_record(run)
+        backend.load_params(run["best_params"])               # checks the best copy too...
+        backend.load_params(ckpt["params"])                   # ...then the current weights
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
         raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
                         f"({type(err).__name__}: {err})") from None
     return run

@@ -43,12 +43,17 @@ def test_torch_tensors_and_optimizer_state_round_trip():
 
 
 def test_torch_resume_is_bit_exact(tmp_path):
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     from tiny_mmmlp.train import main
     flags = [*SMALL, "--backend", "torch", "--patience", "5"]
-    main([*flags, "--out", str(tmp_path / "a"), "--epochs", "2"])
-    main([*flags, "--out", str(tmp_path / "b"), "--epochs", "1"])
-    main([*flags, "--out", str(tmp_path / "b"), "--epochs", "2", "--resume"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                  # tiny model: threads only contend on a busy CI box
+    try:
+        main([*flags, "--out", str(tmp_path / "a"), "--epochs", "2"])
+        main([*flags, "--out", str(tmp_path / "b"), "--epochs", "1"])
+        main([*flags, "--out", str(tmp_path / "b"), "--epochs", "2", "--resume"])
+    finally:
+        torch.set_num_threads(threads)
     a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in "ab")
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert a["test"] == b["test"]

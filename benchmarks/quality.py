@@ -41,7 +41,7 @@ def runs_for(name, modalities, each=False, paper_head=True):
 
 def run_one(data, flags, out, backend):
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(data), "--backend", backend,
-           "--out", str(out), "--no-progress", *flags]
+           "--out", str(out), "--overwrite", "--no-progress", *flags]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)

@@ -181,7 +181,8 @@ def make_backend(name, cfg, n_items, features, seed, lr, weight_decay, device=No
         try:
             import torch  # noqa: F401
         except ImportError:
-            raise UserError("--backend torch needs PyTorch: pip install torch") from None
+            raise UserError("--backend torch needs PyTorch; install the build for your hardware first, "
+                            "as the README says (CPU: pip install torch==2.13.0)") from None
         return TorchBackend(cfg, n_items, features, seed, lr, weight_decay, device or "cpu")
     if name == "triton":
         return TritonBackend(cfg, n_items, features, seed, lr, weight_decay, device)

@@ -1,33 +1,56 @@
-"""Checkpoints, written atomically (temporary file, then rename).
+"""Checkpoints without pickle: arrays in ``.npz``, everything else in JSON.
 
-A run folder holds two files:
+A run folder holds:
 - ``model.npz``: the best parameters under the shared names, plus the config and the data
-  description as JSON. Portable: any backend loads it (NumPy only needs numpy).
-- ``checkpoint.pkl``: everything ``--resume`` needs to continue exactly: current and best
-  parameters, optimizer and random-generator state, the epoch history.
+  description as a JSON string. Portable: any backend loads it (NumPy only needs numpy).
+- ``checkpoint.json`` + ``checkpoint-<sha>.npz``: everything ``--resume`` needs to continue
+  exactly (current and best parameters, optimizer moments and step counts, NumPy and torch
+  generator states, the epoch history, the flags of the run).
+
+Nothing is ever unpickled: ``.npz`` files are read with ``allow_pickle=False`` and the rest
+is plain JSON, so a crafted file can at worst be refused, never run code.
+
+State is any nested structure of dicts, lists, tuples, numbers, strings, None, NumPy arrays
+and (if a backend hands them over) torch tensors. ``flatten`` walks it: each array goes into
+the ``.npz`` under its key path (``backend/optimizer/m.id.embedding``), and the JSON keeps
+the structure with a small tag in its place. The ``.npz`` is written first under a name
+holding its SHA-256, then ``checkpoint.json`` (naming it and its hash) replaces the old one
+atomically, then the previous ``.npz`` is removed: a kill at any moment leaves a complete,
+matching pair, and a flipped byte in either file is detected on load.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import pickle
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .data.atomic import write_bytes
+from .data.atomic import write_bytes, write_text
 from .errors import UserError
 
-MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.pkl"
+MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
+LEGACY_CHECKPOINT = "checkpoint.pkl"
+FORMAT = "tiny_mmmlp-checkpoint-1"
+_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError)
 
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+# ---- model.npz -----------------------------------------------------------------------------
 
 def save_model(folder, params: dict, meta: dict):
     """Write ``model.npz``: params by name and ``meta`` (config, data, modalities) as JSON."""
     arrays = dict(params)
-    arrays["__meta__"] = np.array(json.dumps(meta))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes(Path(folder) / MODEL_FILE, buf.getvalue())
+    arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
+    write_bytes(Path(folder) / MODEL_FILE, _npz_bytes(arrays))
 
 
 def load_model(path):
@@ -35,27 +58,122 @@ def load_model(path):
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
-    if not path.exists():
+    if not path.is_file():
         raise UserError(f"{path}: no trained model here (train one with python -m tiny_mmmlp.train)")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["__meta__"]))
-            params = {k: z[k] for k in z.files if k != "__meta__"}
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"{path}: not a tiny_mmmlp model file ({err})") from None
+            params = {k: np.asarray(z[k]) for k in z.files if k != "__meta__"}
+    except _NPZ_ERRORS as err:
+        raise UserError(f"{path}: not a readable tiny_mmmlp model file ({type(err).__name__}: {err})") from None
+    if not isinstance(meta, dict) or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f"
+                                             for v in params.values()):
+        raise UserError(f"{path}: not a tiny_mmmlp model file (its metadata or arrays have the wrong type)")
     return params, meta
 
 
+# ---- generic state <-> (JSON tree, arrays) ---------------------------------------------------
+
+def flatten(state, arrays: dict, path: str = "state"):
+    """A JSON-able tree of ``state``; every array is moved into ``arrays`` under its key path."""
+    if isinstance(state, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in state):
+            return {k: flatten(v, arrays, f"{path}/{k}") for k, v in state.items()}
+        return {"__dict__": [[flatten(k, arrays, f"{path}/key{i}"), flatten(v, arrays, f"{path}/{k}")]
+                             for i, (k, v) in enumerate(state.items())]}
+    if isinstance(state, tuple):
+        return {"__tuple__": [flatten(v, arrays, f"{path}/{i}") for i, v in enumerate(state)]}
+    if isinstance(state, list):
+        return [flatten(v, arrays, f"{path}/{i}") for i, v in enumerate(state)]
+    if isinstance(state, (np.ndarray, np.generic)):
+        arrays[path] = np.asarray(state)
+        return {"__array__": path, "scalar": isinstance(state, np.generic)}
+    if type(state).__module__.split(".")[0] == "torch" and hasattr(state, "detach"):
+        arrays[path] = state.detach().cpu().numpy()
+        return {"__tensor__": path}
+    if isinstance(state, float) and not math.isfinite(state):
+        return {"__float__": repr(state)}
+    if state is None or isinstance(state, (bool, int, float, str)):
+        return state
+    raise TypeError(f"checkpoint state at {path} has a {type(state).__name__}, which is not saved")
+
+
+def unflatten(tree, arrays):
+    """The inverse of ``flatten``; raises ValueError on anything it did not write."""
+    if isinstance(tree, list):
+        return [unflatten(v, arrays) for v in tree]
+    if not isinstance(tree, dict):
+        if tree is None or isinstance(tree, (bool, int, float, str)):
+            return tree
+        raise ValueError(f"unexpected {type(tree).__name__}")
+    if "__dict__" in tree:
+        return {unflatten(k, arrays): unflatten(v, arrays) for k, v in tree["__dict__"]}
+    if "__tuple__" in tree:
+        return tuple(unflatten(v, arrays) for v in tree["__tuple__"])
+    if "__array__" in tree:
+        a = arrays[tree["__array__"]]
+        return a[()] if tree.get("scalar") else a
+    if "__tensor__" in tree:
+        import torch
+        return torch.from_numpy(np.array(arrays[tree["__tensor__"]]))
+    if "__float__" in tree:
+        if tree["__float__"] not in ("nan", "inf", "-inf"):
+            raise ValueError("bad float tag")
+        return float(tree["__float__"])
+    return {k: unflatten(v, arrays) for k, v in tree.items()}
+
+
+# ---- checkpoint.json + checkpoint-<sha>.npz ------------------------------------------------
+
 def save_checkpoint(folder, state: dict):
-    write_bytes(Path(folder) / CHECKPOINT_FILE, pickle.dumps(state, protocol=4))
+    """Write ``state`` (see the module docstring) so that a kill at any moment loses nothing."""
+    folder = Path(folder)
+    arrays = {}
+    tree = flatten(state, arrays)
+    blob = _npz_bytes(arrays)
+    digest = hashlib.sha256(blob).hexdigest()
+    npz_name = f"checkpoint-{digest[:16]}.npz"
+    write_bytes(folder / npz_name, blob)
+    write_text(folder / CHECKPOINT_FILE, json.dumps(
+        {"format": FORMAT, "arrays": npz_name, "sha256": digest, "state": tree},
+        allow_nan=False, indent=1))
+    for stale in folder.glob("checkpoint-*.npz"):      # earlier array files: names only we write
+        if stale.name != npz_name and _is_ours(stale.name):
+            stale.unlink(missing_ok=True)
+
+
+def _is_ours(name: str) -> bool:
+    """``checkpoint-<16 hex digits>.npz``, the only array-file name ``save_checkpoint`` writes."""
+    stem = name[len("checkpoint-"):-len(".npz")]
+    return (name.startswith("checkpoint-") and name.endswith(".npz") and len(stem) == 16
+            and all(c in "0123456789abcdef" for c in stem))
+
+
+def has_checkpoint(folder) -> bool:
+    return (Path(folder) / CHECKPOINT_FILE).is_file() or (Path(folder) / LEGACY_CHECKPOINT).exists()
 
 
 def load_checkpoint(folder) -> dict:
-    path = Path(folder) / CHECKPOINT_FILE
-    if not path.exists():
+    """Read the state saved by ``save_checkpoint``, checking the hash; never unpickles."""
+    folder = Path(folder)
+    path = folder / CHECKPOINT_FILE
+    if not path.is_file():
+        if (folder / LEGACY_CHECKPOINT).exists():
+            raise UserError(f"--resume: {folder / LEGACY_CHECKPOINT} is an old pickle checkpoint, "
+                            f"which is never loaded (pickle can run code); start a new run")
         raise UserError(f"--resume: {path} does not exist (give the --out folder of an earlier run)")
     try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError) as err:
-        raise UserError(f"--resume: {path} is not a readable checkpoint ({err})") from None
+        head = json.loads(path.read_text("utf-8"))
+        if not isinstance(head, dict) or head.get("format") != FORMAT or not _is_ours(str(head.get("arrays"))):
+            raise ValueError("not a tiny_mmmlp checkpoint")
+        blob = (folder / head["arrays"]).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != head.get("sha256"):
+            raise ValueError(f"{head['arrays']} does not match the hash recorded for it")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        state = unflatten(head["state"], arrays)
+    except (*_NPZ_ERRORS, TypeError, AttributeError, ImportError) as err:
+        raise UserError(f"--resume: {path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"--resume: {path} is not a readable checkpoint (its state is not a mapping)")
+    return state

@@ -3,7 +3,10 @@
 Anything a user can cause (a bad file, a wrong flag, an unsupported shape) raises
 ``UserError`` with a sentence that names the file, line or flag. Command-line entry points
 wrap their ``main`` in ``exit_on_user_error`` so the sentence is printed to stderr and the
-process exits with status 2.
+process exits with status 2. The same wrapper turns what the machine can cause into one
+sentence too: an ``OSError`` (a file in the way of a folder, a read-only or full disk, an
+unreadable file) names the path and the reason, running out of memory says so, and Ctrl-C
+exits 130 without a traceback.
 """
 from __future__ import annotations
 
@@ -17,8 +20,15 @@ class UserError(Exception):
     exit_code = 2
 
 
+def describe_os_error(err: OSError) -> str:
+    """One sentence for an ``OSError``: the path(s) and the system's reason."""
+    where = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"{where}: {reason}" if where else reason
+
+
 def exit_on_user_error(main):
-    """Decorate a CLI ``main(argv=None)`` so a ``UserError`` prints one line and exits 2."""
+    """Decorate a CLI ``main(argv=None)``: user, file-system and memory errors print one line, exit 2."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -27,5 +37,16 @@ def exit_on_user_error(main):
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
+        except OSError as err:
+            print(f"error: {describe_os_error(err)} (nothing outside the output folder was changed)",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
+        except MemoryError:
+            print("error: ran out of memory; use smaller sizes (--d-model, --batch-size, --max-len)",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            raise SystemExit(130) from None
 
     return wrapper

@@ -27,7 +27,7 @@ def product_tile(path, title: str) -> Image.Image:
             img = img.convert("RGB")
             img.thumbnail((TILE, TILE))
             tile.paste(img, ((TILE - img.width) // 2, (TILE - img.height) // 2))
-    except (OSError, ValueError, TypeError, AttributeError):  # no picture, or unreadable
+    except (OSError, ValueError, TypeError, AttributeError, Image.DecompressionBombError):  # unreadable
         draw = ImageDraw.Draw(tile)
         draw.rectangle([4, 4, TILE - 5, TILE - 5], outline=(170, 170, 170))
         draw.text((10, 10), "no picture", fill=(120, 120, 120), font=_font())

@@ -1,7 +1,7 @@
 """Recommend: the top-k next items for a user's history, with titles, scores and pictures.
 
-    python -m tiny_mmmlp.recommend runs/toyshop-numpy --user 17
-    python -m tiny_mmmlp.recommend runs/toyshop-numpy --items ITEM,ITEM,ITEM --k 5 --picture recs.png
+    python -m tiny_mmmlp.recommend runs/toyshop-id,image,text,category,brand-numpy --user 17
+    python -m tiny_mmmlp.recommend runs/toyshop-id,image,text,category,brand-numpy --items ITEM,ITEM,ITEM --k 5 --picture recs.png
 
 The history of --user is the user's whole sequence in the data the run was trained on.
 """
@@ -15,6 +15,7 @@ from .cli import OneLineParser, positive_int
 from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
 from .gallery import draw_rows
+from .preflight import check_memory
 from .reference import MMMLP
 
 
@@ -34,14 +35,25 @@ def build_parser():
 def load_trained(run, source=None):
     """(NumPy MMMLP with the run's best parameters, its Dataset, its metadata)."""
     params, meta = load_model(run)
-    ds = data.load(source or meta["data"])
-    if ds.n_items != meta["n_items"]:
-        raise UserError(f"{source or meta['data']}: has {ds.n_items} items, the model {meta['n_items']}")
-    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
-    model = MMMLP(MMMLPConfig.from_dict(meta["config"]), ds.n_items, feats)
+    try:
+        where, n_items, modalities = source or meta["data"], meta["n_items"], list(meta["modalities"])
+        cfg = MMMLPConfig.from_dict(meta["config"])
+        if not isinstance(where, str) or not all(isinstance(m, str) for m in modalities):
+            raise TypeError("data and modalities must be strings")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise UserError(f"{run}: the model file's metadata is not a tiny_mmmlp run's ({err})") from None
+    ds = data.load(where)
+    if ds.n_items != n_items:
+        raise UserError(f"{where}: has {ds.n_items} items, the model {n_items}")
+    feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
+    check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1)
+    model = MMMLP(cfg, ds.n_items, feats)
     for k, v in model.params.items():
         if k not in params:
             raise UserError(f"{run}: the model file lacks parameter {k}")
+        if params[k].shape != v.shape or not np.isfinite(params[k]).all():
+            raise UserError(f"{run}: parameter {k} has shape {params[k].shape} (expected {v.shape}) "
+                            f"or holds NaN/inf; the file does not belong to this data and config")
         v[...] = params[k]
     return model, ds, meta
 
@@ -62,12 +74,20 @@ def history_of(ds, user=None, items=None) -> np.ndarray:
 
 
 def recommend(model, history, k, exclude_history=False):
-    """Top-k (item id, score) pairs after ``history`` (internal ids, oldest first)."""
+    """Top-k (item id, score) pairs after ``history`` (internal ids, oldest first).
+
+    Never the padding item 0, never an excluded item: fewer than k pairs when the catalogue
+    (less the history, if excluded) is smaller than k.
+    """
     seq = data.pad_histories([history], model.cfg.max_len)          # (1, N)
     scores = model.scores(seq)[0]                                   # (V + 1,)
+    if not np.isfinite(scores[1:]).all():
+        raise UserError("the model's scores for this history are NaN or inf; the model file is "
+                        "damaged or training diverged")
+    scores[0] = -np.inf
     if exclude_history:
         scores[history] = -np.inf
-    top = np.argsort(-scores, kind="stable")[:k]
+    top = [i for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
     return [(int(i), float(scores[i])) for i in top]
 
 
@@ -81,12 +101,12 @@ def main(argv=None):
     print(f"history ({len(history)} items, most recent last):")
     for i in history[-10:]:
         print(f"  {ds.item_ids[i - 1]:<14} {name(i)}")
-    print(f"top {args.k} next items ({meta['backend']} run, modalities {','.join(meta['modalities'])}):")
+    print(f"top {len(recs)} next items ({meta['backend']} run, modalities {','.join(meta['modalities'])}):")
     for rank, (i, s) in enumerate(recs, 1):
         print(f"{rank:>3}. {ds.item_ids[i - 1]:<14} {s:8.3f}  {name(i)}")
     if args.picture:
         rows = [("history (most recent last)", [(ds.image_paths[i], name(i)) for i in history[-8:]]),
-                (f"top {args.k} recommendations",
+                (f"top {len(recs)} recommendations",
                  [(ds.image_paths[i], f"{r}. {name(i)}") for r, (i, _) in enumerate(recs, 1)])]
         print(f"wrote {draw_rows(rows, args.picture)}")
 

@@ -7,14 +7,18 @@
 Protocol (DESIGN.md §4): leave-one-out per user, training examples are the prefixes of the
 training part, full ranking over all items, ties against the target. Early stopping on
 validation NDCG@10; the test metrics are those of the best validation epoch. The run
-folder gets metrics.json, curves.png, model.npz and checkpoint.pkl (for --resume).
+folder gets metrics.json, curves.png, model.npz and checkpoint.json + checkpoint-<sha>.npz
+(for --resume; no pickle anywhere). A folder that holds a run is never silently replaced
+(run_folder.py): continue it with --resume or replace it with --overwrite.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
+import shlex
 import time
 from pathlib import Path
 
@@ -25,12 +29,14 @@ from . import data, distributed
 from .backends import BACKENDS, make_backend
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
-from .cli import OneLineParser, positive_float, positive_int
+from .cli import OneLineParser, finite_non_negative_float, finite_positive_float, positive_int, seed_int
 from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
+from .preflight import check_device, check_memory
 from .plots import plot_training_curves
+from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare
 
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout")
@@ -51,11 +57,15 @@ def build_parser():
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--eval-batch-size", type=positive_int, default=512,
                    help="users ranked at once in evaluation (memory: this times the item count)")
-    p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="run folder (default: runs/<data>-<backend>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--lr", type=finite_positive_float, default=1e-3)
+    p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--out", default=None,
+                   help="run folder (default: runs/<data>-<modalities>-<backend>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (give the same training flags)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run that --out holds (default: refuse)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     for f in CONFIG_FLAGS:
         p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
@@ -103,24 +113,98 @@ def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
                total=math.ceil(n / args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}",
                unit="batch", leave=False, disable=args.no_progress)
     total, seen, start = 0.0, 0, time.perf_counter()
-    for item_seq, targets in bar:
+    for batch, (item_seq, targets) in enumerate(bar, start=1):
         loss = backend.step(item_seq, targets)
+        if not math.isfinite(loss):
+            raise UserError(f"training diverged: the loss is {loss} at epoch {epoch + 1}, batch {batch}; "
+                            f"the last good checkpoint (after epoch {epoch}) is kept; "
+                            f"try a smaller --lr")
         total += loss * len(targets)
         seen += len(targets)
         bar.set_postfix(loss=f"{loss:.3f}", ex_s=f"{seen / (time.perf_counter() - start):.0f}")
     return total / max(seen, 1), seen / (time.perf_counter() - start)
 
 
+def training_flags(args) -> dict:
+    """The flags saved with a run and compared on --resume (plain JSON values)."""
+    return {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
+
+
+def resume_command(args, out) -> str:
+    """The full command that continues this run: every flag that differs from its default."""
+    parts = ["python", "-m", "tiny_mmmlp.train"]
+    for action in build_parser()._actions:
+        key = action.dest
+        if key in ("help", "resume", "overwrite", "out") or not action.option_strings:
+            continue
+        value = getattr(args, key)
+        if value == action.default:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + flag[2:])
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts + ["--out", str(out), "--resume"])
+
+
+def resume(ckpt, out, backend, args, meta) -> dict:
+    """Load checkpoint ``ckpt`` of the run in ``out`` into ``backend``; refuse changed flags."""
+    try:
+        changed = changed_flags(dict(ckpt["flags"]), training_flags(args))
+        if changed:
+            raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
+                            f"repeat the run's flags, or start a new run with --overwrite or another --out")
+        if ckpt["meta"] != meta:
+            raise UserError(f"--resume: {out} was trained with other settings or data")
+        backend.load_params(ckpt["params"])
+        backend.load_state(ckpt["backend_state"])
+        run = dict(ckpt["run"])
+        check_run_record(run)
+        backend.load_params(run["best_params"])               # checks the best copy too...
+        backend.load_params(ckpt["params"])                   # ...then the current weights
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
+        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
+                        f"({type(err).__name__}: {err})") from None
+    return run
+
+
 def train(args) -> dict:
     group = distributed.setup(args)            # under torchrun: this rank; else a group of one
+    check_device(args.backend, args.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         ds = data.load(args.data)
         modalities = choose_modalities(args.modalities, data.available_modalities(ds))
         cfg = make_config(args, modalities)
+        widths = data.modality_widths(ds)
+        check_memory(cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], args.batch_size)
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=not args.no_progress)
     split = data.split_leave_one_out(ds)
-    out = Path(args.out or f"runs/{ds.name}-{args.backend}")
+    if len(split.valid_target) == 0:
+        raise UserError(f"{args.data}: no user has 3 or more items, so no user can be validated "
+                        f"and tested (leave-one-out needs 3 per user)")
+    out = Path(args.out) if args.out else default_out(ds.name, modalities, args.backend)
+    lock = RunLock(out) if group.is_main else contextlib.nullcontext()   # rank 0 alone writes
+
+    def claim():
+        check_request(out, args.resume, args.overwrite)
+        lock.__enter__()
+        try:
+            prepare(out, args.resume, args.overwrite)
+        except BaseException:
+            lock.__exit__(None, None, None)
+            raise
+    group.on_main(claim)                       # its one-sentence error reaches every rank
+    try:
+        return _train_locked(args, group, ds, modalities, cfg, feats, split, out)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
     backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
                                       args.weight_decay, args.device), args.seed)
     meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
@@ -129,19 +213,14 @@ def train(args) -> dict:
            "bad_epochs": 0, "seconds": 0.0}
     if args.resume:
         ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
-        if ckpt["meta"] != meta:
-            raise UserError(f"--resume: {out} was trained with other settings or data")
-        backend.load_params(ckpt["params"])
-        backend.load_state(ckpt["backend_state"])
-        run = ckpt["run"]
+        run = resume(ckpt, out, backend, args, meta)
         print(f"resuming {out} after epoch {run['epoch']}")
-    elif group.is_main:
-        out.mkdir(parents=True, exist_ok=True)
 
     def checkpoint():
         if group.is_main:
-            save_checkpoint(out, {"meta": meta, "params": backend.params(),
-                                  "backend_state": backend.state(), "run": run})
+            save_checkpoint(out, {"meta": meta, "flags": training_flags(args),
+                                  "params": backend.params(), "backend_state": backend.state(),
+                                  "run": run})
 
     print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
           f"backend {args.backend}; {data.n_train_examples(split.train)} training examples")
@@ -169,7 +248,7 @@ def train(args) -> dict:
             checkpoint()
     except (KeyboardInterrupt, distributed.RankStopped):
         print(f"\ninterrupted: the checkpoint after epoch {run['epoch']} is in {out}; "
-              f"continue with the same flags plus --resume")
+              f"continue with: {resume_command(args, out)}")
         raise SystemExit(130) from None
 
     backend.load_params(run["best_params"])
@@ -185,13 +264,13 @@ def train(args) -> dict:
               "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
               "data": args.data, "modalities": modalities, "seed": args.seed,
               "config": cfg.to_dict(), "history": run["history"],
-              "args": {k: v for k, v in vars(args).items() if k != "resume"},
+              "args": training_flags(args),
               "world_size": group.world_size,
               "peak_memory_mib": group.objects(distributed.peak_memory_mib())}
     group.close()
     if not group.is_main:
         return result
-    write_text(out / "metrics.json", json.dumps(result, indent=2))
+    write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
     save_model(out, run["best_params"], meta)
     if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.npz'}")

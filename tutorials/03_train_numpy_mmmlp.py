@@ -241,7 +241,8 @@ common = ["--data", SOURCE, "--epochs", str(ABLATION_EPOCHS), "--batch-size", st
 runs = {}
 for label, modalities in [("ID only", "id"), ("+ text", "id,text"), ("+ image", "id,image"), ("all", "all")]:
     args = build_parser().parse_args(common + ["--modalities", modalities,
-                                               "--out", str(OUT / "runs" / modalities.replace(",", "-"))])
+                                               "--out", str(OUT / "runs" / modalities.replace(",", "-")),
+                                               "--overwrite"])  # a rerun of this notebook replaces its runs
     runs[label] = train(args)
     print()
 for label, r in runs.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import OneLineParser
+from ..cli import OneLineParser, non_negative_int
 from ..errors import exit_on_user_error
 
 
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("describe", help="users, items, interactions, modalities, sequence lengths")
     d.add_argument("source", help="toyshop, toyshop-tiny, a RecBole atomic folder or a sequence file")
-    d.add_argument("--kcore", type=int, default=None)
+    d.add_argument("--kcore", type=non_negative_int, default=None)
     d.add_argument("--strict", action="store_true", help="unknown items in .inter are an error")
     d.add_argument("--cache-dir", default=None)
 
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--meta", default=None, help="metadata: 2018 JSON, 2014 Python literals, 2023 JSONL")
     c.add_argument("--out", required=True, help="output folder (written atomically)")
     c.add_argument("--name", default=None, help="data set name (default: the folder name)")
-    c.add_argument("--kcore", type=int, default=None, help="k-core filter, e.g. 5")
+    c.add_argument("--kcore", type=non_negative_int, default=None, help="k-core filter, e.g. 5")
 
     from .download import add_download_arguments
     add_download_arguments(sub.add_parser("download", help="fetch an Amazon category and its pictures"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import html
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +32,37 @@ def parse_object(text: str, path: Path, number: int) -> dict:
     """One line as a dict: JSON first, then a Python literal (2014 metadata)."""
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:
+        why = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else "nested too deeply"
         try:
             obj = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise UserError(f"{path} line {number}: is neither JSON nor a Python literal "
-                            f"({err.msg} at column {err.colno}).") from None
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise UserError(f"{path} line {number}: is neither JSON nor a Python literal ({why}).") from None
     if not isinstance(obj, dict):
         raise UserError(f"{path} line {number}: expected one object per line, got {type(obj).__name__}.")
     return obj
+
+
+def _token(value, path: Path, number: int, field: str) -> str:
+    """A user or item id: a non-empty string (or integer) without tabs or newlines."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise UserError(f"{path} line {number}: {field} is a {type(value).__name__}; expected a string.")
+    token = " ".join(str(value).split())
+    if not token:
+        raise UserError(f"{path} line {number}: {field} is empty.")
+    return token
+
+
+def _seconds(value, scale: float, path: Path, number: int, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"{path} line {number}: {field} is a {type(value).__name__}; expected a number.")
+    try:
+        seconds = float(value) / scale
+    except ValueError:
+        raise UserError(f"{path} line {number}: {field} {value!r} is not a number.") from None
+    if not math.isfinite(seconds):
+        raise UserError(f"{path} line {number}: {field} {value!r} is not a finite number.")
+    return seconds
 
 
 def read_reviews(path: Path) -> list:
@@ -51,28 +74,34 @@ def read_reviews(path: Path) -> list:
         r = parse_object(text, path, number)
         try:
             if "reviewerID" in r:
-                out.append((str(r["reviewerID"]), str(r["asin"]), float(r["unixReviewTime"])))
+                out.append((_token(r["reviewerID"], path, number, "reviewerID"),
+                            _token(r["asin"], path, number, "asin"),
+                            _seconds(r["unixReviewTime"], 1.0, path, number, "unixReviewTime")))
             else:
                 item = r.get("parent_asin") or r["asin"]
-                out.append((str(r["user_id"]), str(item), float(r["timestamp"]) / 1000.0))
-        except (KeyError, TypeError, ValueError):
+                out.append((_token(r["user_id"], path, number, "user_id"),
+                            _token(item, path, number, "parent_asin"),
+                            _seconds(r["timestamp"], 1000.0, path, number, "timestamp")))
+        except KeyError:
             raise UserError(f"{path} line {number}: a review needs reviewerID, asin and "
                             f"unixReviewTime (2018) or user_id, parent_asin and timestamp (2023).") from None
     return out
 
 
 def _first_image(m: dict) -> str:
+    """The first picture URL, if it is http(s) (never file:// or other schemes from data)."""
+    candidates = []
     for key in ("imageURLHighRes", "imageURL"):
         urls = m.get(key)
         if isinstance(urls, list) and urls:
-            return str(urls[0])
-    if isinstance(m.get("imUrl"), str):
-        return m["imUrl"]
+            candidates.append(urls[0])
+    candidates.append(m.get("imUrl"))
     for image in m.get("images") or []:
         if isinstance(image, dict):
-            url = image.get("large") or image.get("hi_res") or image.get("thumb")
-            if url:
-                return str(url)
+            candidates.append(image.get("large") or image.get("hi_res") or image.get("thumb"))
+    for url in candidates:
+        if isinstance(url, str) and url.startswith(("http://", "https://")) and url.split() == [url]:
+            return url
     return ""
 
 
@@ -95,12 +124,16 @@ def read_metadata(path: Path) -> dict:
         item = m.get("parent_asin") or m.get("asin")
         if not item:
             raise UserError(f"{path} line {number}: metadata needs an asin (2018) or parent_asin (2023).")
-        meta[str(item)] = {
-            "title": " ".join(html.unescape(str(m.get("title") or "")).split()),
-            "categories": " ".join(_categories(m)),
-            "brand": "_".join(html.unescape(str(m.get("brand") or m.get("store") or "")).split()),
-            "image": _first_image(m),
-        }
+        try:
+            meta[_token(item, path, number, "asin")] = {
+                "title": " ".join(html.unescape(str(m.get("title") or "")).split()),
+                "categories": " ".join(_categories(m)),
+                "brand": "_".join(html.unescape(str(m.get("brand") or m.get("store") or "")).split()),
+                "image": _first_image(m),
+            }
+        except (TypeError, AttributeError, ValueError):
+            raise UserError(f"{path} line {number}: a metadata field has the wrong JSON type "
+                            f"(category, categories and images must be lists).") from None
     return meta
 
 

@@ -28,6 +28,7 @@ class Dataset:
     item_rows:    (V,) row of each internal item in the ``.item`` file (``.npy`` rows follow it).
     n_item_rows:  number of rows of the ``.item`` file (what a ``.npy`` matrix must match).
     n_dropped:    interactions dropped because ``.item`` lacked their item.
+    item_lines:   (V,) line of each internal item in the ``.item`` file (for error messages).
     """
 
     name: str
@@ -42,6 +43,7 @@ class Dataset:
     item_rows: np.ndarray | None = None
     n_item_rows: int = 0
     n_dropped: int = 0
+    item_lines: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:

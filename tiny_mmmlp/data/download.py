@@ -5,8 +5,12 @@
 Steps: fetch the review and metadata files into ``<out>/raw/`` (progress bar, retries,
 resume with HTTP Range from ``*.part`` files, renamed into place only when complete), convert
 them into ``<out>/<name>.inter`` + ``.item`` (amazon_raw.py), then fetch every item's picture
-into ``<out>/images/<item_id>.jpg``. A picture that cannot be fetched is listed in
-``<out>/images/failed.tsv`` and never stops the run. Every URL can be overridden by a flag.
+into ``<out>/images/<safe_stem(item_id)>.jpg`` (safe_names.py: an id like ``../x`` is hashed,
+never used as a path) and list them in ``<out>/images/manifest.tsv`` (item id, file, URL).
+A picture that cannot be fetched is listed in ``<out>/images/failed.tsv`` and never stops
+the run; the downloader deletes only files that it created in this run. A raw file that
+is not reviews or metadata (an HTML error page, say) is refused and, if this run fetched
+it, deleted, so a rerun fetches it again. Every URL can be overridden by a flag.
 """
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from ..cli import finite_non_negative_float, finite_positive_float, non_negative_int, positive_int
 from ..errors import UserError
 from .atomic import write_text
+from .safe_names import safe_stem
+from .textfile import first_bytes
 
 URLS = {
     "2018": ("https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2/categoryFilesSmall/{category}_5.json.gz",
@@ -44,13 +51,14 @@ def add_download_arguments(p) -> None:
     p.add_argument("--name", default=None, help="data set name (default: the folder name)")
     p.add_argument("--reviews-url", default=None, help="override the reviews file URL")
     p.add_argument("--meta-url", default=None, help="override the metadata file URL")
-    p.add_argument("--kcore", type=int, default=5, help="k-core filter after download (0 = none)")
+    p.add_argument("--kcore", type=non_negative_int, default=5, help="k-core filter after download (0 = none)")
     p.add_argument("--no-images", action="store_true", help="skip the product pictures")
-    p.add_argument("--max-images", type=int, default=None, help="fetch at most this many pictures")
-    p.add_argument("--workers", type=int, default=8, help="parallel picture downloads")
-    p.add_argument("--retries", type=int, default=4, help="attempts per file")
-    p.add_argument("--retry-wait", type=float, default=2.0, help="seconds before the first retry (doubles)")
-    p.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds")
+    p.add_argument("--max-images", type=non_negative_int, default=None, help="fetch at most this many pictures")
+    p.add_argument("--workers", type=positive_int, default=8, help="parallel picture downloads")
+    p.add_argument("--retries", type=positive_int, default=4, help="attempts per file")
+    p.add_argument("--retry-wait", type=finite_non_negative_float, default=2.0,
+                   help="seconds before the first retry (doubles)")
+    p.add_argument("--timeout", type=finite_positive_float, default=60.0, help="socket timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -100,6 +108,9 @@ def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: fl
                 break
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
             reason = str(getattr(err, "reason", err)) or type(err).__name__
+        except ValueError as err:                # not a URL urllib can open: no retry
+            reason = str(err)
+            break
         if attempt < retries:
             time.sleep(wait * 2 ** (attempt - 1))
     raise FetchError(f"{url}: {reason}")
@@ -107,8 +118,8 @@ def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: fl
 
 def _fetch_picture(item: str, url: str, folder: Path, args) -> str | None:
     """Fetch one picture; returns None on success or the reason it failed."""
-    suffix = Path(url.split("?")[0]).suffix.lower()
-    dest = folder / f"{item}{suffix if suffix in ('.jpg', '.jpeg', '.png') else '.jpg'}"
+    dest = picture_path(folder, item, url)
+    existed = dest.exists()
     try:
         fetch(url, dest, args.retries, args.retry_wait, args.timeout, progress=False)
         with Image.open(dest) as im:
@@ -117,8 +128,16 @@ def _fetch_picture(item: str, url: str, folder: Path, args) -> str | None:
     except FetchError as err:
         return str(err)
     except Exception as err:  # noqa: BLE001 - a bad picture is recorded, never fatal
+        if existed:                  # not ours: never delete a file this run did not create
+            return f"{dest.name} was already there and is not a readable picture (left in place)"
         dest.unlink(missing_ok=True)
         return f"not a readable picture ({type(err).__name__})"
+
+
+def picture_path(folder: Path, item: str, url: str) -> Path:
+    """``folder/<safe_stem(item)>.jpg|jpeg|png``: always a direct child of ``folder``."""
+    suffix = Path(url.split("?")[0]).suffix.lower()
+    return folder / f"{safe_stem(item)}{suffix if suffix in ('.jpg', '.jpeg', '.png') else '.jpg'}"
 
 
 def fetch_pictures(out: Path, args) -> tuple[int, int]:
@@ -139,7 +158,24 @@ def fetch_pictures(out: Path, args) -> tuple[int, int]:
                 failures.append((*jobs[job], reason))
     failures.sort()
     write_text(folder / "failed.tsv", "".join(f"{i}\t{u}\t{r}\n" for i, u, r in failures))
+    failed = {i for i, _, _ in failures}
+    write_text(folder / "manifest.tsv", "item_id\tfile\turl\n" + "".join(
+        f"{i}\t{picture_path(folder, i, u).name}\t{u}\n" for i, u in pairs if i not in failed))
     return len(pairs) - len(failures), len(failures)
+
+
+def check_raw_file(path: Path, url: str, created: bool) -> None:
+    """Refuse a raw file that is not one JSON object or Python literal a line (an HTML page...)."""
+    head = first_bytes(path, 256).lstrip()
+    if head[:1] == b"{":
+        return
+    what = repr(head[:20].decode("utf-8", "replace")) if head else "nothing"
+    if created:
+        path.unlink(missing_ok=True)
+        raise UserError(f"{url}: the server sent {what}, not reviews or metadata (one JSON object "
+                        f"a line); nothing was kept, so a rerun fetches it again.")
+    raise UserError(f"{path}: starts with {what}, not reviews or metadata; it was not written by "
+                    f"this run, so it is left in place: delete it and rerun.")
 
 
 def run_download(args) -> None:
@@ -154,11 +190,13 @@ def run_download(args) -> None:
     raw = out / "raw"
     files = []
     for url in (reviews_url, meta_url):
-        dest = raw / Path(url.split("?")[0]).name
+        dest = raw / safe_stem(Path(url.split("?")[0]).name)
+        existed = dest.exists()
         try:
             files.append(fetch(url, dest, args.retries, args.retry_wait, args.timeout, not args.quiet))
         except FetchError as err:
             raise UserError(f"could not download {err} (after {args.retries} tries; rerun to resume).") from None
+        check_raw_file(dest, url, created=not existed)
     print(convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None))
     if not args.no_images:
         fetched, failed = fetch_pictures(out, args)

@@ -11,7 +11,8 @@ Modality names (what ``describe`` prints and ``--modalities`` takes):
 (V + 1, d) float32 with row 0 (padding) all zeros. Built tables are stored under
 ``<cache_dir>/features/<name>-<modality>-<hash>.npy`` where the hash covers every input
 (texts, picture files' sizes and times, field values, encoder and recipe versions), so a
-changed input builds a new table instead of reading a stale one.
+changed input builds a new table instead of reading a stale one. The data set and field
+names pass through ``safe_stem`` first, so a field named ``../../x`` stays in the cache.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ..errors import UserError
 from . import images, text, tokens
 from .atomic import default_cache_dir, save_npy
 from .load import TEXT_FIELDS
+from .safe_names import safe_stem
 
 SKIPPED_FIELDS = ("image_url", "url")
 
@@ -64,6 +66,13 @@ def _read_npy(ds, stem: str) -> np.ndarray:
     if matrix.shape[0] != ds.n_item_rows:
         raise UserError(f"{path}: has {matrix.shape[0]} rows but {ds.name}.item lists "
                         f"{ds.n_item_rows} items (one row per item, in .item order).")
+    if matrix.dtype.kind not in "fiub":
+        raise UserError(f"{path}: holds {matrix.dtype} values; expected numbers.")
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(np.asarray(matrix, dtype=np.float32)).all(axis=1)
+    if bad.any():
+        raise UserError(f"{path}: row {int(np.flatnonzero(bad)[0])} (0-based, .item order) holds NaN, "
+                        f"inf or a value too large for float32.")
     return matrix
 
 
@@ -78,12 +87,20 @@ def modality_widths(ds) -> dict:
         elif name in ds.field_types:
             ftype = ds.field_types[name]
             if ftype == "float_seq":
-                widths[name] = tokens.dense_field(ds.item_fields[name], name).shape[1]
+                widths[name] = _dense(ds, name).shape[1]
             else:
                 widths[name] = tokens.token_width(ds.item_fields[name], ftype)
         else:
             widths[name] = int(_read_npy(ds, name).shape[1])
     return widths
+
+
+def _dense(ds, name: str) -> np.ndarray:
+    """A float_seq field as a dense table; errors name the ``.item`` file and line."""
+    item_file = Path(ds.folder) / f"{ds.name}.item"
+    lines = ds.item_lines
+    where = lambda i: f"{item_file} line {lines[i - 1]}" if lines is not None else f"{item_file} item {i}"
+    return tokens.dense_field(ds.item_fields[name], name, where)
 
 
 def _text_of(ds) -> list:
@@ -120,7 +137,7 @@ def _build_one(ds, name: str, progress: bool) -> np.ndarray:
         return text.encode_texts(_text_of(ds), progress=progress)
     ftype = ds.field_types[name]
     if ftype == "float_seq":
-        return tokens.dense_field(ds.item_fields[name], name)
+        return _dense(ds, name)
     return tokens.multi_hot(ds.item_fields[name], ftype)
 
 
@@ -145,7 +162,7 @@ def build_features(ds, modalities=None, cache_dir=None, progress: bool = True) -
             table[1:] = matrix[ds.item_rows]
             out[name] = table
             continue
-        path = folder / f"{ds.name}-{name}-{_fingerprint(ds, name)}.npy"
+        path = folder / f"{safe_stem(ds.name)}-{safe_stem(name)}-{_fingerprint(ds, name)}.npy"
         if path.is_file():
             try:
                 out[name] = np.load(path, allow_pickle=False)

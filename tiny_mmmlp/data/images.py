@@ -81,6 +81,6 @@ def image_matrix(paths: list, progress: bool = True) -> tuple[np.ndarray, int]:
             continue
         try:
             out[i] = image_vector(load_square(paths[i]))
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
             failed += 1
     return out, failed

@@ -10,6 +10,7 @@ from ..errors import UserError
 from .dataset import Dataset
 from .kcore import kcore_mask
 from .recbole import parse_float, read_atomic
+from .safe_names import safe_stem
 from .textfile import iter_lines
 
 TEXT_FIELDS = ("title", "text")
@@ -64,7 +65,7 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
     t_col = names.index("timestamp") if "timestamp" in names else None
 
     item_path = folder / f"{name}.item"
-    item_tokens, item_header, item_rows = None, [], []
+    item_tokens, item_header, item_rows, item_numbers = None, [], [], []
     if item_path.is_file():
         item_header, item_rows, item_numbers = read_atomic(item_path, required=("item_id",))
         id_col = [f for f, _ in item_header].index("item_id")
@@ -137,18 +138,25 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
                    sequences=sequences, titles=titles,
                    image_paths=find_images(folder, item_ids), item_fields=fields,
                    field_types=types, item_rows=rows_kept.astype(np.int64),
-                   n_item_rows=n_rows, n_dropped=dropped)
+                   n_item_rows=n_rows, n_dropped=dropped,
+                   item_lines=(np.asarray(item_numbers, dtype=np.int64)[rows_kept]
+                               if item_tokens is not None else None))
 
 
 def find_images(folder: Path, item_ids: list) -> list:
-    """(V + 1) list: ``folder/images/<item_id>.png|jpg|jpeg`` or None, None at index 0."""
+    """(V + 1) list: ``folder/images/<safe_stem(item_id)>.png|jpg|jpeg`` or None, None at index 0.
+
+    Picture names come from ``safe_stem`` (safe_names.py): a plain item id is its own file
+    name, any other is hashed, so an id like ``../x`` never reaches outside ``images/``.
+    Entries that are not regular files (folders, broken links) are ignored.
+    """
     image_dir = Path(folder) / "images"
     found = {}
     if image_dir.is_dir():
         for p in image_dir.iterdir():
-            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file():
                 found.setdefault(p.stem, p)
-    return [None] + [found.get(i) for i in item_ids]
+    return [None] + [found.get(safe_stem(i)) for i in item_ids]
 
 
 def load_sequence_file(path: Path, kcore=None) -> Dataset:

@@ -8,6 +8,7 @@ Every problem a user's file can have raises ``UserError`` naming the file and li
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..errors import UserError
@@ -56,11 +57,14 @@ def read_atomic(path: Path, required: tuple[str, ...]) -> tuple[list, list, list
 
 
 def parse_float(value: str, path: Path, number: int, field: str) -> float:
-    """``float(value)`` or a ``UserError`` naming the file, line and field."""
+    """``float(value)`` or a ``UserError`` naming the file, line and field (NaN and inf included)."""
     try:
-        return float(value)
+        number_value = float(value)
     except ValueError:
         raise UserError(f"{path} line {number}: {field} value {value!r} is not a number.") from None
+    if not math.isfinite(number_value):
+        raise UserError(f"{path} line {number}: {field} value {value!r} is not a finite number.")
+    return number_value
 
 
 def write_atomic_files(folder: Path, name: str, interactions: list, items: list,

@@ -29,9 +29,27 @@ def token_width(values: list, ftype: str) -> int:
     return len({t for v in values[1:] for t in v.split()})
 
 
-def dense_field(values: list, field: str) -> np.ndarray:
-    """(V + 1, d) float32 from a ``float_seq`` field (space-separated numbers, same count per item)."""
-    rows = [np.array(v.split(), dtype=np.float32) if v.strip() else None for v in values[1:]]
+def dense_field(values: list, field: str, where=None) -> np.ndarray:
+    """(V + 1, d) float32 from a ``float_seq`` field (space-separated numbers, same count per item).
+
+    ``where(i)`` names the file and line of internal item i for error messages (NaN, inf, text
+    and values too large for float32 are errors).
+    """
+    where = where or (lambda i: f".item row {i}")
+    rows = []
+    for i, v in enumerate(values[1:], start=1):
+        if not v.strip():
+            rows.append(None)
+            continue
+        try:
+            with np.errstate(over="ignore"):
+                r = np.array([float(x) for x in v.split()], dtype=np.float64).astype(np.float32)
+        except ValueError:
+            raise UserError(f"{where(i)}: float_seq field {field} holds a value that is not a number.") from None
+        if not np.isfinite(r).all():
+            raise UserError(f"{where(i)}: float_seq field {field} holds NaN, inf or a value too "
+                            f"large for float32.")
+        rows.append(r)
     widths = {len(r) for r in rows if r is not None}
     if len(widths) > 1:
         raise UserError(f".item field {field}: items have different numbers of values "

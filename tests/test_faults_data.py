@@ -1,0 +1,219 @@
+"""Fault suite, data commands (convert, describe, features): malformed, corrupt and hostile files."""
+import gzip
+import io
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from faults import Tree, assert_one_sentence, call, good_inter, good_item, write_atomic
+from tiny_mmmlp.data.__main__ import main as data_main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
+HYP = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _gz_with_flipped_body(text: str) -> bytes:
+    blob = bytearray(gzip.compress(text.encode()))
+    for at in range(12, len(blob) - 8, 7):                 # the deflate stream, not the header
+        blob[at] ^= 0x55
+    return bytes(blob)
+
+
+REVIEW = {"reviewerID": "A1", "asin": "B01", "unixReviewTime": 100}
+CONVERT_FAULTS = {
+    "missing-file": (None, "no such file"),
+    "truncated-gz": (gzip.compress((FIXTURES / "reviews_2018.json").read_bytes())[:60], "cannot be read"),
+    "corrupt-deflate": (_gz_with_flipped_body((FIXTURES / "reviews_2018.json").read_text() * 20), "reviews.json"),
+    "not-utf8": (b'{"reviewerID": "A\xff"}\n', "UTF-8"),
+    "not-json": (b"<html>503</html>\n", "line 1"),
+    "deeply-nested": (("[" * 100000).encode() + b"\n", "line 1"),
+    "list-not-object": (b"[1, 2]\n", "line 1"),
+    "id-is-a-dict": (json.dumps({**REVIEW, "asin": {"a": 1}}).encode() + b"\n", "asin"),
+    "empty-id": (json.dumps({**REVIEW, "reviewerID": "  "}).encode() + b"\n", "reviewerID"),
+    "nan-time": (json.dumps({**REVIEW, "unixReviewTime": "nan"}).encode() + b"\n", "unixReviewTime"),
+    "inf-time": (b'{"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1e999}\n', "unixReviewTime"),
+    "missing-field": (json.dumps({"reviewerID": "A1"}).encode() + b"\n", "line 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONVERT_FAULTS))
+def test_convert_bad_reviews(case, tmp_path, capsys):
+    blob, word = CONVERT_FAULTS[case]
+    reviews = tmp_path / "reviews.json"
+    if blob is not None:
+        reviews.write_bytes(blob)
+    tree = Tree(tmp_path)
+    rc, _, err = call(data_main, ["convert", "--reviews", reviews, "--out", tmp_path / "out"], capsys)
+    assert_one_sentence(rc, err, word)
+    tree.assert_unchanged()
+
+
+@pytest.mark.parametrize("field,value", [("category", 5), ("images", 7), ("categories", [1, [2, {"a": 3}]]),
+                                         ("asin", ["B01"])])
+def test_convert_metadata_of_the_wrong_json_type(field, value, tmp_path, capsys):
+    reviews = tmp_path / "r.json"
+    reviews.write_text((FIXTURES / "reviews_2018.json").read_text())
+    meta = tmp_path / "m.json"
+    meta.write_text(json.dumps({"asin": "B01", "title": "t", field: value}) + "\n")
+    rc, _, err = call(data_main, ["convert", "--reviews", reviews, "--meta", meta, "--out", tmp_path / "o"], capsys)
+    if rc == 0:                    # a nested list of odd values is flattened to strings: fine
+        assert field == "categories" and "Traceback" not in err
+    else:
+        assert_one_sentence(rc, err, "m.json line 1")
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+                           lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+                           max_leaves=10)
+
+
+@HYP
+@given(review=st.fixed_dictionaries({}, optional={"reviewerID": json_values, "asin": json_values,
+                                                  "unixReviewTime": json_values, "user_id": json_values,
+                                                  "parent_asin": json_values, "timestamp": json_values}),
+       meta=st.dictionaries(st.sampled_from(["asin", "title", "category", "brand", "imageURL", "images",
+                                             "main_category", "store"]), json_values))
+def test_convert_any_json_record_is_converted_or_refused(review, meta, tmp_path_factory, capsys):
+    folder = tmp_path_factory.mktemp("hyp")
+    (folder / "r.json").write_text(json.dumps(review) + "\n")
+    (folder / "m.json").write_text(json.dumps(meta) + "\n")
+    rc, _, err = call(data_main, ["convert", "--reviews", folder / "r.json", "--meta", folder / "m.json",
+                                  "--out", folder / "out"], capsys)
+    assert rc in (0, 2) and "Traceback" not in err
+    if rc == 2:
+        assert_one_sentence(rc, err)
+    assert {p.name for p in folder.iterdir()} <= {"r.json", "m.json", "out"}
+
+
+def test_convert_hostile_ids_stay_in_out(tmp_path, capsys):
+    lines = [{"reviewerID": f"A{u}", "asin": a, "unixReviewTime": t}
+             for u in range(3) for t, a in enumerate(["../../../evil", "/tmp/evil", "B\tx\ny"])]
+    (tmp_path / "r.json").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    tree = Tree(tmp_path, ignore=[tmp_path / "out"])
+    rc, _, err = call(data_main, ["convert", "--reviews", tmp_path / "r.json", "--out", tmp_path / "out"], capsys)
+    assert rc == 0, err
+    tree.assert_unchanged()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["out.inter", "out.item"]
+    rc, out, err = call(data_main, ["describe", tmp_path / "out"], capsys)
+    assert rc == 0 and "items         3" in out
+
+
+@pytest.mark.parametrize("where", ["out-is-file", "read-only"])
+def test_convert_output_faults(where, tmp_path, capsys):
+    (tmp_path / "r.json").write_text((FIXTURES / "reviews_2018.json").read_text())
+    (tmp_path / "f").write_text("mine")
+    out = tmp_path / "f" if where == "out-is-file" else (
+        Path("/proc/self/x") if os.geteuid() == 0 else tmp_path / "ro" / "x")
+    if where == "read-only" and os.geteuid() != 0:
+        out.parent.mkdir()
+        out.parent.chmod(0o555)
+    tree = Tree(tmp_path)
+    rc, _, err = call(data_main, ["convert", "--reviews", tmp_path / "r.json", "--out", out], capsys)
+    assert_one_sentence(rc, err)
+    tree.assert_unchanged()
+
+
+# ---- describe / features on RecBole folders -----------------------------------------------
+
+def _bomb_png(path: Path):
+    """A tiny PNG whose header claims 40000 x 40000 pixels (Pillow's decompression-bomb guard)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, format="PNG")
+    blob = bytearray(buf.getvalue())
+    ihdr = blob[12:29]                                              # b"IHDR" + 13 bytes
+    ihdr[4:12] = struct.pack(">II", 40000, 40000)
+    blob[12:29] = ihdr
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(blob))
+
+
+DESCRIBE_FAULTS = {
+    "empty-inter": (lambda f: write_atomic(f, ""), "line 1"),
+    "bad-header": (lambda f: write_atomic(f, "user_id\titem_id\n"), "header"),
+    "missing-column": (lambda f: write_atomic(f, "user_id:token\ttimestamp:float\nu\t1\n"), "item_id"),
+    "ragged-row": (lambda f: write_atomic(f, good_inter() + "u1\ti1\n"), "line 50"),
+    "nan-timestamp": (lambda f: write_atomic(f, good_inter().replace("\t3\n", "\tNaN\n", 1)), "timestamp"),
+    "duplicate-item": (lambda f: write_atomic(f, good_inter(), good_item() + "i1\tagain\tc0\n"), "listed twice"),
+    "npy-rows": (lambda f: (write_atomic(f, good_inter(), good_item()),
+                            np.save(f / "e.npy", np.ones((3, 2), np.float32))), "e.npy"),
+    "npy-corrupt": (lambda f: (write_atomic(f, good_inter(), good_item()),
+                               (f / "e.npy").write_bytes(b"\x93NUMPY garbage")), "e.npy"),
+    "npy-inf": (lambda f: (write_atomic(f, good_inter(), good_item()),
+                           np.save(f / "e.npy", np.full((10, 2), np.inf, np.float32))), "e.npy"),
+    "float-seq-text": (lambda f: write_atomic(f, good_inter(), good_item(
+        extra_header="\tv:float_seq", extra=lambda i: "\t1 x" if i == 2 else "\t1 2")), "d.item line 4"),
+    "float-seq-too-big": (lambda f: write_atomic(f, good_inter(), good_item(
+        extra_header="\tv:float_seq", extra=lambda i: "\t1 1e300" if i == 0 else "\t1 2")), "d.item line 2"),
+    "not-utf8": (lambda f: (f.mkdir(parents=True), (f / "d.inter").write_bytes(b"user_id:token\xff\n")), "UTF-8"),
+    "no-such-source": (lambda f: None, "no such data set"),
+}
+
+
+@pytest.mark.parametrize("case", list(DESCRIBE_FAULTS))
+def test_describe_bad_folder(case, tmp_path, capsys):
+    make, word = DESCRIBE_FAULTS[case]
+    folder = tmp_path / "data"
+    make(folder)
+    tree = Tree(tmp_path)
+    rc, _, err = call(data_main, ["describe", folder], capsys)
+    assert_one_sentence(rc, err, word)
+    tree.assert_unchanged()
+
+
+@HYP
+@given(body=st.lists(st.sampled_from(list("ui01\t\n:.-e") + ["nan", "inf", "token", "float", "item_id",
+                                                            "user_id", "timestamp"]), max_size=60).map("".join))
+def test_describe_any_inter_file_is_read_or_refused(body, tmp_path_factory, capsys):
+    folder = tmp_path_factory.mktemp("hyp")
+    (folder / "d.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + body)
+    rc, _, err = call(data_main, ["describe", folder], capsys)
+    assert rc in (0, 2) and "Traceback" not in err
+    if rc == 2:
+        assert_one_sentence(rc, err)
+
+
+def test_unreadable_pictures_are_counted_not_fatal(tmp_path, capsys):
+    folder = write_atomic(tmp_path / "data", good_inter(), good_item())
+    images = folder / "images"
+    images.mkdir()
+    _bomb_png(images / "i0.png")                                    # DecompressionBombError
+    (images / "i1.png").mkdir()                                     # a folder named like a picture
+    (images / "i2.png").symlink_to(tmp_path / "nowhere.png")        # a broken link
+    (images / "i3.jpg").write_bytes(b"not a jpeg")
+    Image.new("RGB", (8, 8), "red").save(images / "i4.png")
+    rc, out, err = call(data_main, ["describe", folder], capsys)
+    assert rc == 0 and "pictures      3 of 10" in out, err         # the folder and the broken link are skipped
+    with pytest.warns(UserWarning, match="9 of 10 items"):           # only i4 is a readable picture
+        rc, out, err = call(data_main, ["features", folder, "--modalities", "image",
+                                        "--cache-dir", tmp_path / "cache"], capsys)
+    assert rc == 0 and "image" in out and "Traceback" not in err
+
+
+def test_features_hostile_field_name_stays_in_the_cache(tmp_path, capsys):
+    folder = write_atomic(tmp_path / "data", good_inter(), good_item(
+        extra_header="\t../../../../evil:token_seq", extra=lambda i: f"\tx{i % 2}"))
+    cache = tmp_path / "a" / "b" / "cache"
+    tree = Tree(tmp_path, ignore=[cache])
+    rc, out, err = call(data_main, ["features", folder, "--cache-dir", cache,
+                                    "--modalities", "colour,../../../../evil"], capsys)
+    assert rc == 0 and "../../../../evil" in out, err
+    tree.assert_unchanged()
+    assert [p.parent for p in cache.rglob("*.npy")] == [cache / "features"] * 2
+
+
+@pytest.mark.parametrize("argv,word", [(["features", "toyshop-tiny", "--modalities", "smell"], "smell"),
+                                       (["describe", "toyshop-tiny", "--kcore", "-2"], "--kcore"),
+                                       (["frobnicate"], "frobnicate")])
+def test_bad_data_flags(argv, word, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = call(data_main, argv, capsys)
+    assert_one_sentence(rc, err, word)
+    assert not list(tmp_path.iterdir())

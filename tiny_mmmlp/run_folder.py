@@ -1,0 +1,149 @@
+"""The run folder: one training writes it, an existing run is never silently replaced.
+
+- ``default_out``: ``runs/<data>-<modalities>-<backend>``, so an ablation starts a new folder.
+- ``RunLock``: ``<out>/.lock``, held with ``fcntl.flock`` for the life of the run. A second
+  training into the same folder exits 2 naming the holder's pid. The kernel drops the lock
+  when its process dies (even by ``kill -9``), so a stale lock file never blocks a new run.
+- ``prepare``: a new run into a folder that holds one exits 2 naming ``--resume`` and
+  ``--overwrite``; ``--overwrite`` removes only the files a run writes.
+- ``changed_flags``: ``--resume`` must repeat the run's training flags; each one that
+  differs is named.
+- ``check_run_record``: the run record read back for ``--resume`` has the shape training
+  writes (epochs, history, best metrics), so an edited checkpoint is refused up front.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+from pathlib import Path
+
+from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
+from .errors import UserError
+
+LOCK_FILE = ".lock"
+RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT)
+RUN_PATTERNS = ("checkpoint-*.npz",)
+# flags that may change between a run and its --resume (everything else must match)
+FREE_ON_RESUME = {"out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
+                  "eval_batch_size"}
+_TMP = re.compile(r"^\.(checkpoint.*|model\.npz|metrics\.json|curves\.png)\.[^/]*\.tmp$")
+
+
+def default_out(data_name: str, modalities: list, backend: str) -> Path:
+    """``runs/<data>-<modalities>-<backend>``, e.g. ``runs/toyshop-id,text,image-numpy``."""
+    from .data.safe_names import safe_stem
+    return Path("runs") / f"{safe_stem(data_name)}-{','.join(modalities)}-{backend}"
+
+
+def holds_run(out: Path) -> bool:
+    return any((out / f).exists() for f in RUN_FILES) or any(
+        any(out.glob(p)) for p in RUN_PATTERNS)
+
+
+def _check_folder(out: Path) -> None:
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"--out {out}: {parent} is a file, not a folder")
+
+
+class RunLock:
+    """``with RunLock(out):`` -- exclusive right to write ``out`` (see the module docstring)."""
+
+    def __init__(self, out: Path):
+        self.out, self.fd = Path(out), None
+
+    def __enter__(self):
+        import fcntl
+        _check_folder(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise UserError(f"--out {self.out}: another training (pid {holder}) is writing this run "
+                            f"folder; wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete ``.<run file>.*.tmp`` left by a killed run (only names our atomic writer makes)."""
+    for p in out.iterdir():
+        if _TMP.match(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+
+
+def check_request(out: Path, resume: bool, overwrite: bool) -> None:
+    """Checks that need no lock: contradicting flags, a file in the way, nothing to resume."""
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other; give one of them")
+    _check_folder(out)
+    if resume and not has_checkpoint(out):
+        raise UserError(f"--resume: {out / CHECKPOINT_FILE} does not exist (give the --out folder "
+                        f"of an earlier run)")
+
+
+def prepare(out: Path, resume: bool, overwrite: bool) -> None:
+    """Check (under the lock) that this run may write ``out``; with --overwrite, clear the old run."""
+    remove_stale_temporaries(out)
+    if resume or not holds_run(out):
+        return
+    if not overwrite:
+        raise UserError(f"--out {out} already holds a run; continue it with --resume (and the same "
+                        f"flags), replace it with --overwrite, or choose another --out")
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for pattern in RUN_PATTERNS:
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def changed_flags(saved: dict, now: dict) -> list:
+    """``["--lr 0.001 -> 0.01", ...]`` for each training flag that differs from the saved run."""
+    out = []
+    for key in sorted(set(saved) & set(now) - FREE_ON_RESUME):
+        if saved[key] != now[key]:
+            out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
+    return out
+
+
+def _number(x) -> bool:
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def _metrics(m) -> bool:
+    from .metrics import METRIC_NAMES
+    return isinstance(m, dict) and all(_number(m.get(k)) and 0 <= m[k] <= 1 for k in METRIC_NAMES)
+
+
+def check_run_record(run: dict) -> None:
+    """Raise ValueError unless ``run`` looks like the record ``train`` writes each epoch."""
+    epoch, bad, history = run["epoch"], run["bad_epochs"], run["history"]
+    if not (type(epoch) is int and type(bad) is int and isinstance(history, list)
+            and 0 <= bad <= epoch == len(history)):
+        raise ValueError(f"epoch {epoch!r}, bad epochs {bad!r} and the history disagree")
+    for i, h in enumerate(history, start=1):
+        if not (isinstance(h, dict) and h.get("epoch") == i and _number(h.get("loss"))
+                and _metrics(h.get("valid")) and _number(h.get("examples_per_s"))):
+            raise ValueError(f"history entry {i} is not an epoch record")
+    if not (_number(run["best"]) and _number(run["seconds"]) and run["seconds"] >= 0):
+        raise ValueError("best or seconds is not a number")
+    if epoch and not (run.get("best_epoch") in range(1, epoch + 1) and _metrics(run.get("best_valid"))):
+        raise ValueError("the best epoch's record is missing")

@@ -4,7 +4,7 @@ Shapes include B = 1, N = 1, odd widths; upstream gradients are random and non-u
 A right backward agrees with central differences to a relative error far below 1e-6.
 """
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from strategies import ln_widths, seeds
@@ -64,6 +64,14 @@ def test_dropout_mask_is_seeded_and_scaled(B, N, D, p, seed):
     assert max(errs) < TOL, errs
 
 
+# A mixer half chains LayerNorm, two matmuls and GELU, so the scalar checked is a sum of
+# O(1) terms and a central difference with step h carries rounding error ~1e-16 / h. With
+# h = 1e-6 that error alone reached 1.6e-6 relative on a W2 gradient of small norm (the
+# example below); h = 1e-5 (near the optimal eps**(1/3)) keeps both it and the O(h**2)
+# truncation error near 1e-7 there, under the unchanged TOL.
+MIX_H = 1e-5
+
+
 def mixer_inputs(rng, B, N, D, R, axis):
     width = N if axis == "token" else D
     x = randn(rng, B, N, D)
@@ -77,15 +85,16 @@ def mixer_inputs(rng, B, N, D, R, axis):
 @given(B=small, N=st.integers(1, 6), D=ln_widths, R=small, seed=seeds)
 def test_token_mix(B, N, D, R, seed):
     inputs = mixer_inputs(np.random.default_rng(seed), B, N, D, R, "token")
-    errs = check_layer(L.token_mix_forward, L.token_mix_backward, inputs, seed=seed)
+    errs = check_layer(L.token_mix_forward, L.token_mix_backward, inputs, seed=seed, h=MIX_H)
     assert max(errs) < TOL, errs
 
 
 @settings(max_examples=20, deadline=None)
 @given(B=small, N=st.integers(1, 6), D=ln_widths, R=small, seed=seeds)
+@example(B=1, N=1, D=4, R=1, seed=598723)       # rounding noise reached 1.6e-6 here with h = 1e-6
 def test_channel_mix(B, N, D, R, seed):
     inputs = mixer_inputs(np.random.default_rng(seed), B, N, D, R, "channel")
-    errs = check_layer(L.channel_mix_forward, L.channel_mix_backward, inputs, seed=seed)
+    errs = check_layer(L.channel_mix_forward, L.channel_mix_backward, inputs, seed=seed, h=MIX_H)
     assert max(errs) < TOL, errs
 
 

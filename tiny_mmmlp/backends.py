@@ -19,6 +19,7 @@ from .errors import UserError
 from .metrics import target_ranks
 from .reference import MMMLP, AdamW
 from .reference.optim import decays
+from .reference.workspace import Workspace
 
 BACKENDS = ("numpy", "torch", "triton")
 
@@ -39,6 +40,9 @@ class NumpyBackend:
     shard of the batch in a thread (NumPy releases the GIL inside its loops), with BLAS
     held to one thread per shard. The shard gradients are combined in a fixed order,
     weighted by shard size: the mean-loss gradient of the whole batch, reproducibly.
+
+    Each shard computes in its own ``Workspace``, so the arrays of a step (activations,
+    scores, gradients) are allocated once and rewritten in place on every later step.
     """
 
     name = "numpy"
@@ -51,6 +55,7 @@ class NumpyBackend:
         self.shards = shards or min(os.cpu_count() or 1, 8)
         self.pool = ThreadPoolExecutor(self.shards) if self.shards > 1 else None
         self.blas = _blas_controller() if self.pool else None
+        self.workspaces = [Workspace() for _ in range(self.shards)]  # one per shard thread
 
     def _map(self, fn, *arrays):
         """fn(i, *shard_i) for each shard of ``arrays`` along the batch: (results, sizes)."""
@@ -68,15 +73,20 @@ class NumpyBackend:
     def step(self, item_seq, targets):
         seeds = self.model.rng.integers(2**62, size=self.shards)     # dropout masks, reproducible
         results, sizes = self._map(
-            lambda i, s, t: self.model.loss_and_grads(s, t, dropout_seed=seeds[i]), item_seq, targets)
+            lambda i, s, t: self.model.loss_and_grads(s, t, dropout_seed=seeds[i],
+                                                      ws=self.workspaces[i]), item_seq, targets)
         w = [n / sum(sizes) for n in sizes]                            # mean over the whole batch
         loss = sum(wi * r[0] for wi, r in zip(w, results))
-        grads = {k: sum(wi * r[1][k] for wi, r in zip(w, results)) for k in self.model.params}
+        grads = results[0][1]                                          # in shard 0's workspace
+        for k, g in grads.items():                                     # g ← Σ_i w_i g_i, in place
+            g *= w[0]
+            for wi, r in zip(w[1:], results[1:]):
+                g += np.multiply(r[1][k], wi, out=r[1][k])
         self.opt.step(grads)
         return loss
 
     def ranks(self, item_seq, targets):
-        ranks = lambda i, s, t: target_ranks(self.model.scores(s), t)
+        ranks = lambda i, s, t: target_ranks(self.model.scores(s, ws=self.workspaces[i]), t)
         return np.concatenate(self._map(ranks, item_seq, targets)[0])
 
     def params(self):

@@ -1,15 +1,17 @@
 """The Prediction Layer and the loss.
 
 Shape letters: B batch, D_f fused width, D ID width, V items (column 0 = padding).
+Each function writes its results into ``ws`` (see ``workspace``; default: new arrays).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
+from .workspace import FRESH
 
 
-def candidates_forward(table, feats, projs):
+def candidates_forward(table, feats, projs, ws=FRESH):
     """C = E + Σ_m F_m P_mᵀ: the vector each candidate item is scored with.
 
     table: (V + 1, D) item embeddings; feats: list of (V + 1, d_m) frozen raw features;
@@ -18,51 +20,56 @@ def candidates_forward(table, feats, projs):
     """
     cand = table
     caches = []
-    for f, p in zip(feats, projs):
-        proj, c = linear_forward(f, p, None)                # (V + 1, d_m) @ (d_m, D) -> (V + 1, D)
-        cand = cand + proj
+    for m, (f, p) in enumerate(zip(feats, projs)):
+        proj, c = linear_forward(f, p, None, ws.scope(f"feat{m}"))   # (V + 1, d_m) @ (d_m, D) -> (V + 1, D)
+        cand = np.add(cand, proj, out=proj)                 # C += F_m P_mᵀ
         caches.append(c)
     return cand, caches
 
 
-def candidates_backward(dcand, cache):
+def candidates_backward(dcand, cache, ws=FRESH):
     """dE = dC (padding row excluded), dP_m = dCᵀ F_m. Returns (dtable, [dP_m ...])."""
-    dprojs = [linear_backward(dcand, c)[1] for c in cache]
+    dprojs = [linear_backward(dcand, c, ws.scope(f"feat{m}"), input_grad=False)[1]
+              for m, c in enumerate(cache)]                 # the features are frozen: no dF
     dtable = dcand                                          # (V + 1, D), dC flows to E unchanged
     dtable[0] = 0.0                                         # the padding row is never trained
     return dtable, dprojs
 
 
-def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5):
+def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5, ws=FRESH):
     """scores = (W · LN(h) + b) Cᵀ: the last position, normalized, projected, dotted with C.
 
     h: (B, D_f) fused representation at the last position; gamma, beta: (D_f,);
     w: (D, D_f); b: (D,); cand: (V + 1, D) candidate vectors.
     Returns (scores (B, V + 1), cache). Column 0 (padding) is never ranked.
     """
-    ln, ln_cache = layernorm_forward(h, gamma, beta, eps)   # (B, D_f)
-    u, u_cache = linear_forward(ln, w, b)                   # (B, D_f) @ (D_f, D) -> (B, D)
-    scores = u @ cand.T                                     # (B, D) @ (D, V + 1) -> (B, V + 1)
+    ln, ln_cache = layernorm_forward(h, gamma, beta, eps, ws.scope("ln"))   # (B, D_f)
+    u, u_cache = linear_forward(ln, w, b, ws.scope("proj"))    # (B, D_f) @ (D_f, D) -> (B, D)
+    scores = np.matmul(u, cand.T, out=ws("scores", (len(u), len(cand)), u.dtype))  # (B, D) @ (D, V + 1) -> (B, V + 1)
     return scores, (ln_cache, u_cache, u, cand)
 
 
-def prediction_backward(dscores, cache):
-    """Returns (dh, dgamma, dbeta, dw, db, dcand)."""
+def prediction_backward(dscores, cache, ws=FRESH):
+    """du = dscores C,  dC = dscoresᵀ u,  then the linear and LayerNorm backwards.
+
+    Returns (dh, dgamma, dbeta, dw, db, dcand).
+    """
     ln_cache, u_cache, u, cand = cache
-    du = dscores @ cand                                     # (B, V + 1) @ (V + 1, D) -> (B, D)
-    dcand = dscores.T @ u                                   # (V + 1, B) @ (B, D) -> (V + 1, D)
-    dln, dw, db = linear_backward(du, u_cache)              # dln: (B, D_f)
-    dh, dgamma, dbeta = layernorm_backward(dln, ln_cache)
+    du = np.matmul(dscores, cand, out=ws("du", u.shape, u.dtype))          # (B, V + 1) @ (V + 1, D) -> (B, D)
+    dcand = np.matmul(dscores.T, u, out=ws("dcand", cand.shape, u.dtype))  # (V + 1, B) @ (B, D) -> (V + 1, D)
+    dln, dw, db = linear_backward(du, u_cache, ws.scope("proj"))           # dln: (B, D_f)
+    dh, dgamma, dbeta = layernorm_backward(dln, ln_cache, ws.scope("ln"))
     return dh, dgamma, dbeta, dw, db, dcand
 
 
-def softmax_cross_entropy_forward(scores, targets):
+def softmax_cross_entropy_forward(scores, targets, ws=FRESH):
     """L = mean_b [ −log softmax(scores[b, 1:])[targets[b] − 1] ], over items 1..V only.
 
     scores: (B, V + 1); targets: (B,) ints in 1..V.  Returns (loss (scalar), cache).
     """
     logits = scores[:, 1:]                                  # (B, V): padding column dropped
-    probs = logits - logits.max(axis=1, keepdims=True)      # (B, V), shifted for stability
+    probs = np.subtract(logits, logits.max(axis=1, keepdims=True),
+                        out=ws("probs", logits.shape, logits.dtype))     # (B, V), shifted for stability
     rows = np.arange(len(targets))
     target_logit = probs[rows, targets - 1]                 # (B,)
     np.exp(probs, out=probs)
@@ -72,11 +79,11 @@ def softmax_cross_entropy_forward(scores, targets):
     return loss, (probs, targets)
 
 
-def softmax_cross_entropy_backward(dloss, cache):
+def softmax_cross_entropy_backward(dloss, cache, ws=FRESH):
     """dL/dscores = (softmax − onehot(target)) / B on columns 1..V, 0 on the padding column."""
     probs, targets = cache                                  # probs: (B, V)
     B = len(targets)
-    dscores = np.empty((B, probs.shape[1] + 1), dtype=probs.dtype)
+    dscores = ws("dscores", (B, probs.shape[1] + 1), probs.dtype)
     dscores[:, 0] = 0.0
     np.multiply(probs, dloss / B, out=dscores[:, 1:])
     dscores[np.arange(B), targets] -= dloss / B             # column t holds item t

@@ -11,6 +11,7 @@ import numpy as np
 from ..config import MMMLPConfig
 from ..params import block_prefixes, branch_names, init_params, param_specs
 from . import layers as L
+from .workspace import FRESH
 
 
 def _sub(params, prefix):
@@ -43,91 +44,102 @@ class MMMLP:
         self.rng = np.random.default_rng(seed + 1)            # dropout masks while training
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, item_seq, rng):
+    def _forward(self, item_seq, rng, ws):
         """scores (B, V + 1) and the cache the backward needs; rng None = no dropout."""
         p, cfg, eps = self.params, self.cfg, self.cfg.ln_eps
         rate = cfg.dropout if rng is not None else 0.0
         mask = item_seq != 0                                   # (B, N)
         outs, branch_caches = [], []
         for b in self.branches:
+            wb = ws.scope(b)
             if b == "id":
-                x, c_in = L.embedding_forward(item_seq, p["id.embedding"])     # (B, N, D)
+                x, c_in = L.embedding_forward(item_seq, p["id.embedding"], wb.scope("embed"))  # (B, N, D)
             else:
-                raw = self.features[b][item_seq]                               # (B, N, d_b)
-                x, c_in = L.input_projection_forward(raw, mask, p[f"{b}.proj.W"], p[f"{b}.proj.b"])
-            x, c_drop = L.dropout_forward(x, rate, rng)
+                f = self.features[b]
+                raw = np.take(f, item_seq, axis=0, mode="clip",
+                              out=wb("raw", (*item_seq.shape, f.shape[1]), f.dtype))   # (B, N, d_b)
+                x, c_in = L.input_projection_forward(raw, mask, p[f"{b}.proj.W"], p[f"{b}.proj.b"],
+                                                     wb.scope("input"))
+            x, c_drop = L.dropout_forward(x, rate, rng, wb.scope("dropout"))
             c_blocks = []
             for prefix in block_prefixes(cfg, b):
-                x, c = L.mixer_block_forward(x, _sub(p, prefix), eps)        # (B, N, D)
+                x, c = L.mixer_block_forward(x, _sub(p, prefix), eps, ws.scope(prefix))  # (B, N, D)
                 c_blocks.append(c)
             outs.append(x)
             branch_caches.append((c_in, c_drop, c_blocks))
-        z, c_fuse = L.fusion_forward(outs, p["fusion.proj.W"], p["fusion.proj.b"])  # (B, N, D_f)
-        z, c_fdrop = L.dropout_forward(z, rate, rng)
+        wf = ws.scope("fusion")
+        z, c_fuse = L.fusion_forward(outs, p["fusion.proj.W"], p["fusion.proj.b"], wf)  # (B, N, D_f)
+        z, c_fdrop = L.dropout_forward(z, rate, rng, wf.scope("dropout"))
         c_fblocks = []
         for prefix in block_prefixes(cfg, "fusion"):
-            z, c = L.mixer_block_forward(z, _sub(p, prefix), eps)            # (B, N, D_f)
+            z, c = L.mixer_block_forward(z, _sub(p, prefix), eps, ws.scope(prefix))  # (B, N, D_f)
             c_fblocks.append(c)
         h = z[:, -1, :]                                                      # (B, D_f): last position
         cand, c_cand = L.candidates_forward(
             p["id.embedding"],
             [self.features[m] for m in self.cand_modalities],
-            [p[f"head.cand.{m}.W"] for m in self.cand_modalities])          # (V + 1, D)
+            [p[f"head.cand.{m}.W"] for m in self.cand_modalities], ws.scope("head.cand"))  # (V + 1, D)
         scores, c_pred = L.prediction_forward(
             h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
-            cand, eps)                                                       # (B, V + 1)
+            cand, eps, ws.scope("head"))                                     # (B, V + 1)
         cache = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape, c_cand, c_pred)
         return scores, cache
 
     # ----------------------------------------------------------------- backward
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, ws):
         branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape, c_cand, c_pred = cache
         cfg = self.cfg
         grads = {}
         dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
-            grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred)
-        d_table, d_projs = L.candidates_backward(dcand, c_cand)
+            grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred, ws.scope("head"))
+        d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))
         for m, g in zip(self.cand_modalities, d_projs):
             grads[f"head.cand.{m}.W"] = g
-        dz = np.zeros(z_shape, dtype=dh.dtype)                 # (B, N, D_f)
+        wf = ws.scope("fusion")
+        dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
+        dz.fill(0.0)
         dz[:, -1, :] = dh                                      # only the last position is read
         for prefix, c in zip(reversed(block_prefixes(cfg, "fusion")), reversed(c_fblocks)):
-            dz, g = L.mixer_block_backward(dz, c)
+            dz, g = L.mixer_block_backward(dz, c, ws.scope(prefix))
             grads.update({prefix + k: v for k, v in g.items()})
-        dz = L.dropout_backward(dz, c_fdrop)
-        douts, grads["fusion.proj.W"], grads["fusion.proj.b"] = L.fusion_backward(dz, c_fuse)
+        dz = L.dropout_backward(dz, c_fdrop, wf.scope("dropout"))
+        douts, grads["fusion.proj.W"], grads["fusion.proj.b"] = L.fusion_backward(dz, c_fuse, wf)
         for b, dx, (c_in, c_drop, c_blocks) in zip(self.branches, douts, branch_caches):
+            wb = ws.scope(b)
             for prefix, c in zip(reversed(block_prefixes(cfg, b)), reversed(c_blocks)):
-                dx, g = L.mixer_block_backward(dx, c)
+                dx, g = L.mixer_block_backward(dx, c, ws.scope(prefix))
                 grads.update({prefix + k: v for k, v in g.items()})
-            dx = L.dropout_backward(dx, c_drop)
+            dx = L.dropout_backward(dx, c_drop, wb.scope("dropout"))
             if b == "id":
-                d_table = d_table + L.embedding_backward(dx, c_in)
+                d_table += L.embedding_backward(dx, c_in, wb.scope("embed"))
             else:
-                grads[f"{b}.proj.W"], grads[f"{b}.proj.b"] = L.input_projection_backward(dx, c_in)
+                grads[f"{b}.proj.W"], grads[f"{b}.proj.b"] = L.input_projection_backward(
+                    dx, c_in, wb.scope("input"))
         grads["id.embedding"] = d_table
         return {k: grads[k] for k in self.params}              # same order as params
 
     # ------------------------------------------------------------------ public
-    def loss_and_grads(self, item_seq, targets, dropout_seed=None):
+    def loss_and_grads(self, item_seq, targets, dropout_seed=None, ws=FRESH):
         """Mean softmax cross-entropy over the batch and its gradient for every parameter.
 
         item_seq: (B, N) int, 0 = padding, most recent item last; targets: (B,) in 1..V.
         Dropout (cfg.dropout > 0) draws its masks from the model's generator, or from a
         fresh generator seeded with ``dropout_seed`` (to repeat a step exactly).
+        With a ``Workspace`` as ``ws`` every array of the step, the returned gradients
+        included, lives in it and is overwritten by the next call (see ``workspace``).
         Returns (loss: float, grads: dict keyed like ``params``).
         """
         item_seq, targets = self._check_batch(item_seq, targets)
         rng = self.rng if dropout_seed is None else np.random.default_rng(dropout_seed)
-        scores, cache = self._forward(item_seq, rng)
-        loss, c_loss = L.softmax_cross_entropy_forward(scores, targets)
-        dscores = L.softmax_cross_entropy_backward(1.0, c_loss)
-        return float(loss), self._backward(dscores, cache)
+        scores, cache = self._forward(item_seq, rng, ws)
+        loss, c_loss = L.softmax_cross_entropy_forward(scores, targets, ws.scope("loss"))
+        dscores = L.softmax_cross_entropy_backward(1.0, c_loss, ws.scope("loss"))
+        return float(loss), self._backward(dscores, cache, ws)
 
-    def scores(self, item_seq):
+    def scores(self, item_seq, ws=FRESH):
         """Scores of every item (B, V + 1) with dropout off; column 0 (padding) is -inf."""
         item_seq, _ = self._check_batch(item_seq, None)
-        s, _ = self._forward(item_seq, None)
+        s, _ = self._forward(item_seq, None, ws)
         s[:, 0] = -np.inf
         return s
 

@@ -4,11 +4,14 @@
     m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²
     p ← p − lr · m̂ / (√v̂ + ε),   m̂ = m / (1 − β1ᵗ),  v̂ = v / (1 − β2ᵗ)
 
-This is what ``torch.optim.AdamW`` computes with the same parameter groups.
+This is what ``torch.optim.AdamW`` computes with the same parameter groups. The update is
+written in place, through two scratch arrays kept in a ``Workspace``.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .workspace import Workspace
 
 
 def decays(name: str, value) -> bool:
@@ -23,6 +26,7 @@ class AdamW:
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.ws = Workspace()                                   # scratch, reused every step
 
     def step(self, grads: dict):
         self.t += 1
@@ -33,11 +37,19 @@ class AdamW:
             if self.weight_decay and decays(k, p):
                 p *= 1.0 - self.lr * self.weight_decay
             m, v = self.m[k], self.v[k]
+            s1, s2 = self.ws("s1", p.shape, p.dtype), self.ws("s2", p.shape, p.dtype)
             m *= b1
-            m += (1.0 - b1) * g
+            m += np.multiply(g, 1.0 - b1, out=s1)               # m ← β1 m + (1 − β1) g
             v *= b2
-            v += (1.0 - b2) * (g * g)
-            p -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            s1 = np.multiply(g, g, out=s1)
+            s1 *= 1.0 - b2
+            v += s1                                             # v ← β2 v + (1 − β2) g²
+            step = np.multiply(m, self.lr / c1, out=s1)         # lr · m̂
+            denom = np.divide(v, c2, out=s2)
+            np.sqrt(denom, out=denom)
+            denom += self.eps                                   # √v̂ + ε
+            step /= denom
+            p -= step
 
     def state_dict(self) -> dict:
         state = {"t": np.array(self.t)}

@@ -179,16 +179,16 @@ def main():
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RecBole atomic folder (scientific)")
     p.add_argument("--rounds", type=int, default=2, help="alternations (at least 2)")
     p.add_argument("--out", type=Path, default=None, help="also write the table to this file")
-    p.add_argument("train_flags", nargs=argparse.REMAINDER,
-                   help="after --, flags for our side as python -m tiny_mmmlp.train takes them")
-    args = p.parse_args()
+    p.epilog = "Flags after -- go to our side, as python -m tiny_mmmlp.train takes them."
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, flags = p.parse_args(argv[:cut]), argv[cut + 1:]
     if args.rounds < 2:
         p.error("--rounds: alternate at least 2 times")
     if not (args.data / f"{args.data.name}.inter").exists():
         print(f"error: --data {args.data}: no {args.data.name}.inter there", file=sys.stderr)
         raise SystemExit(2)
     recbole_python_or_exit(args.recbole_venv)
-    flags = [f for f in args.train_flags if f != "--"]
 
     with tempfile.TemporaryDirectory(prefix="epoch_vs_recbole-") as work:
         ours = TinyMMMLP(args.data, flags)

@@ -5,11 +5,15 @@
 Both backends start from the same weights (same seed), take the same batch, and run
 forward + backward + AdamW. They are timed in alternation in one process, so a noisy
 machine slows both alike; the table reports medians and the ratio NumPy / torch
-(target: at most 1.0).
+(target: at most 1.0). It also reports the CPU time of each step (user + system, all
+threads): on a machine shared with other work, threads that wait for a core stretch the
+wall-clock time of a multithreaded step far more than its CPU time, so the two ratios
+together show how much of a difference is the load.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -42,21 +46,27 @@ def main():
     backends = {"numpy": NumpyBackend(cfg, V, feats, 0, 1e-3, 0.0),
                 "torch": TorchBackend(cfg, V, feats, 0, 1e-3, 0.0)}
     times = {k: [] for k in backends}
+    cpu = {k: [] for k in backends}
     for b in backends.values():                     # warm-up
         b.step(seq, targets)
+    load0 = os.getloadavg()[0]
     for _ in range(args.repeats):
         for name, b in backends.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             b.step(seq, targets)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"one training step, float32, B={B} N={N} d_model={args.d_model} V={V} "
           f"modalities={'id' + (',text' if feats else '')}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, numpy {np.__version__}")
-    print(f"| backend | median ms | min ms |\n|---|---|---|")
+          f"{torch.get_num_threads()} threads, numpy {np.__version__}; {os.cpu_count()} cores, "
+          f"load average {load0:.1f} before and {os.getloadavg()[0]:.1f} after the repeats")
+    print(f"| backend | median ms | min ms | median CPU ms (all threads) |\n|---|---|---|---|")
     for k, v in times.items():
-        print(f"| {k} | {1000 * med[k]:.1f} | {1000 * min(v):.1f} |")
-    print(f"ratio numpy / torch (median): {med['numpy'] / med['torch']:.2f}  (target <= 1.0)")
+        print(f"| {k} | {1000 * med[k]:.1f} | {1000 * min(v):.1f} | {1000 * med_cpu[k]:.1f} |")
+    print(f"ratio numpy / torch (median): {med['numpy'] / med['torch']:.2f}  (target <= 1.0); "
+          f"CPU time: {med_cpu['numpy'] / med_cpu['torch']:.2f}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,11 @@ def main():
     p.add_argument("--items", type=int, default=12000)
     p.add_argument("--text-width", type=int, default=0, help="add a text modality of this width")
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--torch-threads", type=int, default=0,
+                   help="torch intra-op threads (default: torch's choice, one per core)")
     args = p.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     rng = np.random.default_rng(0)
     V, N, B = args.items, args.max_len, args.batch
     feats = {}

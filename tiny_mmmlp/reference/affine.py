@@ -67,7 +67,8 @@ def linear_forward(x, w, b, ws=FRESH):
     """
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])                      # (M, D_in), M = prod(lead)
-    y = np.matmul(x2, w.T, out=ws("y", (x2.shape[0], w.shape[0]), x.dtype))   # (M, D_in) @ (D_in, D_out) -> (M, D_out)
+    y = ws("y", (x2.shape[0], w.shape[0]), x.dtype)     # (M, D_out)
+    np.matmul(x2, w.T, out=y)                            # (M, D_in) @ (D_in, D_out) -> (M, D_out)
     if b is not None:
         y += b
     return y.reshape(*lead, w.shape[0]), (x2, w, lead, b is not None)
@@ -82,7 +83,9 @@ def linear_backward(dout, cache, ws=FRESH, input_grad=True):
     dy = dout.reshape(-1, w.shape[0])                    # (M, D_out)
     dx = None
     if input_grad:
-        dx = np.matmul(dy, w, out=ws("dx", (dy.shape[0], w.shape[1]), dy.dtype)).reshape(*lead, w.shape[1])  # (M, D_out) @ (D_out, D_in) -> (M, D_in)
-    dw = np.matmul(dy.T, x2, out=ws("dw", w.shape, dy.dtype))    # (D_out, M) @ (M, D_in) -> (D_out, D_in)
+        dx = ws("dx", (dy.shape[0], w.shape[1]), dy.dtype)
+        np.matmul(dy, w, out=dx)                         # (M, D_out) @ (D_out, D_in) -> (M, D_in)
+        dx = dx.reshape(*lead, w.shape[1])
+    dw = np.matmul(dy.T, x2, out=ws("dw", w.shape, dy.dtype))   # (D_out, M) @ (M, D_in) -> (D_out, D_in)
     db = dy.sum(axis=0) if has_bias else None            # (D_out,)
     return dx, dw, db

@@ -45,7 +45,8 @@ def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5, ws=FRESH):
     """
     ln, ln_cache = layernorm_forward(h, gamma, beta, eps, ws.scope("ln"))   # (B, D_f)
     u, u_cache = linear_forward(ln, w, b, ws.scope("proj"))    # (B, D_f) @ (D_f, D) -> (B, D)
-    scores = np.matmul(u, cand.T, out=ws("scores", (len(u), len(cand)), u.dtype))  # (B, D) @ (D, V + 1) -> (B, V + 1)
+    scores = ws("scores", (len(u), len(cand)), u.dtype)
+    np.matmul(u, cand.T, out=scores)                        # (B, D) @ (D, V + 1) -> (B, V + 1)
     return scores, (ln_cache, u_cache, u, cand)
 
 

@@ -57,12 +57,14 @@ def token_mix_backward(dy, cache, ws=FRESH):
     B, N, D = dy.shape
     R = w1.shape[0]
     db2 = dy.sum(axis=0).sum(axis=1)                        # (N,): over batch and channels
-    dw2_b = np.matmul(dy, a.transpose(0, 2, 1), out=ws("dw2_b", (B, N, R), dy.dtype))  # (B, N, D) @ (B, D, R) -> (B, N, R)
+    dw2_b = ws("dw2_b", (B, N, R), dy.dtype)               # one product per sequence
+    np.matmul(dy, a.transpose(0, 2, 1), out=dw2_b)          # (B, N, D) @ (B, D, R) -> (B, N, R)
     dw2 = dw2_b.sum(axis=0)                                 # (N, R)
     da = np.matmul(w2.T, dy, out=ws("da", (B, R, D), dy.dtype))        # (R, N) @ (B, N, D) -> (B, R, D)
     dh = gelu_backward(da, a_cache, ws.scope("gelu"))       # (B, R, D)
     db1 = dh.sum(axis=0).sum(axis=1)                        # (R,)
-    dw1_b = np.matmul(dh, ln.transpose(0, 2, 1), out=ws("dw1_b", (B, R, N), dy.dtype))  # (B, R, D) @ (B, D, N) -> (B, R, N)
+    dw1_b = ws("dw1_b", (B, R, N), dy.dtype)
+    np.matmul(dh, ln.transpose(0, 2, 1), out=dw1_b)         # (B, R, D) @ (B, D, N) -> (B, R, N)
     dw1 = dw1_b.sum(axis=0)                                 # (R, N)
     dln = np.matmul(w1.T, dh, out=ws("dln", (B, N, D), dy.dtype))      # (N, R) @ (B, R, D) -> (B, N, D)
     dx, dgamma, dbeta = layernorm_backward(dln, ln_cache, ws.scope("ln"))

@@ -36,8 +36,8 @@ def embedding_backward(dout, cache, ws=FRESH):
     starts = np.flatnonzero(np.r_[True, ids_sorted[1:] != ids_sorted[:-1]])
     rows_sorted = np.take(rows, order, axis=0, mode="clip",
                           out=ws("rows_sorted", rows.shape, dout.dtype))     # (B·N, D)
-    sums = np.add.reduceat(rows_sorted, starts, axis=0,
-                           out=ws("sums", (len(starts), shape[1]), dout.dtype))   # (U, D): one sum per distinct id
+    sums = ws("sums", rows.shape, dout.dtype)[:len(starts)]   # U <= B·N rows: sized for the most
+    np.add.reduceat(rows_sorted, starts, axis=0, out=sums)  # (U, D): one sum per distinct id
     dtable = ws("dtable", shape, dout.dtype)                # (V + 1, D)
     dtable.fill(0.0)
     dtable[ids_sorted[starts]] = sums

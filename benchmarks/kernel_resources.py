@@ -67,9 +67,10 @@ def ci_shapes():
 
 
 def width_shapes():
-    """One shape per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 1024."""
+    """One shape per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 512,
+    N capped at the widest token-mixing row (256, support.MAX_N), so the last shape is the widest accepted."""
     from tiny_mmmlp.kernels.configs import CHANNEL_TILES, TOKEN_TILES
-    return [("width", w, w, 64, 2 * w) for w in sorted(set(TOKEN_TILES) | set(CHANNEL_TILES))]
+    return [("width", min(w, max(TOKEN_TILES)), w, 64, 2 * w) for w in sorted(set(TOKEN_TILES) | set(CHANNEL_TILES))]
 
 
 def launches(N, D, RN, RD, dtype):
@@ -195,7 +196,7 @@ def parse_args(argv=None):
     p.add_argument("--out", help="write the markdown table here (e.g. benchmarks/results/kernel_resources.md)")
     p.add_argument("--shapes", choices=["all", "ci", "default", "widths"], default="all",
                    help="all: the training default and every benchmark (N, D); ci: default and N=200, D=256; "
-                        "default: the training default only; widths: N = D = each width of the tile tables")
+                        "default: the training default only; widths: N = D = each width of the tile tables (N <= 256)")
     p.add_argument("--kernels", help="comma list of kernel names (default: every kernel)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=INT",
                    help="what-if: replace a launch entry, e.g. --set num_stages=3 --set BLOCK_M=64")

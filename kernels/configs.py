@@ -40,23 +40,22 @@ def _launch(num_warps: int, num_stages: int, **constexprs) -> dict:
 
 # Token mixing, by BLOCK_N = the padded sequence length:
 #   (BLOCK_D, BLOCK_R, num_warps) for the forward and data kernels, then the same for the weights.
-# Widths up to 256 are verified by the resource table (benchmarks/results/kernel_resources*.md);
-# 512 and 1024 still spill, and at 1024 the float32 backward overflows shared memory: there the
-# inner dimension N of W1 · LN(X) would have to be chunked as channel mixing chunks D.
+# Every width here is verified by the resource table (benchmarks/results/kernel_resources*.md).
+# There is no row past 256, and support.MAX_N rejects longer sequences: with these kernels
+# N = 512 spills even at 16 warps and N = 1024 overflows shared memory in float32; longer
+# sequences need the inner dimension N of W1 · LN(X) chunked as channel mixing chunks D.
 TOKEN_TILES = {
     16: ((32, 32, 4), (32, 32, 4)),
     32: ((32, 32, 4), (32, 32, 4)),
     64: ((32, 32, 4), (16, 32, 4)),
     128: ((32, 16, 8), (16, 16, 8)),
     256: ((32, 16, 16), (32, 16, 16)),
-    512: ((16, 16, 16), (16, 16, 16)),
-    1024: ((16, 16, 32), (16, 16, 32)),
 }
 # bfloat16 tl.dot runs on tensor cores and needs registers differently: where the weight kernel
 # wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N.
-TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8), 512: (16, 16, 8), 1024: (16, 16, 16)}
+TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8)}
 # Channel mixing, by BLOCK_D = the padded feature width: (BLOCK_M, BLOCK_K, BLOCK_R, num_warps)
-# for the forward, the data and the weight kernels. Verified up to 512; 1024 still spills.
+# for the forward, the data and the weight kernels. Verified up to 512 (support.MAX_D); 1024 spilled.
 CHANNEL_TILES = {
     16: ((32, 16, 32, 4), (16, 16, 16, 4), (16, 16, 16, 4)),
     32: ((32, 32, 32, 4), (16, 32, 32, 4), (16, 32, 16, 4)),
@@ -64,7 +63,6 @@ CHANNEL_TILES = {
     128: ((16, 64, 32, 4), (16, 64, 16, 4), (16, 32, 16, 4)),
     256: ((16, 64, 32, 8), (16, 64, 32, 8), (16, 64, 16, 8)),
     512: ((16, 64, 16, 8), (16, 64, 16, 8), (16, 64, 16, 16)),
-    1024: ((16, 64, 16, 16), (16, 64, 16, 16), (16, 64, 16, 16)),
 }
 CHANNEL_WEIGHT_TILES_BF16 = {512: (16, 64, 16, 8)}    # as TOKEN_WEIGHT_TILES_BF16
 

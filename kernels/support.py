@@ -4,8 +4,11 @@
   float64 so that ``torch.autograd.gradcheck`` can run in double precision). Triton reads
   ``TRITON_INTERPRET`` when a kernel module is imported, so set it before importing
   ``tiny_mmmlp.kernels``.
-- Shapes: any N and D from 1 to 1024 and any hidden width R >= 1; blocks are padded to
-  powers of two (at least 16, the smallest ``tl.dot`` tile on a GPU) and masked.
+- Shapes: N from 1 to 256, D from 1 to 512, any hidden width R >= 1; blocks are padded to
+  powers of two (at least 16, the smallest ``tl.dot`` tile on a GPU) and masked. The limits
+  are the widths ``benchmarks/results/kernel_resources-widths.md`` shows to compile for
+  sm_80/sm_90a without spilling or overflowing shared memory: token mixing holds whole
+  (N, BLOCK_D) tiles and spills from N = 512 (overflows at 1024), channel mixing from D = 1024.
 - Accumulation is float32 (float64 for float64 inputs). float32 matmuls follow torch's
   setting: TF32 tensor cores only when ``torch.get_float32_matmul_precision() != "highest"``.
 """
@@ -17,7 +20,8 @@ import torch
 import triton.language as tl
 
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"   # read once, as triton.jit does
-MAX_WIDTH = 1024                                         # largest N (token mix) or D (channel mix)
+MAX_N = 256                                              # largest N (see Shapes above)
+MAX_D = 512                                              # largest D
 CUDA_DTYPES = (torch.float32, torch.bfloat16)
 INTERPRETER_DTYPES = (torch.float32, torch.float64)
 
@@ -51,9 +55,9 @@ def check_x(op: str, x) -> None:
     if x.dtype not in allowed:
         raise ValueError(f"{op}: dtype {x.dtype} is not supported on {x.device}; use one of {allowed}.")
     B, N, D = x.shape
-    if min(B, N, D) < 1 or max(N, D) > MAX_WIDTH or x.numel() >= 2**31:
-        raise ValueError(f"{op}: x shape {tuple(x.shape)} unsupported; need B >= 1, 1 <= N, D <= {MAX_WIDTH} "
-                         f"and fewer than 2**31 elements (int32 offsets).")
+    if min(B, N, D) < 1 or N > MAX_N or D > MAX_D or x.numel() >= 2**31:
+        raise ValueError(f"{op}: x shape {tuple(x.shape)} unsupported; need B >= 1, 1 <= N <= {MAX_N}, "
+                         f"1 <= D <= {MAX_D} (wider tiles spill on a GPU) and fewer than 2**31 elements.")
 
 
 def check_params(op: str, x: torch.Tensor, params: dict) -> None:

@@ -96,7 +96,8 @@ def test_matches_reference(half, dtype, shape):
     check_against_reference(half, *shape, dtype)
 
 
-LARGE = [(2, 70, 33, 40), (2, 5, 130, 24)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 1000, 24, 20)] if CUDA else [])
+# (2, 256, 500, 20): the widest shape the launchers accept (support.MAX_N, MAX_D), padded D.
+LARGE = [(2, 70, 33, 40), (2, 5, 130, 24)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 256, 500, 20)] if CUDA else [])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -162,6 +163,22 @@ def test_clear_errors():
                             torch.zeros(2048, device=DEVICE), torch.zeros(3, 2048, device=DEVICE),
                             torch.zeros(3, device=DEVICE), torch.zeros(2048, 3, device=DEVICE),
                             torch.zeros(2048, device=DEVICE))
+    from tiny_mmmlp.kernels.support import MAX_N
+    N = MAX_N + 1                                        # one position past what fits a GPU
+    with pytest.raises(ValueError, match=f"1 <= N <= {N - 1}"):
+        kernels.token_mix(torch.zeros(1, N, 4, device=DEVICE), p[0], p[1], torch.zeros(5, N, device=DEVICE),
+                          p[3], torch.zeros(N, 5, device=DEVICE), torch.zeros(N, device=DEVICE))
+
+
+def test_limits_are_the_verified_tile_tables():
+    """What the launchers accept is exactly what the tile tables (checked by
+    benchmarks/kernel_resources.py --shapes widths) cover: no accepted width lacks a row."""
+    from tiny_mmmlp.kernels import configs
+    from tiny_mmmlp.kernels.support import MAX_D, MAX_N
+    assert MAX_N == max(configs.TOKEN_TILES) and MAX_D == max(configs.CHANNEL_TILES)
+    for N, D in [(1, 1), (MAX_N, MAX_D)]:
+        for dtype in (torch.float32, torch.bfloat16):
+            assert configs.token_mix(N, D, 64, dtype) and configs.channel_mix(D, 2 * D, dtype)
 
 
 @pytest.mark.parametrize("half", ["token", "channel"])

@@ -67,10 +67,15 @@ def ci_shapes():
 
 
 def width_shapes():
-    """One shape per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 512,
-    N capped at the widest token-mixing row (256, support.MAX_N), so the last shape is the widest accepted."""
+    """Two shapes per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 1024,
+    each capped at its table's widest row (support.MAX_N, MAX_D), so the last shape is the widest accepted;
+    and the same less 3 ("unaligned"), since ptxas sees whether N and D are multiples of 16."""
     from tiny_mmmlp.kernels.configs import CHANNEL_TILES, TOKEN_TILES
-    return [("width", min(w, max(TOKEN_TILES)), w, 64, 2 * w) for w in sorted(set(TOKEN_TILES) | set(CHANNEL_TILES))]
+    out = []
+    for w in sorted(set(TOKEN_TILES) | set(CHANNEL_TILES)):
+        N, D = min(w, max(TOKEN_TILES)), min(w, max(CHANNEL_TILES))
+        out += [("width", N, D, 64, 2 * D), ("unaligned", N - 3, D - 3, 64, 2 * (D - 3))]
+    return out
 
 
 def launches(N, D, RN, RD, dtype):
@@ -196,7 +201,8 @@ def parse_args(argv=None):
     p.add_argument("--out", help="write the markdown table here (e.g. benchmarks/results/kernel_resources.md)")
     p.add_argument("--shapes", choices=["all", "ci", "default", "widths"], default="all",
                    help="all: the training default and every benchmark (N, D); ci: default and N=200, D=256; "
-                        "default: the training default only; widths: N = D = each width of the tile tables (N <= 256)")
+                        "default: the training default only; "
+                        "widths: N = D = each width of the tile tables (D <= 512), and each less 3")
     p.add_argument("--kernels", help="comma list of kernel names (default: every kernel)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=INT",
                    help="what-if: replace a launch entry, e.g. --set num_stages=3 --set BLOCK_M=64")

@@ -33,24 +33,34 @@ def _launch(num_warps: int, num_stages: int, **constexprs) -> dict:
 #   every tile loaded in a loop in shared memory; in the weight-gradient kernels that pushed
 #   shared memory past the sm_80/sm_90a limits and ptxas spilled kilobytes per thread.
 # - a float32 tl.dot (IEEE, no tensor cores) keeps a whole inner row of each operand in every
-#   thread, so the inner dimension stays small: BLOCK_K chunks of D in channel mixing, and more
-#   warps (fewer values per thread) for the N-wide tiles of token mixing.
+#   thread, so the inner dimension stays small: BLOCK_K chunks of D in channel mixing and of N in
+#   token mixing, and more warps (fewer values per thread) for the N-wide tiles of token mixing.
 # - LayerNorm kernels hold about 16 values of each (BLOCK_M, BLOCK_D) tile per thread, so they
 #   stay under 128 registers and at least 16 warps fit on an SM.
 
 # Token mixing, by BLOCK_N = the padded sequence length:
 #   (BLOCK_D, BLOCK_R, num_warps) for the forward and data kernels, then the same for the weights.
-# Every width here is verified by the resource table (benchmarks/results/kernel_resources*.md).
-# There is no row past 256, and support.MAX_N rejects longer sequences: with these kernels
-# N = 512 spills even at 16 warps and N = 1024 overflows shared memory in float32; longer
-# sequences need the inner dimension N of W1 · LN(X) chunked as channel mixing chunks D.
+# Every width here is verified by the resource table (benchmarks/results/kernel_resources*.md);
+# support.MAX_N is the widest row. With N chunked, 8 warps suffice up to 512 (at 16 warps ptxas
+# settled on 64 registers and 8-56 bytes of stack); 16 at 1024 for the forward and data kernels
+# (their (N, BLOCK_D) accumulator and W tile); the weight kernel takes 512-column slices.
 TOKEN_TILES = {
     16: ((32, 32, 4), (32, 32, 4)),
     32: ((32, 32, 4), (32, 32, 4)),
     64: ((32, 32, 4), (16, 32, 4)),
-    128: ((32, 16, 8), (16, 16, 8)),
-    256: ((32, 16, 16), (32, 16, 16)),
+    128: ((32, 16, 8), (32, 16, 8)),
+    256: ((32, 16, 8), (32, 16, 16)),
+    512: ((16, 16, 8), (16, 16, 8)),
+    1024: ((16, 16, 16), (16, 16, 8)),
 }
+# The matmuls over N (W1 · LN(X), W2ᵀ · dY) run in BLOCK_K = min(BLOCK_N, TOKEN_CHUNK) chunks of N
+# (64 left 8 bytes of stack in three launches at N = 64 .. 256).
+TOKEN_CHUNK = 32
+TOKEN_CHUNK_BY_N = {32: 16}    # BLOCK_N -> BLOCK_K where 32 left 8 bytes of stack (N = 20 on sm_90a)
+# The weight kernel accumulates (BLOCK_R, N) blocks of dW1 and dW2ᵀ; past TOKEN_WEIGHT_COLS positions
+# each program takes one BLOCK_N = TOKEN_WEIGHT_COLS slice of them (a third grid axis) and
+# recomputes H and dH for it, rather than spill.
+TOKEN_WEIGHT_COLS = 512
 # bfloat16 tl.dot runs on tensor cores and needs registers differently: where the weight kernel
 # wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N.
 TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8)}
@@ -83,11 +93,13 @@ def token_mix(N: int, D: int, R: int, dtype: torch.dtype) -> dict:
     (d, r, w), (d_w, r_w, w_w) = TOKEN_TILES[BLOCK_N]
     if dtype == torch.bfloat16:
         d_w, r_w, w_w = TOKEN_WEIGHT_TILES_BF16.get(BLOCK_N, (d_w, r_w, w_w))
+    common["BLOCK_K"] = min(BLOCK_N, TOKEN_CHUNK_BY_N.get(BLOCK_N, TOKEN_CHUNK))
     mix = _launch(w, 1, **common, BLOCK_D=block(D, d), BLOCK_R=block(R, r))
     ln = layernorm(D, dtype)
     return {"_ln_stats_kernel": ln["_ln_stats_kernel"], "_token_mix_fwd": mix,
             "_token_mix_bwd_data": mix, "_ln_backward_kernel": ln["_ln_backward_kernel"],
-            "_token_mix_bwd_weights": _launch(w_w, 1, **common, BLOCK_D=block(D, d_w), BLOCK_R=block(R, r_w))}
+            "_token_mix_bwd_weights": _launch(w_w, 1, **dict(common, BLOCK_N=min(BLOCK_N, TOKEN_WEIGHT_COLS)),
+                                              BLOCK_D=block(D, d_w), BLOCK_R=block(R, r_w))}
 
 
 def channel_mix(D: int, R: int, dtype: torch.dtype) -> dict:

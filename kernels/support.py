@@ -4,11 +4,11 @@
   float64 so that ``torch.autograd.gradcheck`` can run in double precision). Triton reads
   ``TRITON_INTERPRET`` when a kernel module is imported, so set it before importing
   ``tiny_mmmlp.kernels``.
-- Shapes: N from 1 to 256, D from 1 to 512, any hidden width R >= 1; blocks are padded to
+- Shapes: N from 1 to 1024, D from 1 to 512, any hidden width R >= 1; blocks are padded to
   powers of two (at least 16, the smallest ``tl.dot`` tile on a GPU) and masked. The limits
   are the widths ``benchmarks/results/kernel_resources-widths.md`` shows to compile for
-  sm_80/sm_90a without spilling or overflowing shared memory: token mixing holds whole
-  (N, BLOCK_D) tiles and spills from N = 512 (overflows at 1024), channel mixing from D = 1024.
+  sm_80/sm_90a without spilling or overflowing shared memory (the rows of the tile tables in
+  ``configs``); channel mixing holds whole rows of D features and spills at D = 1024.
 - Accumulation is float32 (float64 for float64 inputs). float32 matmuls follow torch's
   setting: TF32 tensor cores only when ``torch.get_float32_matmul_precision() != "highest"``.
 """
@@ -20,7 +20,7 @@ import torch
 import triton.language as tl
 
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"   # read once, as triton.jit does
-MAX_N = 256                                              # largest N (see Shapes above)
+MAX_N = 1024                                             # largest N (see Shapes above)
 MAX_D = 512                                              # largest D
 CUDA_DTYPES = (torch.float32, torch.bfloat16)
 INTERPRETER_DTYPES = (torch.float32, torch.float64)

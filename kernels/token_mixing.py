@@ -8,17 +8,19 @@ R hidden width):
     A = GELU(H)                        (R, D)   tanh form
     Y[b] = X[b] + W2 · A + b2          (N, R) @ (R, D) -> (N, D)
 
-Forward: one program per (b, block of BLOCK_D channels) holds its (N, BLOCK_D) slice of X and
-loops over the hidden width in chunks of BLOCK_R, so H and A (R × D per sequence) live only in
-registers. Backward, recomputing H from X, μ, rstd instead of saving it:
+Forward: one program per (b, block of BLOCK_D channels) accumulates its (N, BLOCK_D) slice of Y
+and loops over the hidden width in chunks of BLOCK_R, so H and A (R × D per sequence) live only
+in registers; W1 · L runs over N in BLOCK_K chunks, normalising each chunk of X as it is read.
+Backward, recomputing H from X, μ, rstd instead of saving it:
 
     dA = W2ᵀ · dY,  dH = dA ⊙ GELU'(H),  dL = W1ᵀ · dH              (data kernel, same tiling)
     dW2 = Σ_b dY · Aᵀ,  dW1 = Σ_b dH · Lᵀ,  db1 = Σ dH,  db2 = Σ dY   (weight kernel)
     dX = dY + LN-backward(dL),  dγ, dβ                                (layernorm.ln_backward)
 
-The weight kernel gives each program one R-chunk of the weights and a strided share of the
-(b, channel-block) tiles; it writes its partial sums to its own slot of a (P, ...) buffer,
-which torch then sums in a fixed order, so results repeat bit for bit.
+The weight kernel gives each program one R-chunk of the weights (and, for long sequences, one
+slice of BLOCK_N of their N columns) and a strided share of the (b, channel-block) tiles; it
+writes its partial sums to its own slot of a (P, ...) buffer, which torch then sums in a fixed
+order, so results repeat bit for bit.
 """
 import torch
 import triton
@@ -35,10 +37,11 @@ from .support import check_params, check_x, reduction_programs, torch_acc_dtype
 
 
 @triton.jit
-def _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D,
+def _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, n0, d0, N, D,
                   ACC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """x and LN(x) for sequence b, channels d0 .. d0+BLOCK_D: two (BLOCK_N, BLOCK_D) tiles, 0 outside."""
-    n = tl.arange(0, BLOCK_N)
+    """x and LN(x) for sequence b, positions n0 .. n0+BLOCK_N, channels d0 .. d0+BLOCK_D: two
+    (BLOCK_N, BLOCK_D) tiles, 0 outside."""
+    n = n0 + tl.arange(0, BLOCK_N)
     d = d0 + tl.arange(0, BLOCK_D)
     mask = (n < N)[:, None] & (d < D)[None, :]
     offs = b * N * D + n[:, None] * D + d[None, :]
@@ -51,66 +54,96 @@ def _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D,
     return x, tl.where(mask, ln, 0.0), offs, mask
 
 
+
+@triton.jit
+def _w_times_cols(A, Mean, Rstd, Gamma, Beta, W, b, d0, N, D, R, r0, w_sr, w_sn,
+                  NORMALIZE: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
+                  BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Σ_n W[r, n] · cols[n, d] for r = r0 ... r0+BLOCK_R, channels d = d0 ... d0+BLOCK_D of sequence b:
+    (BLOCK_R, BLOCK_D). cols = LN(A[b]) from the saved μ, rstd when NORMALIZE, else A[b]; W[r, n] is at
+    W + r·w_sr + n·w_sn. The N positions are read in chunks of BLOCK_K, so that no tl.dot has an
+    inner dimension wider than BLOCK_K (as channel_mixing._rows_times_w chunks D): a float32
+    tl.dot keeps a whole inner row of each operand per thread, which at N = 512 no longer fits.
+    """
+    DT = A.dtype.element_ty
+    r = r0 + tl.arange(0, BLOCK_R)
+    d = d0 + tl.arange(0, BLOCK_D)
+    gamma = tl.load(Gamma + d, mask=d < D, other=0.0).to(ACC)
+    beta = tl.load(Beta + d, mask=d < D, other=0.0).to(ACC)
+    out = tl.zeros((BLOCK_R, BLOCK_D), dtype=ACC)
+    for k0 in range(0, N, BLOCK_K):
+        k = k0 + tl.arange(0, BLOCK_K)
+        mask = (k < N)[:, None] & (d < D)[None, :]
+        a = tl.load(A + b * N * D + k[:, None] * D + d[None, :], mask=mask, other=0.0).to(ACC)  # (BLOCK_K, BLOCK_D)
+        if NORMALIZE:
+            mean = tl.load(Mean + b * N + k, mask=k < N, other=0.0)
+            rstd = tl.load(Rstd + b * N + k, mask=k < N, other=0.0)
+            a = tl.where(mask, (a - mean[:, None]) * rstd[:, None] * gamma[None, :] + beta[None, :], 0.0)
+        w = tl.load(W + r[:, None] * w_sr + k[None, :] * w_sn, mask=(r < R)[:, None] & (k < N)[None, :],
+                    other=0.0)                                                           # (BLOCK_R, BLOCK_K)
+        out += tl.dot(w.to(DT), a.to(DT), input_precision=PRECISION).to(ACC)
+    return out
+
 @triton.jit
 def _token_mix_fwd(X, Y, Mean, Rstd, Gamma, Beta, W1, B1, W2, B2, N, D, R,
-                   ACC: tl.constexpr, PRECISION: tl.constexpr,
-                   BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+                   ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_N: tl.constexpr,
+                   BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
     b, d0 = tl.program_id(0), tl.program_id(1) * BLOCK_D          # grid (B, cdiv(D, BLOCK_D))
     DT = X.dtype.element_ty                                        # matmul operand type
-    x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
     n = tl.arange(0, BLOCK_N)
     z = tl.zeros((BLOCK_N, BLOCK_D), dtype=ACC)                    # W2 · A, accumulated over R
     for r0 in range(0, R, BLOCK_R):
         r = r0 + tl.arange(0, BLOCK_R)
-        w_mask = (r < R)[:, None] & (n < N)[None, :]               # (BLOCK_R, BLOCK_N)
-        w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0)    # W1[r, n]
         w2 = tl.load(W2 + n[:, None] * R + r[None, :], mask=(n < N)[:, None] & (r < R)[None, :], other=0.0)
         b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
-        h = tl.dot(w1.to(DT), ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]  # (BLOCK_R, BLOCK_D)
+        h = _w_times_cols(X, Mean, Rstd, Gamma, Beta, W1, b, d0, N, D, R, r0, N, 1, True,   # W1 · LN(X)
+                          ACC, PRECISION, BLOCK_K, BLOCK_D, BLOCK_R) + b1[:, None]         # (BLOCK_R, BLOCK_D)
         a = gelu(h)                                                # padded rows r >= R meet W2 = 0
         z += tl.dot(w2.to(DT), a.to(DT), input_precision=PRECISION).to(ACC)             # (BLOCK_N, BLOCK_D)
+    d = d0 + tl.arange(0, BLOCK_D)
+    mask = (n < N)[:, None] & (d < D)[None, :]
+    offs = b * N * D + n[:, None] * D + d[None, :]
+    x = tl.load(X + offs, mask=mask, other=0.0).to(ACC)
     b2 = tl.load(B2 + n, mask=n < N, other=0.0).to(ACC)
     tl.store(Y + offs, (x + z + b2[:, None]).to(Y.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def _token_mix_bwd_data(X, DY, DL, Mean, Rstd, Gamma, Beta, W1, B1, W2, N, D, R,
-                        ACC: tl.constexpr, PRECISION: tl.constexpr,
-                        BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+                        ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_N: tl.constexpr,
+                        BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
     """dL = W1ᵀ · (GELU'(H) ⊙ (W2ᵀ · dY)) for one (b, channel block); DL is float (B, N, D)."""
     b, d0 = tl.program_id(0), tl.program_id(1) * BLOCK_D
     DT = X.dtype.element_ty
-    x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
-    dy = tl.load(DY + offs, mask=mask, other=0.0)                  # (BLOCK_N, BLOCK_D)
     n = tl.arange(0, BLOCK_N)
     dl = tl.zeros((BLOCK_N, BLOCK_D), dtype=ACC)
     for r0 in range(0, R, BLOCK_R):
         r = r0 + tl.arange(0, BLOCK_R)
-        w_mask = (r < R)[:, None] & (n < N)[None, :]
-        w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0)    # W1[r, n]
-        w2t = tl.load(W2 + n[None, :] * R + r[:, None], mask=w_mask, other=0.0)   # W2ᵀ[r, n]
-        b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
-        h = tl.dot(w1.to(DT), ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]
-        da = tl.dot(w2t.to(DT), dy.to(DT), input_precision=PRECISION).to(ACC)   # (BLOCK_R, BLOCK_D)
+        w1t = tl.load(W1 + r[None, :] * N + n[:, None], mask=(n < N)[:, None] & (r < R)[None, :], other=0.0)
+        b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)                                  # W1ᵀ[n, r]
+        h = _w_times_cols(X, Mean, Rstd, Gamma, Beta, W1, b, d0, N, D, R, r0, N, 1, True,   # W1 · LN(X)
+                          ACC, PRECISION, BLOCK_K, BLOCK_D, BLOCK_R) + b1[:, None]
+        da = _w_times_cols(DY, Mean, Rstd, Gamma, Beta, W2, b, d0, N, D, R, r0, 1, R, False,  # W2ᵀ · dY
+                           ACC, PRECISION, BLOCK_K, BLOCK_D, BLOCK_R)                          # (BLOCK_R, BLOCK_D)
         dh = da * gelu_grad(h)
-        dl += tl.dot(tl.trans(w1.to(DT)), dh.to(DT), input_precision=PRECISION).to(ACC)  # (BLOCK_N, BLOCK_D)
-    tl.store(DL + offs, dl, mask=mask)
+        dl += tl.dot(w1t.to(DT), dh.to(DT), input_precision=PRECISION).to(ACC)            # (BLOCK_N, BLOCK_D)
+    d = d0 + tl.arange(0, BLOCK_D)
+    tl.store(DL + b * N * D + n[:, None] * D + d[None, :], dl, mask=(n < N)[:, None] & (d < D)[None, :])
 
 
 @triton.jit
 def _token_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W1, B1, W2,
                            DW1p, DW2p, DB1p, DB2p,   # partials: (P, R, N), (P, N, R), (P, R), (P, N)
                            B, N, D, R,
-                           ACC: tl.constexpr, PRECISION: tl.constexpr,
-                           BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
-    """Program (i, p): hidden rows r in chunk i, tiles t = p, p + P, ... of the B·cdiv(D, BLOCK_D)."""
+                           ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_N: tl.constexpr,
+                           BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Program (i, p, j): hidden rows r in chunk i, tiles t = p, p + P, ... of the B·cdiv(D, BLOCK_D),
+    weight columns n in chunk j of BLOCK_N positions (one chunk unless N is wider than BLOCK_N)."""
     pid_r, p, P = tl.program_id(0), tl.program_id(1), tl.num_programs(1)
     DT = X.dtype.element_ty
-    n = tl.arange(0, BLOCK_N)
+    n = tl.program_id(2) * BLOCK_N + tl.arange(0, BLOCK_N)
     r = pid_r * BLOCK_R + tl.arange(0, BLOCK_R)
     w_mask = (r < R)[:, None] & (n < N)[None, :]                   # (BLOCK_R, BLOCK_N)
-    w1 = tl.load(W1 + r[:, None] * N + n[None, :], mask=w_mask, other=0.0).to(DT)   # W1[r, n]
-    w2t = tl.load(W2 + n[None, :] * R + r[:, None], mask=w_mask, other=0.0).to(DT)  # W2ᵀ[r, n]
     b1 = tl.load(B1 + r, mask=r < R, other=0.0).to(ACC)
     dw1 = tl.zeros((BLOCK_R, BLOCK_N), dtype=ACC)                  # Σ dH · Lᵀ
     dw2t = tl.zeros((BLOCK_R, BLOCK_N), dtype=ACC)                 # Σ A · dYᵀ  (= dW2ᵀ)
@@ -119,11 +152,14 @@ def _token_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W1, B1, W2,
     n_dblk = tl.cdiv(D, BLOCK_D)
     for t in range(p, B * n_dblk, P):
         b, d0 = t // n_dblk, (t % n_dblk) * BLOCK_D
-        x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, d0, N, D, ACC, BLOCK_N, BLOCK_D)
+        x, ln, offs, mask = _load_ln_tile(X, Mean, Rstd, Gamma, Beta, b, tl.program_id(2) * BLOCK_N, d0, N, D,
+                                          ACC, BLOCK_N, BLOCK_D)
         dy = tl.load(DY + offs, mask=mask, other=0.0)              # (BLOCK_N, BLOCK_D)
-        h = tl.dot(w1, ln.to(DT), input_precision=PRECISION).to(ACC) + b1[:, None]   # (BLOCK_R, BLOCK_D)
+        h = _w_times_cols(X, Mean, Rstd, Gamma, Beta, W1, b, d0, N, D, R, pid_r * BLOCK_R, N, 1, True,
+                          ACC, PRECISION, BLOCK_K, BLOCK_D, BLOCK_R) + b1[:, None]   # W1 · LN(X): (BLOCK_R, BLOCK_D)
         a = gelu(h)
-        dh = tl.dot(w2t, dy.to(DT), input_precision=PRECISION).to(ACC) * gelu_grad(h)
+        dh = _w_times_cols(DY, Mean, Rstd, Gamma, Beta, W2, b, d0, N, D, R, pid_r * BLOCK_R, 1, R, False,
+                           ACC, PRECISION, BLOCK_K, BLOCK_D, BLOCK_R) * gelu_grad(h)  # (W2ᵀ · dY) ⊙ GELU'(H)
         # padded channels d >= D: L = 0 and dY = 0 there, so they add nothing below
         dw1 += tl.dot(dh.to(DT), tl.trans(ln.to(DT)), input_precision=PRECISION).to(ACC)  # (BLOCK_R, BLOCK_N)
         dw2t += tl.dot(a.to(DT), tl.trans(dy.to(DT)), input_precision=PRECISION).to(ACC)  # (BLOCK_R, BLOCK_N)
@@ -131,7 +167,7 @@ def _token_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W1, B1, W2,
         db2 += tl.sum(dy.to(ACC), axis=1)
     tl.store(DW1p + p * R * N + r[:, None] * N + n[None, :], dw1, mask=w_mask)
     tl.store(DW2p + p * N * R + n[None, :] * R + r[:, None], dw2t, mask=w_mask)
-    tl.store(DB1p + p * R + r, db1, mask=r < R)
+    tl.store(DB1p + p * R + r, db1, mask=(r < R) & (tl.program_id(2) == 0))   # one N-chunk writes dB1
     tl.store(DB2p + p * N + n, db2, mask=(n < N) & (pid_r == 0))   # one R-chunk writes dB2
 
 
@@ -169,7 +205,7 @@ def token_mix_backward(dy, x, gamma, beta, w1, b1, w2, b2, mean, rstd):
     P = reduction_programs(B * n_dblk, n_rblk, x.device)
     part = lambda *shape: torch.zeros((P, *shape), device=x.device, dtype=dl.dtype)  # noqa: E731
     dw1p, dw2p, db1p, db2p = part(R, N), part(N, R), part(R), part(N)
-    _token_mix_bwd_weights[(n_rblk, P)](x, dy, mean, rstd, gamma, beta, w1, b1, w2,
+    _token_mix_bwd_weights[(n_rblk, P, triton.cdiv(N, cfg["BLOCK_N"]))](x, dy, mean, rstd, gamma, beta, w1, b1, w2,
                                         dw1p, dw2p, db1p, db2p, B, N, D, R, **cfg)
     dw1, db1, dw2, db2 = (t.sum(0).to(x.dtype) for t in (dw1p, db1p, dw2p, db2p))   # fixed-order sums
     return dx, dgamma.to(x.dtype), dbeta.to(x.dtype), dw1, db1, dw2, db2

@@ -96,8 +96,9 @@ def test_matches_reference(half, dtype, shape):
     check_against_reference(half, *shape, dtype)
 
 
-# (2, 256, 500, 20): the widest shape the launchers accept (support.MAX_N, MAX_D), padded D.
-LARGE = [(2, 70, 33, 40), (2, 5, 130, 24)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 256, 500, 20)] if CUDA else [])
+# CUDA only: N = 1000 (chunked token mixing, two weight-column slices), D = 500 (widest channel tile).
+LARGE = [(2, 70, 33, 40), (2, 5, 130, 24)] + ([(4, 200, 256, 128), (3, 50, 192, 256), (2, 1000, 24, 20),
+                                             (2, 60, 500, 20)] if CUDA else [])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -107,6 +108,17 @@ def test_matches_reference_larger(half, dtype, B, N, D, R):
     """Block sizes beyond the Hypothesis range: N > 64 (wider tiles), several R and D chunks
     (D = 130: three BLOCK_K chunks of the channel-mixing matmuls, the last one masked)."""
     check_against_reference(half, B, N, D, R, seed=7, n_pad=N // 3, dtype=dtype)
+
+
+def test_token_mixing_chunks_over_n(monkeypatch):
+    """Token mixing with small chunks: W1 · LN(X) and W2ᵀ · dY in BLOCK_K = 16 chunks of N, and the
+    weight kernel on 16-column slices of dW1/dW2 (a third grid axis), as at N = 1024 on a GPU."""
+    from tiny_mmmlp.kernels import configs
+    monkeypatch.setattr(configs, "TOKEN_CHUNK", 16)
+    monkeypatch.setattr(configs, "TOKEN_WEIGHT_COLS", 16)
+    launch = configs.token_mix(40, 20, 24, torch.float32)
+    assert launch["_token_mix_fwd"]["BLOCK_K"] == 16 and launch["_token_mix_bwd_weights"]["BLOCK_N"] == 16
+    check_against_reference("token", 2, 40, 20, 24, seed=11, n_pad=5, dtype=torch.float32)
 
 
 @pytest.mark.skipif(CUDA, reason="float64 is accepted only under the interpreter")

@@ -41,29 +41,31 @@ def _launch(num_warps: int, num_stages: int, **constexprs) -> dict:
 # Token mixing, by BLOCK_N = the padded sequence length:
 #   (BLOCK_D, BLOCK_R, num_warps) for the forward and data kernels, then the same for the weights.
 # Every width here is verified by the resource table (benchmarks/results/kernel_resources*.md);
-# support.MAX_N is the widest row. With N chunked, 8 warps suffice up to 512 (at 16 warps ptxas
-# settled on 64 registers and 8-56 bytes of stack); 16 at 1024 for the forward and data kernels
-# (their (N, BLOCK_D) accumulator and W tile); the weight kernel takes 512-column slices.
+# support.MAX_N is the widest row. With N chunked, 4-8 warps suffice up to 512 (with more, ptxas
+# settled on 48-64 registers and 8-56 bytes of stack); 16 at 1024 for the forward and data kernels
+# (their (N, BLOCK_D) accumulator and W tile); past 256 the weight kernel takes 256-column slices,
+# so its rows at 512 and 1024 compile to the same binary as at 256. ptxas is erratic here (8 bytes
+# of stack appear and vanish with one tile or warp change), so every entry was chosen from compiles
+# at aligned and unaligned widths (benchmarks/kernel_resources.py --shapes widths).
 TOKEN_TILES = {
     16: ((32, 32, 4), (32, 32, 4)),
     32: ((32, 32, 4), (32, 32, 4)),
     64: ((32, 32, 4), (16, 32, 4)),
-    128: ((32, 16, 8), (32, 16, 8)),
-    256: ((32, 16, 8), (32, 16, 16)),
-    512: ((16, 16, 8), (16, 16, 8)),
-    1024: ((16, 16, 16), (16, 16, 8)),
+    128: ((32, 16, 4), (32, 16, 8)),
+    256: ((16, 16, 8), (32, 16, 8)),
+    512: ((16, 16, 8), (32, 16, 8)),
+    1024: ((16, 16, 16), (32, 16, 8)),
 }
 # The matmuls over N (W1 · LN(X), W2ᵀ · dY) run in BLOCK_K = min(BLOCK_N, TOKEN_CHUNK) chunks of N
-# (64 left 8 bytes of stack in three launches at N = 64 .. 256).
-TOKEN_CHUNK = 32
-TOKEN_CHUNK_BY_N = {32: 16}    # BLOCK_N -> BLOCK_K where 32 left 8 bytes of stack (N = 20 on sm_90a)
+# (32 and 64 left 8-72 bytes of stack in some launches, mostly at widths not a multiple of 16).
+TOKEN_CHUNK = 16
 # The weight kernel accumulates (BLOCK_R, N) blocks of dW1 and dW2ᵀ; past TOKEN_WEIGHT_COLS positions
 # each program takes one BLOCK_N = TOKEN_WEIGHT_COLS slice of them (a third grid axis) and
 # recomputes H and dH for it, rather than spill.
-TOKEN_WEIGHT_COLS = 512
+TOKEN_WEIGHT_COLS = 256
 # bfloat16 tl.dot runs on tensor cores and needs registers differently: where the weight kernel
-# wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N.
-TOKEN_WEIGHT_TILES_BF16 = {256: (32, 16, 8)}
+# wants another launch in bfloat16, (BLOCK_D, BLOCK_R, num_warps) by BLOCK_N (none at present).
+TOKEN_WEIGHT_TILES_BF16 = {}
 # Channel mixing, by BLOCK_D = the padded feature width: (BLOCK_M, BLOCK_K, BLOCK_R, num_warps)
 # for the forward, the data and the weight kernels. Verified up to 512 (support.MAX_D); 1024 spilled.
 CHANNEL_TILES = {
@@ -93,7 +95,7 @@ def token_mix(N: int, D: int, R: int, dtype: torch.dtype) -> dict:
     (d, r, w), (d_w, r_w, w_w) = TOKEN_TILES[BLOCK_N]
     if dtype == torch.bfloat16:
         d_w, r_w, w_w = TOKEN_WEIGHT_TILES_BF16.get(BLOCK_N, (d_w, r_w, w_w))
-    common["BLOCK_K"] = min(BLOCK_N, TOKEN_CHUNK_BY_N.get(BLOCK_N, TOKEN_CHUNK))
+    common["BLOCK_K"] = min(BLOCK_N, TOKEN_CHUNK)
     mix = _launch(w, 1, **common, BLOCK_D=block(D, d), BLOCK_R=block(R, r))
     ln = layernorm(D, dtype)
     return {"_ln_stats_kernel": ln["_ln_stats_kernel"], "_token_mix_fwd": mix,

@@ -69,3 +69,48 @@ def test_torch_ranks_through_the_same_rule():
     expect = target_ranks(scores, targets)
     got = target_ranks(torch.from_numpy(scores), torch.from_numpy(targets))
     assert got.dtype == torch.int64 and list(got.numpy()) == list(expect)
+
+
+# --mask-history: the other protocol (history items leave the ranking, the target stays)
+from tiny_mmmlp.metrics import mask_history  # noqa: E402
+
+
+def test_mask_history_hand_computed():
+    # 6 items. user 0: target 2 (score 0.5); items 1, 3 and 4 score higher, but 1 and 4 are in
+    # the history: unmasked rank 3, masked rank 1 (only item 3 is above it).
+    # user 1: the target 5 is itself in the history (a repeat) and must stay rankable: items
+    # 1 and 6 score higher, item 6 is in the history -> unmasked rank 2, masked rank 1.
+    # user 2: a history item ties the target: unmasked the tie counts against it (rank 1),
+    # masked it is gone (rank 0).
+    scores = np.array([[-np.inf, 0.9, 0.5, 0.8, 0.7, 0.1, 0.0],
+                       [-np.inf, 0.9, 0.1, 0.2, 0.3, 0.4, 0.8],
+                       [-np.inf, 0.1, 0.2, 0.3, 0.4, 0.6, 0.6]])
+    history = np.array([[0, 1, 4],      # left-padded with 0
+                        [5, 6, 5],
+                        [0, 0, 6]])
+    targets = np.array([2, 5, 5])
+    assert list(target_ranks(scores, targets)) == [3, 2, 1]
+    masked = mask_history(scores, history, targets)
+    assert list(target_ranks(masked, targets)) == [1, 1, 0]
+    assert masked[0, 1] == -np.inf and masked[0, 4] == -np.inf and masked[1, 5] == 0.4
+    assert scores[0, 1] == 0.9                                      # the input is not changed
+    m = metrics_from_ranks(target_ranks(masked, targets))
+    assert m["NDCG@10"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(3) + 1) / 3)
+
+
+def test_mask_history_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 3, size=(8, 11)).astype(np.float32)
+    history = rng.integers(0, 11, size=(8, 5))
+    targets = rng.integers(1, 11, size=8)
+    expect = target_ranks(mask_history(scores, history, targets), targets)
+    got = mask_history(torch.from_numpy(scores), torch.from_numpy(history), torch.from_numpy(targets))
+    assert list(target_ranks(got.numpy(), targets)) == list(expect)
+
+
+def test_popularity_under_mask_history():
+    train = [np.array([1, 1, 1, 2, 2, 3])]                          # counts: 1 -> 3, 2 -> 2, 3 -> 1
+    m = popularity_metrics(train, 4, np.array([3]), histories=[[1, 2]])
+    assert m["MRR@10"] == 1.0                                       # items 1 and 2 masked: rank 0
+    assert popularity_metrics(train, 4, np.array([3]))["MRR@10"] == pytest.approx(1 / 3)

@@ -104,3 +104,15 @@ def test_recommend_prints_titles_and_draws_a_picture(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         recommend_main([str(tmp_path), "--user", "no-such-user"])
     assert e.value.code == 2
+
+
+def test_mask_history_is_recorded_and_never_lowers_a_rank(tmp_path):
+    plain = run_train(tmp_path / "plain", "--epochs", "1")
+    masked = run_train(tmp_path / "masked", "--epochs", "1", "--mask-history")
+    assert plain["mask_history"] is False and masked["mask_history"] is True
+    assert masked["protocol"] != plain["protocol"]
+    # same seed, same model after one epoch: masking only removes items above the target
+    for key in ("HR@10", "NDCG@10", "MRR@20"):
+        assert masked["test"][key] >= plain["test"][key]
+        assert masked["popularity"][key] >= plain["popularity"][key]
+    assert masked["test"]["HR@10"] > plain["test"]["HR@10"] or masked["test"]["NDCG@10"] > plain["test"]["NDCG@10"]

@@ -2,7 +2,8 @@
 
 Each backend holds a model and its AdamW optimizer and offers
     step(item_seq, targets) -> loss          one optimizer step on a (B, N) batch
-    ranks(item_seq, targets) -> (B,) ranks   0-based full-ranking ranks, ties against the target
+    ranks(item_seq, targets, history=None) -> (B,) ranks   0-based full-ranking ranks, ties
+                                             against the target; ``history`` (B, H) masks those items
     params() -> {name: np.ndarray}           the shared parameter names (tiny_mmmlp.params)
     load_params(params), state() / load_state(state)   for checkpoints and --resume
 Parameters move between backends by name, so a checkpoint of one loads into another.
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .errors import UserError
-from .metrics import target_ranks
+from .metrics import mask_history, target_ranks
 from .reference import MMMLP, AdamW
 from .reference.optim import decays
 from .reference.workspace import Workspace
@@ -85,9 +86,13 @@ class NumpyBackend:
         self.opt.step(grads)
         return loss
 
-    def ranks(self, item_seq, targets):
-        ranks = lambda i, s, t: target_ranks(self.model.scores(s, ws=self.workspaces[i]), t)
-        return np.concatenate(self._map(ranks, item_seq, targets)[0])
+    def ranks(self, item_seq, targets, history=None):
+        if history is None:
+            ranks = lambda i, s, t: target_ranks(self.model.scores(s, ws=self.workspaces[i]), t)
+            return np.concatenate(self._map(ranks, item_seq, targets)[0])
+        ranks = lambda i, s, t, h: target_ranks(               # mask_history ranks a masked copy
+            mask_history(self.model.scores(s, ws=self.workspaces[i]), h, t), t)
+        return np.concatenate(self._map(ranks, item_seq, targets, history)[0])
 
     def params(self):
         return {k: v.copy() for k, v in self.model.params.items()}
@@ -133,10 +138,12 @@ class TorchBackend:
         self.opt.step()
         return float(loss.detach())
 
-    def ranks(self, item_seq, targets):
+    def ranks(self, item_seq, targets, history=None):
         self.model.eval()
         with self.torch.no_grad():
             scores = self.model.scores(self._t(item_seq))             # (B, V + 1)
+            if history is not None:
+                scores = mask_history(scores, self._t(history), self._t(targets))
             return target_ranks(scores, self._t(targets)).cpu().numpy()
 
     def params(self):

@@ -4,28 +4,46 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
-from .metrics import metrics_from_ranks, popularity_scores, target_ranks
+from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
 
 
-def evaluate(backend, histories, targets, max_len, batch_size=512) -> dict:
+def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
     """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (DESIGN.md §4).
 
     A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
     each rank ranks its block of whole batches and the integer ranks are gathered in order, so
     the metrics equal those of one process.
+    mask_history: the other protocol (``metrics.mask_history``): each user's whole history
+    (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
     """
     group = getattr(backend, "group", None)
     lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
-    ranks = [backend.ranks(seq, tgt) for seq, tgt in
-             data.eval_batches(histories[lo:hi], targets[lo:hi], max_len, batch_size)]
+    hist, tgts = histories[lo:hi], targets[lo:hi]
+    ranks = []
+    for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
+                                 data.eval_batches(hist, tgts, max_len, batch_size)):
+        full = _full_histories(hist[start:start + batch_size]) if mask_history else None
+        ranks.append(backend.ranks(seq, tgt, full))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     return metrics_from_ranks(group.gather(ranks) if group else ranks)
 
 
-def popularity_metrics(train_sequences, n_items, targets, batch_size=512) -> dict:
-    """The same metrics for ranking every user's items by training-set popularity."""
+def _full_histories(histories):
+    """(B, H) every item of each history, left-padded with 0 (H = the longest history)."""
+    return data.pad_histories(histories, max(1, max(len(h) for h in histories)))
+
+
+def popularity_metrics(train_sequences, n_items, targets, histories=None, batch_size=512) -> dict:
+    """The same metrics for ranking every user's items by training-set popularity.
+
+    histories: each user's history, to rank under ``mask_history`` (None: nothing masked).
+    """
     pop = popularity_scores(train_sequences, n_items)                  # (V + 1,) counts, -inf at 0
-    targets = np.asarray(targets)
-    ranks = [target_ranks(np.broadcast_to(pop, (len(t), n_items + 1)), t)   # (b, V + 1) views
-             for t in np.array_split(targets, max(1, -(-len(targets) // batch_size)))]
+    targets, ranks = np.asarray(targets), []
+    for lo in range(0, len(targets), batch_size):
+        t = targets[lo:lo + batch_size]
+        scores = np.broadcast_to(pop, (len(t), n_items + 1))           # (b, V + 1) view
+        if histories is not None:                                      # a masked copy
+            scores = mask_history(scores, _full_histories(histories[lo:lo + batch_size]), t)
+        ranks.append(target_ranks(scores, t))
     return metrics_from_ranks(np.concatenate(ranks) if ranks else np.zeros(0))

@@ -2,7 +2,7 @@
 
 Protocol: leave-one-out per user (last item = test, second to last = validation, the rest
 = training); every item 1..V is ranked (no sampled negatives); items already in the
-history are not masked; ties count against the target.
+history are not masked (unless asked: ``mask_history``, below); ties count against the target.
 
 For one user with target t and scores s over items 1..V, the 0-based rank is
 
@@ -53,6 +53,27 @@ def target_ranks(scores, targets):
     last = items.shape[1] - 1
     ranks = xp.where(untrusted, last, higher_or_tied - 1)         # (B,)
     return ranks.astype(np.int64) if xp is np else ranks.long()
+
+
+def mask_history(scores, history, targets):
+    """The other common protocol: a copy of ``scores`` with the user's history items at −inf.
+
+    scores: (B, V + 1) numpy array or torch tensor; history: (B, H) item ids of each user's
+    whole history, 0 = padding; targets: (B,) in 1..V (same kind as ``scores``).
+    Every item the user has already interacted with is set to −inf, so it ranks below the
+    target and is never recommended (as BSARec and MLM4Rec do before ranking), EXCEPT the
+    target itself: if the target also appears in the history (a repeat purchase) it stays
+    rankable with its own score, so masking can never turn a hit into a miss. The rank is
+    then ``target_ranks(mask_history(scores, history, targets), targets)``: the one ranking
+    rule above, unchanged.
+    """
+    xp = _array_module(scores)
+    masked = scores.clone() if xp is not np else np.array(scores, copy=True)
+    hide = history != targets[:, None]                            # (B, H): not the target
+    on = {} if xp is np else {"device": history.device}
+    rows = xp.arange(len(targets), **on)[:, None] + history * 0   # (B, H) row of each entry
+    masked[rows[hide], history[hide]] = -np.inf                   # padding 0 hits column 0 only
+    return masked
 
 
 def metrics_from_ranks(ranks, ks=KS) -> dict:

@@ -38,6 +38,7 @@ from .preflight import check_device, check_memory
 from .plots import plot_training_curves
 from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare
 
+PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout")
 
@@ -67,6 +68,9 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run that --out holds (default: refuse)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--mask-history", action="store_true",
+                   help="evaluate with the user's history items removed from the ranking (the "
+                        "target stays rankable); default: our protocol, nothing masked")
     for f in CONFIG_FLAGS:
         p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
     p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
@@ -208,7 +212,8 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
     backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
                                       args.weight_decay, args.device), args.seed)
     meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
-            "modalities": modalities, "n_items": ds.n_items, "backend": args.backend}
+            "modalities": modalities, "n_items": ds.n_items, "backend": args.backend,
+            "mask_history": args.mask_history}
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
     if args.resume:
@@ -231,7 +236,7 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
             start = time.perf_counter()
             loss, speed = run_epoch(backend, split, args, cfg, run["epoch"])
             valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len,
-                             args.eval_batch_size)
+                             args.eval_batch_size, mask_history=args.mask_history)
             run["seconds"] += time.perf_counter() - start
             run["epoch"] += 1
             run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
@@ -253,13 +258,16 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
 
     backend.load_params(run["best_params"])
     test = evaluate(backend, split.test_history, split.test_target, cfg.max_len,
-                    args.eval_batch_size)
-    popular = popularity_metrics(split.train, ds.n_items, split.test_target)
+                    args.eval_batch_size, mask_history=args.mask_history)
+    popular = popularity_metrics(split.train, ds.n_items, split.test_target,
+                                 split.test_history if args.mask_history else None)
+    protocol = PROTOCOLS[args.mask_history]
     print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
-          f"{ds.n_items} items, {len(split.test_target)} users):")
+          f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
     print(metrics_table({"MMMLP": test, "popularity": popular}))
     result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
-              "backend": args.backend, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
+              "backend": args.backend, "protocol": protocol,
+              "mask_history": args.mask_history, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
               "seconds": round(run["seconds"], 2),
               "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
               "data": args.data, "modalities": modalities, "seed": args.seed,

@@ -21,6 +21,10 @@ class MMMLPConfig:
                     features (candidate vector = E[v] + sum_m P_m F_m[v]); beyond the paper.
     ln_eps:         LayerNorm epsilon.
     init_std:       standard deviation of the item-embedding initialization.
+    label_smoothing: ε of the training loss: targets (1 − ε) on the true item + ε/V on every
+                    item (0 = plain softmax cross-entropy over all items).
+    negatives:      K > 0 trains with a sampled softmax over the target and K uniformly drawn
+                    items instead of all V (0 = full softmax); not combined with smoothing.
     """
 
     max_len: int = 20
@@ -35,6 +39,8 @@ class MMMLPConfig:
     candidate_features: bool = True
     ln_eps: float = 1e-5
     init_std: float = 0.02
+    label_smoothing: float = 0.0
+    negatives: int = 0
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
@@ -42,12 +48,17 @@ class MMMLPConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"MMMLPConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("n_layers", "fusion_layers", "fusion_dim"):
+        for name in ("n_layers", "fusion_layers", "fusion_dim", "negatives"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"MMMLPConfig.{name} must be an integer >= 0, got {value!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"MMMLPConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise ValueError(f"MMMLPConfig.label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.negatives and self.label_smoothing:
+            raise ValueError("MMMLPConfig.label_smoothing applies to the full softmax; "
+                             "set it to 0 when negatives > 0")
         if not float(self.ln_eps) > 0:
             raise ValueError(f"MMMLPConfig.ln_eps must be positive, got {self.ln_eps!r}")
         if not float(self.init_std) > 0:

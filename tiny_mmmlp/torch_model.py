@@ -206,8 +206,17 @@ class TorchMMMLP(nn.Module):
         return u @ cand.T                                            # (B, D) @ (D, V + 1) -> (B, V + 1)
 
     def loss(self, item_seq, targets):
-        """Mean softmax cross-entropy over items 1..V (the padding column is dropped)."""
-        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
+        """Mean softmax cross-entropy over items 1..V (the padding column is dropped),
+        label-smoothed by cfg.label_smoothing, or sampled over cfg.negatives uniform items
+        (the same losses as ``reference.losses``)."""
+        scores = self(item_seq)                                      # (B, V + 1)
+        K = min(self.cfg.negatives, self.n_items)
+        if K:
+            neg = torch.randperm(self.n_items, device=scores.device)[:K] + 1      # (K,) distinct
+            negs = scores[:, neg].masked_fill(neg[None, :] == targets[:, None], -torch.inf)  # (B, K)
+            logits = torch.cat([scores.gather(1, targets[:, None]), negs], 1)         # (B, 1 + K)
+            return F.cross_entropy(logits, torch.zeros_like(targets))
+        return F.cross_entropy(scores[:, 1:], targets - 1, label_smoothing=self.cfg.label_smoothing)
 
     @torch.no_grad()
     def scores(self, item_seq):

@@ -37,10 +37,11 @@ from .metrics import METRIC_NAMES
 from .preflight import check_device, check_memory
 from .plots import plot_training_curves
 from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare
+from .schedule import SCHEDULES, lr_at
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
-                "fusion_layers", "fusion_dim", "dropout")
+                "fusion_layers", "fusion_dim", "dropout", "label_smoothing", "negatives")
 
 
 def build_parser():
@@ -67,6 +68,10 @@ def build_parser():
                    help="continue the run in --out (give the same training flags)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run that --out holds (default: refuse)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                   help="learning rate after the warm-up: constant, or cosine decay to 0 at --epochs")
+    p.add_argument("--warmup-epochs", type=finite_non_negative_float, default=0.0,
+                   help="linear learning-rate warm-up over this many epochs (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--mask-history", action="store_true",
                    help="evaluate with the user's history items removed from the ranking (the "
@@ -116,8 +121,12 @@ def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
     bar = tqdm(data.train_batches(split.train, cfg.max_len, args.batch_size, args.seed, epoch),
                total=math.ceil(n / args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}",
                unit="batch", leave=False, disable=args.no_progress)
+    per_epoch = math.ceil(n / args.batch_size)
+    warmup = round(args.warmup_epochs * per_epoch)
     total, seen, start = 0.0, 0, time.perf_counter()
     for batch, (item_seq, targets) in enumerate(bar, start=1):
+        backend.set_lr(lr_at(epoch * per_epoch + batch - 1, args.epochs * per_epoch, args.lr,
+                             warmup, args.schedule))
         loss = backend.step(item_seq, targets)
         if not math.isfinite(loss):
             raise UserError(f"training diverged: the loss is {loss} at epoch {epoch + 1}, batch {batch}; "

@@ -11,6 +11,7 @@ import numpy as np
 from ..config import MMMLPConfig
 from ..params import block_prefixes, branch_names, init_params, param_specs
 from . import layers as L
+from . import losses
 from .workspace import FRESH
 
 
@@ -132,9 +133,21 @@ class MMMLP:
         item_seq, targets = self._check_batch(item_seq, targets)
         rng = self.rng if dropout_seed is None else np.random.default_rng(dropout_seed)
         scores, cache = self._forward(item_seq, rng, ws)
-        loss, c_loss = L.softmax_cross_entropy_forward(scores, targets, ws.scope("loss"))
-        dscores = L.softmax_cross_entropy_backward(1.0, c_loss, ws.scope("loss"))
+        loss, dscores = self._loss(scores, targets, rng, ws)
         return float(loss), self._backward(dscores, cache, ws)
+
+    def _loss(self, scores, targets, rng, ws):
+        """The training loss the config asks for, and dL/dscores (B, V + 1)."""
+        cfg = self.cfg
+        if cfg.negatives:
+            negatives = losses.sample_negatives(rng or self.rng, self.n_items, cfg.negatives)
+            loss, c = losses.sampled_softmax_forward(scores, targets, negatives)
+            return loss, losses.sampled_softmax_backward(1.0, c)
+        if cfg.label_smoothing:
+            loss, c = losses.smoothed_cross_entropy_forward(scores, targets, cfg.label_smoothing)
+            return loss, losses.smoothed_cross_entropy_backward(1.0, c)
+        loss, c = L.softmax_cross_entropy_forward(scores, targets, ws.scope("loss"))
+        return loss, L.softmax_cross_entropy_backward(1.0, c, ws.scope("loss"))
 
     def scores(self, item_seq, ws=FRESH):
         """Scores of every item (B, V + 1) with dropout off; column 0 (padding) is -inf."""

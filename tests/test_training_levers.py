@@ -1,0 +1,170 @@
+"""Training levers of issue 12: label smoothing, sampled softmax, learning-rate schedule.
+
+Each new loss has a float64 gradient check of its hand-written backward, and agrees with
+the torch backend of the same name; the schedule is checked against hand-computed values.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp.reference import MMMLP
+from tiny_mmmlp.reference import losses
+from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
+from tiny_mmmlp.reference.layers import softmax_cross_entropy_forward
+
+
+def _scores(seed, B, V):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((B, V + 1))
+    return scores, rng.integers(1, V + 1, size=B), rng
+
+
+@settings(max_examples=10, deadline=None)
+@given(B=st.integers(1, 4), V=st.integers(1, 7), eps=st.sampled_from([0.0, 0.1, 0.5]),
+       seed=st.integers(0, 1000))
+def test_smoothed_cross_entropy_gradient_check(B, V, eps, seed):
+    scores, targets, _ = _scores(seed, B, V)
+    _, cache = losses.smoothed_cross_entropy_forward(scores, targets, eps)
+    d = losses.smoothed_cross_entropy_backward(1.0, cache)
+    num = numeric_gradient(lambda: losses.smoothed_cross_entropy_forward(scores, targets, eps)[0], scores)
+    assert np.all(d[:, 0] == 0) and rel_error(d, num) < 1e-7
+    if eps == 0.0:                                   # no smoothing: the default loss exactly
+        assert losses.smoothed_cross_entropy_forward(scores, targets, 0.0)[0] == pytest.approx(
+            softmax_cross_entropy_forward(scores, targets)[0], rel=1e-12)
+
+
+def test_smoothed_cross_entropy_hand_computed():
+    # V = 2, equal scores: p = (1/2, 1/2); q = (1 - eps + eps/2, eps/2): L = log 2 for any eps
+    scores = np.array([[0.0, 3.0, 3.0]])
+    assert losses.smoothed_cross_entropy_forward(scores, np.array([1]), 0.3)[0] == pytest.approx(np.log(2))
+    # scores (0, log 3): p = (1/4, 3/4), target 1, eps 0.2: L = -(0.9 log 1/4 + 0.1 log 3/4)
+    scores = np.array([[0.0, 0.0, np.log(3.0)]])
+    want = -(0.9 * np.log(0.25) + 0.1 * np.log(0.75))
+    assert losses.smoothed_cross_entropy_forward(scores, np.array([1]), 0.2)[0] == pytest.approx(want)
+
+
+@settings(max_examples=10, deadline=None)
+@given(B=st.integers(1, 4), V=st.integers(2, 9), K=st.integers(1, 9), seed=st.integers(0, 1000))
+def test_sampled_softmax_gradient_check(B, V, K, seed):
+    scores, targets, rng = _scores(seed, B, V)
+    neg = losses.sample_negatives(rng, V, K)
+    assert len(set(neg)) == len(neg) == min(K, V) and neg.min() >= 1 and neg.max() <= V
+    _, cache = losses.sampled_softmax_forward(scores, targets, neg)
+    d = losses.sampled_softmax_backward(1.0, cache)
+    num = numeric_gradient(lambda: losses.sampled_softmax_forward(scores, targets, neg)[0], scores)
+    assert rel_error(d, num) < 1e-7
+    untouched = np.ones(V + 1, bool)
+    untouched[neg] = False
+    for b, t in enumerate(targets):                 # only the target and negatives get a gradient
+        cols = untouched.copy()
+        cols[t] = False
+        assert np.all(d[b, cols] == 0)
+
+
+def test_sampled_softmax_over_every_item_is_the_full_softmax():
+    scores, targets, _ = _scores(3, 5, 8)
+    every = np.arange(1, 9)                          # the target among them is left out of its row
+    assert losses.sampled_softmax_forward(scores, targets, every)[0] == pytest.approx(
+        softmax_cross_entropy_forward(scores, targets)[0], rel=1e-12)
+
+
+def _pair(**kw):
+    torch = pytest.importorskip("torch")
+    from tiny_mmmlp.torch_model import TorchMMMLP
+    cfg = MMMLPConfig(max_len=5, d_model=4, token_hidden=3, channel_hidden=5, n_layers=1,
+                      fusion_layers=1, dropout=0.0, **kw)
+    rng = np.random.default_rng(0)
+    feats = {"text": rng.standard_normal((10, 3))}
+    feats["text"][0] = 0
+    seq = rng.integers(0, 10, size=(6, 5))
+    targets = rng.integers(1, 10, size=6)
+    ref = MMMLP(cfg, 9, feats, seed=2, dtype=np.float64)
+    tm = TorchMMMLP(cfg, 9, feats, seed=2, dtype=torch.float64)
+    return torch, ref, tm, seq, targets
+
+
+def test_label_smoothing_reference_equals_torch():
+    torch, ref, tm, seq, targets = _pair(label_smoothing=0.2)
+    loss, grads = ref.loss_and_grads(seq, targets)
+    t_loss = tm.loss(torch.from_numpy(seq), torch.from_numpy(targets))
+    t_loss.backward()
+    assert abs(loss - t_loss.item()) <= 1e-10 * abs(loss)
+    for name, p in tm.named_parameters_flat():
+        assert rel_error(grads[name], p.grad.numpy(), floor=1e-6) < 1e-8, name
+
+
+def test_sampled_softmax_with_every_item_equals_full_softmax_in_both_backends():
+    torch, ref, tm, seq, targets = _pair(negatives=50)              # K >= V: every item sampled
+    _, ref_full, tm_full, _, _ = _pair()
+    assert ref.loss_and_grads(seq, targets)[0] == pytest.approx(ref_full.loss_and_grads(seq, targets)[0])
+    t = lambda m: m.loss(torch.from_numpy(seq), torch.from_numpy(targets)).item()
+    assert t(tm) == pytest.approx(t(tm_full)) == pytest.approx(ref_full.loss_and_grads(seq, targets)[0])
+
+
+def test_sampled_softmax_model_gradient_check():
+    _, ref, _, seq, targets = _pair(negatives=4)
+    loss_fn = lambda: ref.loss_and_grads(seq, targets, dropout_seed=7)[0]   # same negatives
+    _, grads = ref.loss_and_grads(seq, targets, dropout_seed=7)
+    for name in ("head.proj.W", "id.embedding", "head.cand.text.W"):
+        num = numeric_gradient(loss_fn, ref.params[name])
+        rows = slice(1, None) if name == "id.embedding" else slice(None)   # padding row: by design 0
+        assert rel_error(grads[name][rows], num[rows], floor=1e-3) < 1e-6, name
+
+
+@pytest.mark.parametrize("kw", [{"label_smoothing": 1.0}, {"label_smoothing": -0.1},
+                                {"negatives": -1}, {"negatives": 8, "label_smoothing": 0.1}])
+def test_bad_loss_settings_are_rejected(kw):
+    with pytest.raises(ValueError, match="MMMLPConfig"):
+        MMMLPConfig(**kw)
+
+
+def test_schedule_hand_computed():
+    from tiny_mmmlp.schedule import lr_at
+    # 10 steps, 2 of warm-up: 0.5, 1.0, then cosine over the 8 remaining steps
+    lrs = [lr_at(s, 10, 1.0, 2, "cosine") for s in range(10)]
+    assert lrs[:3] == [0.5, 1.0, 1.0]
+    assert lrs[6] == pytest.approx(0.5)                       # halfway: (6 − 2) / 8 = 1/2
+    assert lrs[9] == pytest.approx(0.5 * (1 + np.cos(np.pi * 7 / 8)))
+    assert [lr_at(s, 10, 2.0, 4) for s in (0, 3, 4, 9)] == [0.5, 2.0, 2.0, 2.0]
+    assert lr_at(50, 10, 1.0, 0, "cosine") == pytest.approx(0.0)   # past the end: stays at 0
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(0, 10, 1.0, 0, "linear")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_backends_step_with_the_scheduled_learning_rate(backend):
+    # lr 0 on the first step (warm-up of a 1-step schedule is lr·1/W): a zero learning rate
+    # leaves the parameters unchanged, the same lr the next step moves them
+    if backend == "torch":
+        pytest.importorskip("torch")
+    from tiny_mmmlp.backends import make_backend
+    cfg = MMMLPConfig(max_len=4, d_model=4, token_hidden=3, channel_hidden=4, n_layers=1, dropout=0.0)
+    b = make_backend(backend, cfg, 9, {}, 0, 1e-2, 0.0)
+    seq, targets = np.array([[0, 1, 2, 3], [0, 0, 4, 5]]), np.array([6, 7])
+    before = b.params()
+    b.set_lr(0.0)
+    b.step(seq, targets)
+    assert all(np.array_equal(before[k], v) for k, v in b.params().items())
+    b.set_lr(1e-2)
+    b.step(seq, targets)
+    assert not np.array_equal(before["head.proj.W"], b.params()["head.proj.W"])
+
+
+def test_train_cli_takes_the_new_levers(tmp_path):
+    import json
+    from tiny_mmmlp.train import main as train_main
+    flags = ["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--token-hidden", "4",
+             "--channel-hidden", "8", "--n-layers", "1", "--batch-size", "64", "--no-progress",
+             "--modalities", "id", "--epochs", "2", "--backend", "torch"]
+    pytest.importorskip("torch")
+    train_main([*flags, "--out", str(tmp_path / "a"), "--label-smoothing", "0.1",
+                "--schedule", "cosine", "--warmup-epochs", "0.5"])
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert m["config"]["label_smoothing"] == 0.1 and m["args"]["schedule"] == "cosine"
+    train_main([*flags, "--out", str(tmp_path / "b"), "--negatives", "16"])
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["negatives"] == 16
+    with pytest.raises(SystemExit) as err:
+        train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
+    assert err.value.code == 2

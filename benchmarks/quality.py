@@ -1,6 +1,13 @@
 """Recommendation quality on the real Amazon sets, with default settings.
 
     python benchmarks/quality.py [--data-root ../shared/data/amazon] [--sets scientific,...]
+    python benchmarks/quality.py --sets beauty --seeds 0,1,2 --flags "--epochs 40"  # mean ± std
+
+With --seeds, each row is trained once per seed and reported as mean ± std (population
+std over the seeds), under both protocols: the test metrics of train.py (history items not
+masked, our default) and the same saved model evaluated with --mask-history's rule
+(history items removed from the ranking, the target kept). --flags adds train.py flags to
+every run (the label column says which).
 
 For each set it trains MMMLP (python -m tiny_mmmlp.train, default flags) once ID-only and
 once with every modality the set has (with --each, also each side modality alone), and on
@@ -39,9 +46,26 @@ def runs_for(name, modalities, each=False, paper_head=True):
     return runs
 
 
-def run_one(data, flags, out, backend):
+def masked_test(run_dir):
+    """Test metrics of a finished run's saved model under the history-masking protocol."""
+    import numpy as np
+    from tiny_mmmlp import MMMLPConfig, data
+    from tiny_mmmlp.backends import make_backend
+    from tiny_mmmlp.checkpoint import load_model
+    from tiny_mmmlp.evaluate import evaluate
+    params, meta = load_model(run_dir)
+    ds = data.load(meta["data"])
+    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
+    cfg = MMMLPConfig.from_dict(meta["config"])
+    backend = make_backend("numpy", cfg, ds.n_items, feats, 0, 1e-3, 0.0)
+    backend.load_params({k: np.asarray(v) for k, v in params.items()})
+    split = data.split_leave_one_out(ds)
+    return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
+
+
+def run_one(data, flags, out, backend, seed=0):
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(data), "--backend", backend,
-           "--out", str(out), "--overwrite", "--no-progress", *flags]
+           "--out", str(out), "--overwrite", "--no-progress", "--seed", str(seed), *flags]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -66,7 +90,11 @@ def main():
                    help="sets that also get a --no-candidate-features run ('' for none)")
     p.add_argument("--append", action="store_true", help="add rows to an existing --out table")
     p.add_argument("--only", default="", help="run only the runs whose label contains this text")
+    p.add_argument("--seeds", default="", help="e.g. 0,1,2: mean ± std over seeds, both protocols")
+    p.add_argument("--flags", default="", help="extra train.py flags for every run")
     args = p.parse_args()
+    if args.seeds:
+        return seeded_table(args)
     from tiny_mmmlp import data
     rows = []
     if args.append and Path(args.out).exists():
@@ -99,6 +127,53 @@ def main():
                     "every run uses the default flags of `python -m tiny_mmmlp.train` except "
                     "`--modalities` (and `--no-candidate-features` for the paper-head rows). "
                     "s / epoch counts training plus the validation pass.\n\n" + table + "\n")
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(args.out).with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, args.out)
+
+
+def seeded_table(args):
+    """Rows of mean ± std over --seeds, under both protocols (see the module docstring)."""
+    import numpy as np
+    from tiny_mmmlp import data
+    seeds = [int(x) for x in args.seeds.split(",")]
+    extra = args.flags.split()
+    rows = []
+    if args.append and Path(args.out).exists():
+        rows = [l for l in Path(args.out).read_text().splitlines()
+                if l.startswith("| ") and not l.startswith("| set ")]
+    header = ("| set | modalities | flags | seeds | test HR@10 | test NDCG@10 | masked HR@10 | "
+              "masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch | peak RSS GB |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    pm = lambda xs: f"{np.mean(xs):.4f} ± {np.std(xs):.4f}"
+    for name in args.sets.split(","):
+        folder = Path(args.data_root) / name
+        modalities = data.available_modalities(data.load(folder))
+        for label, flags in runs_for(name, modalities, args.each, name in args.paper_head.split(",")):
+            if args.only not in label:
+                continue
+            slug = label.replace(",", "+").replace(" ", "_").replace("(", "").replace(")", "")
+            ms = []
+            for seed in seeds:
+                out = Path(args.runs_dir) / f"{name}-{slug}-seed{seed}"
+                m = run_one(folder, [*flags, *extra], out, args.backend, seed)
+                m["masked"] = masked_test(out)
+                ms.append(m)
+            get = lambda part, key: [m[part][key] for m in ms]
+            rows.append(f"| {name} | {label} | `{args.flags or '(defaults)'}` | {args.seeds} | "
+                        f"{pm(get('test', 'HR@10'))} | {pm(get('test', 'NDCG@10'))} | "
+                        f"{pm(get('masked', 'HR@10'))} | {pm(get('masked', 'NDCG@10'))} | "
+                        f"{pm(get('valid', 'NDCG@10'))} | "
+                        f"{'/'.join(str(m['epochs']) for m in ms)} "
+                        f"({'/'.join(str(m['best_epoch']) for m in ms)}) | "
+                        f"{np.mean([m['seconds_per_epoch'] for m in ms]):.1f} | "
+                        f"{max(m['peak_rss_gb'] for m in ms):.2f} |")
+            table = "\n".join([header, *rows])
+            print(table, flush=True)
+            text = (f"Command: `python benchmarks/quality.py --sets {args.sets} --backend "
+                    f"{args.backend} --seeds {args.seeds} --flags '{args.flags}'"
+                    f"{' --append' if args.append else ''}`\n\n" + table + "\n")
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(args.out).with_suffix(".tmp")
             tmp.write_text(text)

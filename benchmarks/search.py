@@ -1,0 +1,186 @@
+"""Which training levers close the gap: a one-at-a-time ablation and a small Optuna search,
+scored on VALIDATION NDCG@10 only (the test split is never read here).
+
+    python benchmarks/search.py --set scientific --ablation                # base + each lever
+    python benchmarks/search.py --set scientific --trials 10               # then TPE trials
+    python benchmarks/search.py --set scientific --report                  # markdown table
+
+Every trial is one ``python -m tiny_mmmlp.train`` subprocess (peak memory from wait4);
+its score is the best validation NDCG@10 of that run (train.py's own early stopping).
+train.py also evaluates the test split at the end of a run; this script never reads it.
+Trials live in an Optuna study in a journal file (--storage, plain JSON lines, no pickle),
+so an interrupted search resumes where it stopped and finished trials are not rerun.
+The base is the package's defaults before issue 12; each lever changes one thing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> choices; the first choice is the old default (the base of the ablation)
+SPACE = {
+    "budget": ["20/3", "40/6"],             # --epochs / --patience
+    "max_len": [20, 50],
+    "d_model": [64, 128],
+    "n_layers": [2, 3],
+    "dropout": [0.2, 0.1, 0.4],
+    "weight_decay": [0.0, 0.05],
+    "schedule": ["constant", "warmup1+cosine"],
+    "label_smoothing": [0.0, 0.1],
+    "negatives": [0, 256],
+    "text_input": ["full", "title"],         # only on sets with a text field
+}
+BASE = {k: v[0] for k, v in SPACE.items()}
+# the one-at-a-time variants, in the order they are run (most promising first)
+ABLATION = [("budget", "40/6"), ("max_len", 50), ("dropout", 0.4), ("weight_decay", 0.05),
+            ("schedule", "warmup1+cosine"), ("label_smoothing", 0.1), ("d_model", 128),
+            ("negatives", 256), ("text_input", "title"), ("dropout", 0.1), ("n_layers", 3)]
+
+
+def flags_of(params: dict) -> list:
+    """train.py flags for one point of SPACE."""
+    epochs, patience = params["budget"].split("/")
+    flags = ["--epochs", epochs, "--patience", patience, "--max-len", str(params["max_len"]),
+             "--d-model", str(params["d_model"]), "--n-layers", str(params["n_layers"]),
+             "--dropout", str(params["dropout"]), "--weight-decay", str(params["weight_decay"]),
+             "--label-smoothing", str(params["label_smoothing"]),
+             "--negatives", str(params["negatives"])]
+    if params["schedule"] == "warmup1+cosine":
+        flags += ["--schedule", "cosine", "--warmup-epochs", "1"]
+    return flags
+
+
+def title_only_copy(folder: Path, work: Path) -> Path:
+    """A copy of a data folder whose text field keeps only the title.
+
+    The shared sets' text is "title. category path. brand." (see their README), so the title
+    is the text up to the first ". " (a title that itself holds ". " is cut there too).
+    """
+    name = folder.name
+    out = work / "title-only" / name
+    out.mkdir(parents=True, exist_ok=True)
+    inter = out / f"{name}.inter"
+    if not inter.exists():
+        inter.symlink_to((folder / f"{name}.inter").resolve())
+    lines = (folder / f"{name}.item").read_text().splitlines()
+    col = lines[0].split("\t").index(next(h for h in lines[0].split("\t") if h.startswith("text:")))
+    rows = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split("\t")
+        cells[col] = cells[col].split(". ")[0].strip()
+        rows.append("\t".join(cells))
+    (out / f"{name}.item").write_text("\n".join(rows) + "\n")
+    return out
+
+
+def run_trial(params, args, run_dir: Path) -> dict:
+    folder = Path(args.data_root) / args.set
+    if params["text_input"] == "title":
+        folder = title_only_copy(folder, Path(args.work))
+    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(folder), "--backend",
+           args.backend, "--modalities", args.modalities, "--seed", str(args.seed),
+           "--out", str(run_dir), "--overwrite", "--no-progress", *flags_of(params)]
+    print("$", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"run failed: {' '.join(cmd)}")
+    m = json.loads((run_dir / "metrics.json").read_text())
+    return {"valid": m["valid"], "epochs": m["epochs"], "best_epoch": m["best_epoch"],
+            "seconds_per_epoch": m["seconds_per_epoch"], "wall_s": time.perf_counter() - start,
+            "peak_rss_gb": usage.ru_maxrss / 1024 ** 2, "command": " ".join(cmd[1:])}
+
+
+def objective_for(args, has_text):
+    import optuna
+
+    def objective(trial):
+        params = {k: trial.suggest_categorical(k, v if (k != "text_input" or has_text) else ["full"])
+                  for k, v in SPACE.items()}
+        if params["negatives"] and params["label_smoothing"]:
+            raise optuna.TrialPruned("label smoothing applies to the full softmax only")
+        r = run_trial(params, args, Path(args.runs_dir) / args.study / f"trial{trial.number}")
+        for k, v in r.items():
+            trial.set_user_attr(k, v)
+        return r["valid"]["NDCG@10"]
+    return objective
+
+
+def report(study) -> str:
+    """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base."""
+    import optuna
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    base = next((t.value for t in done if all(t.params.get(k) == v for k, v in BASE.items()
+                                              if k in t.params)), None)
+    lines = ["| trial | change from the old defaults | valid NDCG@10 | Δ vs base | valid HR@10 | "
+             "epochs (best) | s / epoch | peak RSS GB |", "|---|---|---|---|---|---|---|---|"]
+    for t in done:
+        diff = ", ".join(f"{k}={v}" for k, v in t.params.items() if BASE.get(k) != v) or "(base)"
+        u = t.user_attrs
+        delta = f"{t.value - base:+.4f}" if base is not None else "-"
+        lines.append(f"| {t.number} | {diff} | {t.value:.4f} | {delta} | {u['valid']['HR@10']:.4f} | "
+                     f"{u['epochs']} ({u['best_epoch']}) | {u['seconds_per_epoch']:.1f} | "
+                     f"{u['peak_rss_gb']:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--set", required=True, help="scientific, instruments or beauty")
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
+    p.add_argument("--modalities", default="all")
+    p.add_argument("--backend", default="torch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--study", default=None, help="study name (default: mmmlp-<set>-<modalities>)")
+    p.add_argument("--storage", default=str(ROOT / "runs/search/search.journal"),
+                   help="Optuna journal file (JSON lines)")
+    p.add_argument("--runs-dir", default=str(ROOT / "runs/search"))
+    p.add_argument("--work", default=str(ROOT / "runs/search/data"), help="derived data folders")
+    p.add_argument("--ablation", action="store_true", help="run the base and each lever alone")
+    p.add_argument("--levers", default="", help="with --ablation: only these lever names")
+    p.add_argument("--trials", type=int, default=0, help="TPE trials after the enqueued ones")
+    p.add_argument("--report", action="store_true", help="print the study as a markdown table")
+    args = p.parse_args()
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from tiny_mmmlp import data
+
+    args.study = args.study or f"mmmlp-{args.set}-{args.modalities.replace(',', '+')}"
+    Path(args.storage).parent.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(args.storage))
+    study = optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=args.seed),
+                                load_if_exists=True)
+    if args.report:
+        print(report(study))
+        return
+    ds = data.load(Path(args.data_root) / args.set)
+    mods = data.available_modalities(ds) if args.modalities == "all" else args.modalities.split(",")
+    has_text = "text" in mods
+    n = 0
+    if args.ablation:
+        wanted = [s for s in args.levers.split(",") if s]
+        study.enqueue_trial(dict(BASE), skip_if_exists=True)
+        n += 1
+        for name, value in ABLATION:
+            if (wanted and name not in wanted) or (name == "text_input" and not has_text):
+                continue
+            study.enqueue_trial({**BASE, name: value}, skip_if_exists=True)
+            n += 1
+    waiting = len([t for t in study.trials if t.state == optuna.trial.TrialState.WAITING])
+    study.optimize(objective_for(args, has_text), n_trials=waiting + args.trials,
+                   catch=(RuntimeError,))
+    print(report(study))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""benchmarks/search.py: the replay of train.py's early stopping, the flags of a search
+point, and the title-only copy of a data folder (no training here)."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
+spec = importlib.util.spec_from_file_location("search", SCRIPT)
+search = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(search)
+
+
+def test_replayed_early_stopping_matches_the_training_loop():
+    curve = [0.1, 0.2, 0.15, 0.14, 0.13, 0.3, 0.31]
+    assert search.stopped_at(curve, 20, 3) == (0.2, 2, 5)      # 3 bad epochs after epoch 2
+    assert search.stopped_at(curve, 40, 6) == (0.31, 7, 7)     # the curve ran out first
+    assert search.stopped_at(curve, 2, 3) == (0.2, 2, 2)       # the epoch budget ran out
+
+
+def test_flags_of_the_base_are_the_old_defaults_and_levers_change_one_flag():
+    base = search.flags_of(search.BASE)
+    assert base[:4] == ["--epochs", "40", "--patience", "6"]
+    assert "--schedule" not in base
+    lever = search.flags_of({**search.BASE, "schedule": "warmup1+cosine"})
+    assert lever[-4:] == ["--schedule", "cosine", "--warmup-epochs", "1"]
+
+
+def test_title_only_copy_keeps_the_text_up_to_the_first_full_stop(tmp_path):
+    src = tmp_path / "src" / "shop"
+    src.mkdir(parents=True)
+    (src / "shop.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\nu\ta\t0\n")
+    (src / "shop.item").write_text("item_id:token\ttext:token_seq\n"
+                                   "a\tRed Lamp 2.5 W. Home Lighting Lamps. ACME. \n")
+    out = search.title_only_copy(src, tmp_path / "work")
+    assert (out / "shop.item").read_text().splitlines()[1] == "a\tRed Lamp 2.5 W"
+    assert (out / "shop.inter").read_text() == (src / "shop.inter").read_text()

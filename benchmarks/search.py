@@ -147,8 +147,9 @@ def report(study) -> str:
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
     lines = ["| trial | change from the base | valid NDCG@10, budget 20/3 replayed (epoch) | Δ | "
-             f"valid NDCG@10, budget {budget} (epoch) | Δ | valid HR@10 (40/6) | epochs run | "
-             "s / epoch | peak RSS GB |", "|---|---|---|---|---|---|---|---|---|---|"]
+             f"valid NDCG@10, budget {budget} (epoch) | Δ | valid HR@10 | epochs run | "
+             "s / epoch | peak RSS GB | valid NDCG@10 by epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     d = lambda x, b: f"{x - b:+.4f}" if b is not None else "-"
     for t in done:
         diff = ", ".join(f"{k}={v}" for k, v in t.params.items()
@@ -160,7 +161,8 @@ def report(study) -> str:
         lines.append(f"| {t.number} | {diff} | {replay} | "
                      f"{t.value:.4f} ({u['best_epoch']}) | {d(t.value, base)} | "
                      f"{u['valid']['HR@10']:.4f} | {u['epochs']} | {u['seconds_per_epoch']:.1f} | "
-                     f"{u['peak_rss_gb']:.2f} |")
+                     f"{u['peak_rss_gb']:.2f} | "
+                     f"{' '.join(f'{v:.4f}' for v in u['valid_curve'])} |")
     return "\n".join(lines)
 
 

@@ -155,9 +155,11 @@ def report(study) -> str:
         diff = ", ".join(f"{k}={v}" for k, v in t.params.items()
                          if k != "budget" and BASE.get(k) != v) or f"(base, budget {budget})"
         u = t.user_attrs
-        o, o_ep, _ = old(t)
-        replay = (f"{o:.4f} ({o_ep}) | {d(o, base_old)}" if t.params["schedule"] == "constant"
-                  and budget == "40/6" else "n/a | -")
+        o, o_ep, ran = old(t)
+        # the replay is exact when the old rule stopped inside the curve (3 bad epochs seen)
+        # and the learning rate did not depend on --epochs
+        exact = t.params["schedule"] == "constant" and (ran - o_ep >= 3 or ran == 20)
+        replay = f"{o:.4f} ({o_ep}) | {d(o, base_old)}" if exact else "n/a | -"
         lines.append(f"| {t.number} | {diff} | {replay} | "
                      f"{t.value:.4f} ({u['best_epoch']}) | {d(t.value, base)} | "
                      f"{u['valid']['HR@10']:.4f} | {u['epochs']} | {u['seconds_per_epoch']:.1f} | "

@@ -171,9 +171,18 @@ class Group:
         return backend if self.world_size == 1 else DataParallel(backend, self, seed)
 
     def close(self):
+        """Meet every rank (none tears down while another still talks), then leave the group."""
         if self.world_size > 1:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+            self.barrier()
+            shutdown()
+
+
+def shutdown():
+    """Destroy the process group if one is still up: also on an error or a stopped rank, so
+    gloo's threads never outlive the interpreter (their teardown then aborts the process)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def setup(args) -> Group:

@@ -301,6 +301,9 @@ def main(argv=None):
         train(args)
     except distributed.RankStopped:              # its one line is on stderr already
         raise SystemExit(1) from None
+    finally:
+        if distributed.launched_by_torchrun():
+            distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -117,16 +117,18 @@ class TorchBackend:
     name = "torch"
     fused = False
 
-    def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device="cpu"):
+    def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device="cpu",
+                 model="mmmlp", encoder=None):
         import torch
-        from .torch_model import TorchMMMLP
+        from .baselines import build_model
         self.torch = torch
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserError(f"--device {device}: CUDA is not available on this machine")
         torch.manual_seed(seed)
-        self.model = TorchMMMLP(cfg, n_items, features, seed=seed, fused=self.fused).to(self.device)
-        named = list(self.model.named_parameters_flat())
+        self.model = build_model(model, cfg, n_items, features, seed, encoder,
+                                 fused=self.fused).to(self.device)
+        named = list(getattr(self.model, "named_parameters_flat", self.model.named_parameters)())
         groups = [{"params": [p for k, p in named if decays(k, p)], "weight_decay": weight_decay},
                   {"params": [p for k, p in named if not decays(k, p)], "weight_decay": 0.0}]
         self.opt = torch.optim.AdamW(groups, lr=lr)
@@ -198,8 +200,12 @@ class TritonBackend(TorchBackend):
         super().__init__(cfg, n_items, features, seed, lr, weight_decay, device)
 
 
-def make_backend(name, cfg, n_items, features, seed, lr, weight_decay, device=None):
-    """Build the backend called ``name`` ("numpy", "torch" or "triton")."""
+def make_backend(name, cfg, n_items, features, seed, lr, weight_decay, device=None,
+                 model="mmmlp", encoder=None):
+    """Build the backend called ``name`` ("numpy", "torch" or "triton") training ``model``
+    ("mmmlp"; the baselines "sasrec" and "gru4rec" run on the torch backend only)."""
+    if model != "mmmlp" and name != "torch":
+        raise UserError(f"--model {model} runs on --backend torch only, not {name}")
     if name == "numpy":
         return NumpyBackend(cfg, n_items, features, seed, lr, weight_decay, device or "cpu")
     if name == "torch":
@@ -208,7 +214,8 @@ def make_backend(name, cfg, n_items, features, seed, lr, weight_decay, device=No
         except ImportError:
             raise UserError("--backend torch needs PyTorch; install the build for your hardware first, "
                             "as the README says (CPU: pip install torch==2.13.0)") from None
-        return TorchBackend(cfg, n_items, features, seed, lr, weight_decay, device or "cpu")
+        return TorchBackend(cfg, n_items, features, seed, lr, weight_decay, device or "cpu",
+                            model, encoder)
     if name == "triton":
         return TritonBackend(cfg, n_items, features, seed, lr, weight_decay, device)
     raise UserError(f"--backend {name}: choose one of {', '.join(BACKENDS)}")

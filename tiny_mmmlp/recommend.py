@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
+from .baselines import TrainedScorer
 from .checkpoint import load_model
 from .cli import OneLineParser, positive_int
 from .config import MMMLPConfig
@@ -47,6 +48,12 @@ def load_trained(run, source=None):
         raise UserError(f"{where}: has {ds.n_items} items, the model {n_items}")
     feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
     check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1)
+    name = meta.get("model", "mmmlp")
+    if name != "mmmlp":                                # a baseline: rebuilt in torch
+        try:
+            return TrainedScorer(name, cfg, ds.n_items, feats, params, meta.get("encoder")), ds, meta
+        except RuntimeError as err:
+            raise UserError(f"{run}: the model file does not fit {name} ({err})") from None
     model = MMMLP(cfg, ds.n_items, feats)
     for k, v in model.params.items():
         if k not in params:
@@ -101,7 +108,7 @@ def main(argv=None):
     print(f"history ({len(history)} items, most recent last):")
     for i in history[-10:]:
         print(f"  {ds.item_ids[i - 1]:<14} {name(i)}")
-    print(f"top {len(recs)} next items ({meta['backend']} run, modalities {','.join(meta['modalities'])}):")
+    print(f"top {len(recs)} next items ({meta.get('model', 'mmmlp')}, {meta['backend']} run, modalities {','.join(meta['modalities'])}):")
     for rank, (i, s) in enumerate(recs, 1):
         print(f"{rank:>3}. {ds.item_ids[i - 1]:<14} {s:8.3f}  {name(i)}")
     if args.picture:

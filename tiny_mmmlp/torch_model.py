@@ -118,6 +118,30 @@ class Branch(nn.Module):
             x = block(x)
         return x
 
+    def encode(self, raw, mask, p):
+        """A feature branch on its own: raw (B, N, d_in) -> (B, N, D), padding rows zeroed
+        (mask (B, N, 1)), input dropout at rate p when training, then the mixer blocks."""
+        x = self.proj(raw) * mask                                    # (B, N, d_in) -> (B, N, D)
+        return self.mix(F.dropout(x, p, self.training))
+
+
+def feature_branches(cfg: MMMLPConfig, widths: dict, fused=False) -> nn.ModuleDict:
+    """One Feature Mixer Layer branch per feature modality ({name: d_in}), width cfg.d_model.
+
+    MMMLP builds its branches here, and so do the baselines of ``tiny_mmmlp.baselines``
+    (the compatibility study plugs these same branches into SASRec and GRU4Rec).
+    """
+    return nn.ModuleDict({m: Branch(cfg, cfg.d_model, cfg.n_layers, fused, d_in=widths[m])
+                          for m in sorted(widths)})
+
+
+def candidate_vectors(embedding, projections: nn.ModuleDict, tables: dict):
+    """Candidate item vectors (V + 1, D): E + Σ_m P_m F_m (cfg.candidate_features), or E."""
+    cand = embedding                                                 # (V + 1, D)
+    for m, proj in projections.items():
+        cand = cand + proj(tables[m])                                # (V + 1, d_m) -> (V + 1, D)
+    return cand
+
 
 class Norm(nn.Module):
     """LayerNorm parameters under the shared names gamma and beta."""
@@ -151,8 +175,7 @@ class TorchMMMLP(nn.Module):
         widths = {k: v.shape[1] for k, v in features.items()}
         D, D_f = cfg.d_model, fused_width(cfg, len(self.branches))
         self.id = Branch(cfg, D, cfg.n_layers if cfg.id_branch else 0, fused, n_items=n_items)
-        self.feature_branches = nn.ModuleDict(
-            {m: Branch(cfg, D, cfg.n_layers, fused, d_in=widths[m]) for m in sorted(features)})
+        self.feature_branches = feature_branches(cfg, widths, fused)
         self.fusion = Branch(cfg, D_f, cfg.fusion_layers, fused, d_in=D * len(self.branches))
         self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities})
         for name, f in features.items():               # frozen lookup tables, not parameters
@@ -188,21 +211,18 @@ class TorchMMMLP(nn.Module):
         outs = []
         for b in self.branches:
             if b == "id":
-                branch = self.id
-                x = F.embedding(item_seq, branch.embedding, padding_idx=0)   # (B, N, D)
+                x = F.embedding(item_seq, self.id.embedding, padding_idx=0)  # (B, N, D)
+                outs.append(self.id.mix(F.dropout(x, p, self.training)))
             else:
-                branch = self.feature_branches[b]
                 raw = getattr(self, f"feat_{b}")[item_seq]           # (B, N, d_b)
-                x = branch.proj(raw) * mask                          # (B, N, D), padding zeroed
-            outs.append(branch.mix(F.dropout(x, p, self.training)))
+                outs.append(self.feature_branches[b].encode(raw, mask, p))   # (B, N, D)
         z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
         z = self.fusion.mix(F.dropout(z, p, self.training))
         h = z[:, -1, :]                                              # (B, D_f)
         u = self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
                                         self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
-        cand = self.id.embedding                                     # (V + 1, D)
-        for m in self.cand_modalities:
-            cand = cand + self.head.cand[m](getattr(self, f"feat_{m}"))   # (V + 1, d_m) -> (V + 1, D)
+        cand = candidate_vectors(self.id.embedding, self.head.cand,
+                                 {m: getattr(self, f"feat_{m}") for m in self.cand_modalities})
         return u @ cand.T                                            # (B, D) @ (D, V + 1) -> (B, V + 1)
 
     def loss(self, item_seq, targets):

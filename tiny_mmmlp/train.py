@@ -3,6 +3,7 @@
     python -m tiny_mmmlp.train                         # toyshop, NumPy backend, a few minutes
     python -m tiny_mmmlp.train --data ../shared/data/amazon/scientific --backend torch
     python -m tiny_mmmlp.train --modalities id         # the ID-only ablation
+    python -m tiny_mmmlp.train --model sasrec --backend torch   # a baseline, same protocol
 
 Protocol (DESIGN.md §4): leave-one-out per user, training examples are the prefixes of the
 training part, full ranking over all items, ties against the target. Early stopping on
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from . import data, distributed
 from .backends import BACKENDS, make_backend
+from .baselines import MODEL_DEFAULTS, MODELS, encoder_settings
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
 from .cli import OneLineParser, finite_non_negative_float, finite_positive_float, positive_int, seed_int
@@ -42,6 +44,12 @@ from .schedule import SCHEDULES, lr_at
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout", "label_smoothing", "negatives")
+PER_MODEL = ("max_len", "d_model", "dropout")       # defaults differ by --model (MODEL_DEFAULTS)
+
+
+def per_model_help(flag):
+    return "default: " + ", ".join(f"{m} {MODEL_DEFAULTS[m][flag]}" for m in MODELS
+                                   if flag in MODEL_DEFAULTS[m])
 
 
 def build_parser():
@@ -50,6 +58,16 @@ def build_parser():
     p.add_argument("--data", default="toyshop",
                    help="toyshop, toyshop-tiny, or a folder of RecBole atomic files (default: toyshop)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p.add_argument("--model", choices=MODELS, default="mmmlp",
+                   help="mmmlp, or a baseline on the torch backend: sasrec (Kang & McAuley 2018: "
+                        "2 causal self-attention blocks, 1 head, width 50, dropout 0.5, length 50) "
+                        "or gru4rec (Hidasi et al. 2016: 1 GRU layer of 100 units, dropout 0.3, "
+                        "length 50); with feature modalities they read them through MMMLP's "
+                        "feature mixer branches (default: mmmlp)")
+    p.add_argument("--encoder-layers", type=positive_int, default=None,
+                   help="baselines: attention blocks / GRU layers (" + per_model_help("encoder_layers") + ")")
+    p.add_argument("--heads", type=positive_int, default=None,
+                   help="sasrec: attention heads (" + per_model_help("heads") + ")")
     p.add_argument("--device", default=None, help="cpu or cuda[:i] (torch/triton backends)")
     p.add_argument("--modalities", default="all",
                    help="comma-separated branches to use, e.g. id,text,image (default: all found)")
@@ -77,7 +95,11 @@ def build_parser():
                    help="evaluate with the user's history items removed from the ranking (the "
                         "target stays rankable); default: our protocol, nothing masked")
     for f in CONFIG_FLAGS:
-        p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
+        if f in PER_MODEL:
+            p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=None,
+                           help=per_model_help(f))
+        else:
+            p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
     p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
                    default=d.candidate_features,
                    help="also score candidates with a projection of their features")
@@ -86,6 +108,18 @@ def build_parser():
 
 def make_config(args, modalities) -> MMMLPConfig:
     values = {f: getattr(args, f) for f in CONFIG_FLAGS}
+    for f in PER_MODEL:
+        if values[f] is None:
+            values[f] = MODEL_DEFAULTS[args.model][f]
+    if args.model != "mmmlp" and "id" not in modalities:
+        raise UserError(f"--modalities {args.modalities}: --model {args.model} always reads "
+                        "item IDs, so the list must include id")
+    if args.model != "mmmlp" and (values["label_smoothing"] or values["negatives"]):
+        raise UserError(f"--label-smoothing/--negatives: --model {args.model} trains with plain "
+                        "full-softmax cross-entropy only")
+    heads = encoder_settings(args.model, args.encoder_layers, args.heads)["heads"]
+    if heads and values["d_model"] % heads:
+        raise UserError(f"--heads {heads}: must divide --d-model {values['d_model']}")
     try:
         return MMMLPConfig(**values, candidate_features=args.candidate_features,
                            id_branch="id" in modalities)
@@ -199,7 +233,7 @@ def train(args) -> dict:
     if len(split.valid_target) == 0:
         raise UserError(f"{args.data}: no user has 3 or more items, so no user can be validated "
                         f"and tested (leave-one-out needs 3 per user)")
-    out = Path(args.out) if args.out else default_out(ds.name, modalities, args.backend)
+    out = Path(args.out) if args.out else default_out(ds.name, modalities, args.backend if args.model == 'mmmlp' else args.model)
     lock = RunLock(out) if group.is_main else contextlib.nullcontext()   # rank 0 alone writes
 
     def claim():
@@ -218,11 +252,14 @@ def train(args) -> dict:
 
 
 def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
+    encoder = None if args.model == "mmmlp" else encoder_settings(args.model, args.encoder_layers,
+                                                                  args.heads)
     backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
-                                      args.weight_decay, args.device), args.seed)
+                                      args.weight_decay, args.device, args.model, encoder), args.seed)
     meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": args.backend,
-            "mask_history": args.mask_history}
+            "mask_history": args.mask_history,
+            "model": args.model, "encoder": encoder}
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
     if args.resume:
@@ -237,7 +274,7 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
                                   "run": run})
 
     print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
-          f"backend {args.backend}; {data.n_train_examples(split.train)} training examples")
+          f"model {args.model}; backend {args.backend}; {data.n_train_examples(split.train)} training examples")
     if not args.resume:
         checkpoint()
     try:
@@ -273,9 +310,10 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
     protocol = PROTOCOLS[args.mask_history]
     print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
           f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
-    print(metrics_table({"MMMLP": test, "popularity": popular}))
+    print(metrics_table({args.model: test, "popularity": popular}))
     result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
-              "backend": args.backend, "protocol": protocol,
+              "backend": args.backend, "model": args.model, "encoder": encoder,
+              "protocol": protocol,
               "mask_history": args.mask_history, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
               "seconds": round(run["seconds"], 2),
               "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
@@ -289,7 +327,7 @@ def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
         return result
     write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
     save_model(out, run["best_params"], meta)
-    if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.backend})"):
+    if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({args.model}, {args.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.npz'}")
     return result
 

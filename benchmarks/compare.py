@@ -1,0 +1,243 @@
+"""MMMLP beside SASRec and GRU4Rec on the same split, metrics and machine: one table each.
+
+    python benchmarks/compare.py quality    # every model x {ID only, all modalities} on
+                                            # scientific and instruments, ID only on beauty;
+                                            # 3 seeds for mmmlp and sasrec, 1 for gru4rec
+    python benchmarks/compare.py scaling    # time per 1,000 training examples and peak RSS
+                                            # of mmmlp and sasrec at max length 50, 200, 800
+    python benchmarks/compare.py table      # rewrite compare.md from the finished runs
+
+Every run is ``python -m tiny_mmmlp.train --backend torch`` in a subprocess (so its peak
+resident memory comes from the operating system, wait4) with each model's default sizes
+and the same --epochs and --patience for every model. A run folder that already holds a
+result is reused, and an unfinished one is continued with --resume, so the same command
+completes a table that was stopped. Writes benchmarks/results/compare.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks/results/compare.md"
+SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
+ID_ONLY_SETS = ("beauty",)
+
+
+def plan(sets, models, seeds, data_root):
+    """(set, model, modalities label, seed) of every quality run, the most wanted first:
+    set by set, seed 0 of every model and modality before the further seeds."""
+    from tiny_mmmlp import data
+    runs = []
+    for name in sets:
+        mods = ["id"]
+        if name not in ID_ONLY_SETS and data.available_modalities(data.load(Path(data_root) / name)):
+            mods.append("all")
+        for seed in range(max(seeds[m] for m in models)):
+            runs += [(name, m, mod, seed) for m in models if seed < seeds[m] for mod in mods]
+    return runs
+
+
+def run_dir(runs_dir, name, model, mods, seed):
+    return Path(runs_dir) / f"{name}-{model}-{mods}-s{seed}"
+
+
+def train_once(cmd, out):
+    """Run one training subprocess; returns its result record (also written to out)."""
+    if any(out.glob("checkpoint*")) and not (out / "metrics.json").exists():
+        cmd = [*cmd, "--resume"]
+    print("$", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"run failed: {' '.join(cmd)}")
+    m = json.loads((out / "metrics.json").read_text())
+    record = {k: m[k] for k in ("test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",
+                                "seed", "modalities", "config", "encoder")}
+    record.update(peak_rss_gb=usage.ru_maxrss / 1024 ** 2, wall_s=time.perf_counter() - start,
+                  command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
+    (out / "compare.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
+def quality(args):
+    runs = plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root)
+    for name, model, mods, seed in runs:
+        out = run_dir(args.runs_dir, name, model, mods, seed)
+        if (out / "compare.json").exists():
+            continue
+        cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
+               "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
+               "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
+               "--out", str(out), "--no-progress"]
+        train_once(cmd, out)
+        write_table(args)
+
+
+def fmt(values, digits=4):
+    """mean ± sample standard deviation (n - 1), or the single value."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def quality_rows(args):
+    rows, missing, popular = [], [], {}
+    runs = plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root)
+    groups = {}
+    for name, model, mods, seed in runs:
+        groups.setdefault((name, model, mods), []).append(seed)
+    for (name, model, mods), seeds in groups.items():
+        recs = [json.loads(p.read_text()) for s in seeds
+                if (p := run_dir(args.runs_dir, name, model, mods, s) / "compare.json").exists()]
+        missing += [f"{name} {model} {mods} seed {s}" for s in seeds
+                    if not (run_dir(args.runs_dir, name, model, mods, s) / "compare.json").exists()]
+        if not recs:
+            continue
+        popular.setdefault(name, recs[0]["popularity"])
+        t = lambda k: fmt([r["test"][k] for r in recs])
+        label = "id" if mods == "id" else ",".join(recs[0]["modalities"])
+        epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in recs)
+        rows.append(f"| {name} | {model} | {label} | {len(recs)} of {len(seeds)} | {t('HR@10')} | "
+                    f"{t('NDCG@10')} | {t('MRR@10')} | {epochs} | "
+                    f"{fmt([r['seconds_per_epoch'] for r in recs], 1)} | "
+                    f"{max(r['peak_rss_gb'] for r in recs):.2f} |")
+    for name, pop in popular.items():
+        rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
+                    f"{pop['MRR@10']:.4f} | - | - | - |")
+    return rows, missing
+
+
+def scale_one(args):
+    """In a subprocess: time --batches training steps of one model at one max length."""
+    import numpy as np
+    from tiny_mmmlp import data
+    from tiny_mmmlp.backends import make_backend
+    from tiny_mmmlp.baselines import encoder_settings
+    from tiny_mmmlp.train import build_parser, make_config
+    targs = build_parser().parse_args(["--model", args.model, "--backend", "torch", "--modalities", "id",
+                                       "--max-len", str(args.max_len)])
+    ds = data.load(Path(args.data_root) / args.set)
+    cfg = make_config(targs, ["id"])
+    enc = None if args.model == "mmmlp" else encoder_settings(args.model)
+    backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", args.model, enc)
+    split = data.split_leave_one_out(ds)
+    batches = data.train_batches(split.train, cfg.max_len, targs.batch_size, 0, 0)
+    for _ in range(args.warmup):
+        backend.step(*next(batches))
+    seen, start = 0, time.perf_counter()
+    for _ in range(args.batches):
+        seq, tgt = next(batches)
+        backend.step(seq, tgt)
+        seen += len(tgt)
+    s = time.perf_counter() - start
+    print(json.dumps({"s_per_1000": 1000 * s / seen, "examples": seen, "seconds": s,
+                      "batch_size": targs.batch_size, "params": int(sum(
+                          np.prod(v.shape) for v in backend.params().values()))}))
+
+
+def scaling(args):
+    out = Path(args.runs_dir) / "scaling"
+    out.mkdir(parents=True, exist_ok=True)
+    for n in [int(x) for x in args.lengths.split(",")]:
+        for model in ("mmmlp", "sasrec"):
+            path = out / f"{model}-{n}.json"
+            if path.exists():
+                continue
+            cmd = [sys.executable, __file__, "_scale", "--model", model, "--max-len", str(n),
+                   "--batches", str(args.batches), "--set", args.set, "--data-root", args.data_root]
+            print("$", " ".join(cmd[1:]), flush=True)
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            text = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"run failed: {' '.join(cmd)}")
+            rec = json.loads(text.strip().splitlines()[-1])
+            rec.update(peak_rss_gb=usage.ru_maxrss / 1024 ** 2, model=model, max_len=n,
+                       batches=args.batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
+            path.write_text(json.dumps(rec, indent=2))
+            write_table(args)
+
+
+def scaling_rows(args):
+    import math
+    recs = {}
+    for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")):
+        r = json.loads(p.read_text())
+        recs[(r["model"], r["max_len"])] = r
+    rows = []
+    for model in ("mmmlp", "sasrec"):
+        lengths = sorted(n for m, n in recs if m == model)
+        for n in lengths:
+            r = recs[(model, n)]
+            base = recs[(model, lengths[0])]["s_per_1000"]
+            rows.append(f"| {model} | {n} | {r['s_per_1000']:.3f} | {r['s_per_1000'] / base:.2f}× | "
+                        f"{r['peak_rss_gb']:.2f} | {r['batches']} × {r['batch_size']} |")
+        if len(lengths) > 1:
+            lo, hi = recs[(model, lengths[0])], recs[(model, lengths[-1])]
+            k = math.log(hi["s_per_1000"] / lo["s_per_1000"]) / math.log(lengths[-1] / lengths[0])
+            rows.append(f"| {model} | exponent {lengths[0]}→{lengths[-1]} | {k:.2f} | | | |")
+    return rows
+
+
+def write_table(args):
+    q_rows, missing = quality_rows(args)
+    s_rows = scaling_rows(args)
+    head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
+            f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
+    q = ("## Quality (test, full ranking, best validation epoch)\n\n"
+         "Command: `python benchmarks/compare.py quality` (`--epochs "
+         f"{args.epochs} --patience {args.patience}` for every model, each model's default sizes). "
+         "Metrics are mean ± sample standard deviation over the seeds run; epochs lists "
+         "`epochs run (best validation epoch)` per seed; s / epoch counts training plus the "
+         "validation pass; peak RSS is the largest of the seeds.\n\n"
+         "| set | model | modalities | seeds | test HR@10 | test NDCG@10 | test MRR@10 | "
+         "epochs (best) | s / epoch | peak RSS GB |\n|---|---|---|---|---|---|---|---|---|---|\n"
+         + "\n".join(q_rows) + "\n")
+    if missing:
+        q += ("\n**Not run yet** (the same command finishes them, reusing the runs above): "
+              + "; ".join(missing) + ".\n")
+    s = ("\n## Cost in sequence length (beauty, ID only, batch 256, torch on the CPU)\n\n"
+         "Command: `python benchmarks/compare.py scaling`. Seconds per 1,000 training examples, "
+         "timed over the batches shown after 3 warm-up batches; peak RSS of the whole process.\n\n"
+         "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
+         "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
+    text = head + q + s
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(args.out).with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, args.out)
+    print(text, flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["quality", "scaling", "table", "_scale"])
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
+    p.add_argument("--sets", default="scientific,instruments,beauty")
+    p.add_argument("--models", default="mmmlp,sasrec,gru4rec")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--runs-dir", default=str(ROOT / "runs/compare"))
+    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--lengths", default="50,200,800")
+    p.add_argument("--batches", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--set", default="beauty", help="scaling: the data set")
+    p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
+    p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    {"quality": quality, "scaling": scaling, "table": write_table, "_scale": scale_one}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

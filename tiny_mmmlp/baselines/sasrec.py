@@ -1,0 +1,103 @@
+"""SASRec (Kang & McAuley, ICDM 2018): causal self-attention over the item sequence.
+
+    X⁰ = Dropout(E[s] + P)                   learned position embeddings P (N, D)
+    Xˡ⁺¹ = Xˡ + Dropout(Attn(LN(Xˡ)))         causal: position i attends to j <= i only
+    Xˡ⁺¹ = Xˡ⁺¹ + Dropout(FFN(LN(Xˡ⁺¹)))      FFN(x) = ReLU(x W1 + b1) W2 + b2, W1, W2: (D, D)
+    h = LN(X^L[:, N - 1]);  scores = h · Eᵀ    (shared item embeddings), softmax cross-entropy
+
+Paper defaults (§IV-C, for the sparse Amazon sets): D = 50, 2 blocks, 1 head, dropout 0.5,
+N = 50, Adam lr 0.001. Our sequences are left-padded with item 0, so the most recent item
+sits at position N - 1 and absolute positions count back from it (as in the authors' code,
+which also left-pads). Padding positions are masked as keys and their outputs zeroed after
+every block (the paper's "timeline mask"); a padding query attends to itself only, so no
+softmax row is empty.
+"""
+from __future__ import annotations
+
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .inputs import SequenceInputs
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head scaled dot-product attention with a boolean mask of allowed (query, key)."""
+
+    def __init__(self, D, heads, dropout):
+        super().__init__()
+        if D % heads:
+            raise ValueError(f"hidden width {D} is not divisible by {heads} heads")
+        self.q, self.k, self.v, self.o = (nn.Linear(D, D) for _ in range(4))
+        self.heads, self.dropout = heads, dropout
+
+    def forward(self, x, allowed):                       # x (B, N, D); allowed (B, 1, N, N)
+        B, N, D = x.shape
+        H = self.heads
+        split = lambda t: t.view(B, N, H, D // H).transpose(1, 2)      # (B, H, N, D/H)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        p = self.dropout if self.training else 0.0
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)  # (B, H, N, D/H)
+        return self.o(a.transpose(1, 2).reshape(B, N, D))               # (B, N, D)
+
+
+class AttentionBlock(nn.Module):
+    def __init__(self, D, heads, dropout):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.attn = CausalSelfAttention(D, heads, dropout)
+        self.ffn = nn.Sequential(nn.Linear(D, D), nn.ReLU(), nn.Dropout(dropout), nn.Linear(D, D))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, allowed):
+        x = x + self.drop(self.attn(self.ln1(x), allowed))
+        return x + self.drop(self.ffn(self.ln2(x)))
+
+
+def attention_mask(item_seq):
+    """allowed (B, 1, N, N): key j is visible to query i when j <= i and j is a real item,
+    and every position sees itself (so a padding query's softmax row is never empty)."""
+    B, N = item_seq.shape
+    causal = torch.ones(N, N, dtype=torch.bool, device=item_seq.device).tril()   # (N, N)
+    real_key = (item_seq != 0)[:, None, None, :]                                  # (B, 1, 1, N)
+    self_ = torch.eye(N, dtype=torch.bool, device=item_seq.device)
+    return (causal & real_key) | self_                                            # (B, 1, N, N)
+
+
+class SASRec(nn.Module):
+    """SASRec; ``features`` plugs MMMLP's feature mixer branches in front (see inputs.py)."""
+
+    def __init__(self, cfg, n_items, features=None, seed=0, layers=2, heads=1,
+                 dtype=torch.float32, fused=False):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.cfg, self.n_items = cfg, n_items
+        D, N = cfg.d_model, cfg.max_len
+        self.inputs = SequenceInputs(cfg, n_items, features, seed, dtype, fused)
+        self.pos = nn.Parameter(torch.randn(N, D, dtype=dtype) * cfg.init_std)
+        self.blocks = nn.ModuleList(AttentionBlock(D, heads, cfg.dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(D, eps=cfg.ln_eps)
+        self.to(dtype)
+
+    def forward(self, item_seq):
+        """scores (B, V + 1) for item_seq (B, N) int64, left-padded; column 0 is padding."""
+        p = self.cfg.dropout if self.training else 0.0
+        mask = (item_seq != 0).unsqueeze(-1)                          # (B, N, 1)
+        x = self.inputs(item_seq, p)                                  # (B, N, D)
+        x = F.dropout(x + self.pos, p, self.training) * mask          # (N, D) broadcast over B
+        allowed = attention_mask(item_seq)
+        for block in self.blocks:
+            x = block(x, allowed) * mask                              # timeline mask
+        h = self.norm(x[:, -1, :])                                    # (B, D): the most recent item
+        return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
+
+    def loss(self, item_seq, targets):
+        """Mean softmax cross-entropy over items 1..V (RecBole's loss_type CE)."""
+        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
+
+    @torch.no_grad()
+    def scores(self, item_seq):
+        s = self(item_seq)
+        s[:, 0] = -torch.inf
+        return s

@@ -135,7 +135,7 @@ def scale_one(args):
     for _ in range(args.warmup):
         backend.step(*next(batches))
     seen, start = 0, time.perf_counter()
-    for _ in range(args.batches):
+    for _ in range(int(args.batches)):
         seq, tgt = next(batches)
         backend.step(seq, tgt)
         seen += len(tgt)
@@ -148,13 +148,16 @@ def scale_one(args):
 def scaling(args):
     out = Path(args.runs_dir) / "scaling"
     out.mkdir(parents=True, exist_ok=True)
-    for n in [int(x) for x in args.lengths.split(",")]:
+    lengths = [int(x) for x in args.lengths.split(",")]
+    counts = [int(x) for x in args.batches.split(",")]
+    counts = counts * len(lengths) if len(counts) == 1 else counts
+    for n, batches in zip(lengths, counts):
         for model in ("mmmlp", "sasrec"):
             path = out / f"{model}-{n}.json"
             if path.exists():
                 continue
             cmd = [sys.executable, __file__, "_scale", "--model", model, "--max-len", str(n),
-                   "--batches", str(args.batches), "--set", args.set, "--data-root", args.data_root]
+                   "--batches", str(batches), "--set", args.set, "--data-root", args.data_root]
             print("$", " ".join(cmd[1:]), flush=True)
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
             text = proc.stdout.read()
@@ -163,7 +166,7 @@ def scaling(args):
                 raise SystemExit(f"run failed: {' '.join(cmd)}")
             rec = json.loads(text.strip().splitlines()[-1])
             rec.update(peak_rss_gb=usage.ru_maxrss / 1024 ** 2, model=model, max_len=n,
-                       batches=args.batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
+                       batches=batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
             path.write_text(json.dumps(rec, indent=2))
             write_table(args)
 
@@ -230,7 +233,8 @@ def main():
     p.add_argument("--runs-dir", default=str(ROOT / "runs/compare"))
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--lengths", default="50,200,800")
-    p.add_argument("--batches", type=int, default=200)
+    p.add_argument("--batches", default="200",
+                   help="scaling: timed batches, one count or one per length (e.g. 200,100,20)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--set", default="beauty", help="scaling: the data set")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)

@@ -214,7 +214,7 @@ def write_table(args):
          "timed over the batches shown after 3 warm-up batches; peak RSS of the whole process.\n\n"
          "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
-    text = head + q + s
+    text = head + (args.note + "\n\n" if args.note else "") + q + s
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out).with_suffix(".tmp")
     tmp.write_text(text)
@@ -237,6 +237,7 @@ def main():
                    help="scaling: timed batches, one count or one per length (e.g. 200,100,20)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--set", default="beauty", help="scaling: the data set")
+    p.add_argument("--note", default="", help="table: a paragraph under the title (conditions)")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -78,7 +78,7 @@ def quality(args):
         cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
                "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
                "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
-               "--out", str(out), "--no-progress"]
+               "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else [])]
         train_once(cmd, out)
         write_table(args)
 
@@ -237,6 +237,7 @@ def main():
                    help="scaling: timed batches, one count or one per length (e.g. 200,100,20)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--set", default="beauty", help="scaling: the data set")
+    p.add_argument("--device", default="", help="quality: --device of every run (e.g. cuda)")
     p.add_argument("--note", default="", help="table: a paragraph under the title (conditions)")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)

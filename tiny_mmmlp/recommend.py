@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
-from .baselines import TrainedScorer
+from .baselines import MODELS, TrainedScorer
 from .checkpoint import load_model
 from .cli import OneLineParser, positive_int
 from .config import MMMLPConfig
@@ -49,11 +49,13 @@ def load_trained(run, source=None):
     feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
     check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1)
     name = meta.get("model", "mmmlp")
+    if not isinstance(name, str) or name not in MODELS:
+        raise UserError(f"{run}: the model file names no known model ({name!r}; one of {', '.join(MODELS)})")
     if name != "mmmlp":                                # a baseline: rebuilt in torch
         try:
             return TrainedScorer(name, cfg, ds.n_items, feats, params, meta.get("encoder")), ds, meta
-        except RuntimeError as err:
-            raise UserError(f"{run}: the model file does not fit {name} ({err})") from None
+        except Exception as err:  # noqa: BLE001 - whatever an edited encoder or shape raises
+            raise UserError(f"{run}: the model file does not fit {name} ({type(err).__name__}: {err})") from None
     model = MMMLP(cfg, ds.n_items, feats)
     for k, v in model.params.items():
         if k not in params:

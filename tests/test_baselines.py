@@ -120,6 +120,7 @@ def test_gru4rec_last_state_is_the_state_after_the_most_recent_item():
     (["--model", "sasrec", "--backend", "numpy"], "--model sasrec"),
     (["--model", "gru4rec", "--modalities", "text"], "--modalities"),
     (["--model", "sasrec", "--heads", "3"], "--heads"),
+    (["--model", "gru4rec", "--label-smoothing", "0.1"], "--label-smoothing"),
 ])
 def test_bad_baseline_flags_end_in_one_line_and_exit_2(flags, words):
     proc = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, *flags],

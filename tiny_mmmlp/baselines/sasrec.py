@@ -1,16 +1,30 @@
 """SASRec (Kang & McAuley, ICDM 2018): causal self-attention over the item sequence.
 
-    X⁰ = Dropout(E[s] + P)                   learned position embeddings P (N, D)
-    Xˡ⁺¹ = Xˡ + Dropout(Attn(LN(Xˡ)))         causal: position i attends to j <= i only
-    Xˡ⁺¹ = Xˡ⁺¹ + Dropout(FFN(LN(Xˡ⁺¹)))      FFN(x) = ReLU(x W1 + b1) W2 + b2, W1, W2: (D, D)
-    h = LN(X^L[:, N - 1]);  scores = h · Eᵀ    (shared item embeddings), softmax cross-entropy
+We follow RecBole 1.2.1's SASRec (``recbole/model/sequential_recommender/sasrec.py`` and
+``recbole/model/layers.py: TransformerEncoder``), the implementation our README cross-checks
+against, in every point that shapes training:
+
+    X⁰ = Dropout(LN(E[s] + P))                  learned position embeddings P (N, D)
+    A  = LN(Xˡ + Dropout(Attn(Xˡ)))              causal: position i attends to j <= i only
+    Xˡ⁺¹ = LN(A + Dropout(FFN(A)))               FFN(x) = ReLU(x W1 + b1) W2 + b2, W1, W2: (D, D)
+    h = X^L[:, N - 1];  scores = h · Eᵀ          (shared item embeddings), softmax cross-entropy
+
+i.e. post-LN blocks ("LayerNorm(x + Dropout(sublayer(x)))", RecBole's TransformerLayer) with a
+LayerNorm + dropout on the input sum, dropout on the attention probabilities, and every
+Linear weight, the item embeddings and P drawn from normal(0, 0.02), biases 0. The paper's
+own equation (§III-B) is the pre-LN form x + Dropout(g(LN(x))), and the authors' code adds
+the residual to the normalized input and scales E[s] by sqrt(D); all three variants keep the
+input of every block at unit scale, which our earlier pre-LN version without an input
+LayerNorm did not (std-0.02 embeddings in the residual stream; it learned several times
+slower per epoch than RecBole, see the README's cross-check).
 
 Paper defaults (§IV-C, for the sparse Amazon sets): D = 50, 2 blocks, 1 head, dropout 0.5,
 N = 50, Adam lr 0.001. Our sequences are left-padded with item 0, so the most recent item
 sits at position N - 1 and absolute positions count back from it (as in the authors' code,
-which also left-pads). Padding positions are masked as keys and their outputs zeroed after
-every block (the paper's "timeline mask"); a padding query attends to itself only, so no
-softmax row is empty.
+which also left-pads; RecBole right-pads). Padding positions are masked as keys and their
+outputs zeroed after the input layer and every block (the paper's "timeline mask"); a
+padding query attends to itself only, so no softmax row is empty. Unlike RecBole, padding
+item 0 is not a class of the softmax.
 """
 from __future__ import annotations
 
@@ -43,16 +57,18 @@ class CausalSelfAttention(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    def __init__(self, D, heads, dropout):
+    """Post-LN transformer block, RecBole's TransformerLayer (no dropout inside the FFN)."""
+
+    def __init__(self, D, heads, dropout, eps):
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.ln1, self.ln2 = nn.LayerNorm(D, eps=eps), nn.LayerNorm(D, eps=eps)
         self.attn = CausalSelfAttention(D, heads, dropout)
-        self.ffn = nn.Sequential(nn.Linear(D, D), nn.ReLU(), nn.Dropout(dropout), nn.Linear(D, D))
+        self.ffn = nn.Sequential(nn.Linear(D, D), nn.ReLU(), nn.Linear(D, D))
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, allowed):
-        x = x + self.drop(self.attn(self.ln1(x), allowed))
-        return x + self.drop(self.ffn(self.ln2(x)))
+        x = self.ln1(x + self.drop(self.attn(x, allowed)))
+        return self.ln2(x + self.drop(self.ffn(x)))
 
 
 def attention_mask(item_seq):
@@ -76,8 +92,15 @@ class SASRec(nn.Module):
         D, N = cfg.d_model, cfg.max_len
         self.inputs = SequenceInputs(cfg, n_items, features, seed, dtype, fused)
         self.pos = nn.Parameter(torch.randn(N, D, dtype=dtype) * cfg.init_std)
-        self.blocks = nn.ModuleList(AttentionBlock(D, heads, cfg.dropout) for _ in range(layers))
-        self.norm = nn.LayerNorm(D, eps=cfg.ln_eps)
+        self.input_norm = nn.LayerNorm(D, eps=cfg.ln_eps)
+        self.blocks = nn.ModuleList(AttentionBlock(D, heads, cfg.dropout, cfg.ln_eps)
+                                    for _ in range(layers))
+        with torch.no_grad():                             # RecBole's _init_weights for the encoder
+            for block in self.blocks:
+                for m in block.modules():
+                    if isinstance(m, nn.Linear):
+                        m.weight.normal_(0.0, cfg.init_std)
+                        m.bias.zero_()
         self.to(dtype)
 
     def forward(self, item_seq):
@@ -85,11 +108,11 @@ class SASRec(nn.Module):
         p = self.cfg.dropout if self.training else 0.0
         mask = (item_seq != 0).unsqueeze(-1)                          # (B, N, 1)
         x = self.inputs(item_seq, p)                                  # (B, N, D)
-        x = F.dropout(x + self.pos, p, self.training) * mask          # (N, D) broadcast over B
+        x = F.dropout(self.input_norm(x + self.pos), p, self.training) * mask  # (N, D) broadcast over B
         allowed = attention_mask(item_seq)
         for block in self.blocks:
             x = block(x, allowed) * mask                              # timeline mask
-        h = self.norm(x[:, -1, :])                                    # (B, D): the most recent item
+        h = x[:, -1, :]                                               # (B, D): the most recent item
         return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
 
     def loss(self, item_seq, targets):

@@ -9,7 +9,7 @@ table, not a copy), at the default training shape and every (N, D) of ``benchmar
 in float32 and bfloat16, this script compiles
 
     triton.compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 80 | 90, 32),
-                   options={"num_warps": ..., "num_stages": ...})
+                   options={"num_warps": ..., "num_stages": ..., "maxnreg": ...})
 
 and reads the binary: ``cuobjdump -res-usage`` (shipped inside triton) gives registers per
 thread (REG) and the stack frame (STACK: registers spilled to local memory, which lives in
@@ -103,7 +103,7 @@ def compile_one(job):
     fn = None
     for mod in MODULES:
         fn = fn or getattr(importlib.import_module(f"tiny_mmmlp.kernels.{mod}"), name, None)
-    options = {k: launch[k] for k in ("num_warps", "num_stages")}
+    options = {k: launch[k] for k in ("num_warps", "num_stages", "maxnreg") if k in launch}
     constexprs = {k: v for k, v in launch.items() if k not in options}
     signature, attrs = {}, {}
     for i, arg in enumerate(fn.arg_names):

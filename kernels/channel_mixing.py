@@ -124,10 +124,10 @@ def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
     dgamma = tl.zeros((BLOCK_D,), dtype=ACC)
     dbeta = tl.zeros((BLOCK_D,), dtype=ACC)
     for blk in range(p, tl.cdiv(M, BLOCK_M), P):
-        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(
-            X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
-        dy = tl.load(DY + offs, mask=mask, other=0.0)              # (BLOCK_M, BLOCK_D)
-        dl = tl.zeros((BLOCK_M, BLOCK_D), dtype=ACC)
+        m = blk * BLOCK_M + tl.arange(0, BLOCK_M)
+        mean = tl.load(Mean + m, mask=m < M, other=0.0)
+        rstd = tl.load(Rstd + m, mask=m < M, other=0.0)
+        dl = tl.zeros((BLOCK_M, BLOCK_D), dtype=ACC)              # the only row tile held over the R-loop
         for r0 in range(0, R, BLOCK_R):
             r = r0 + tl.arange(0, BLOCK_R)
             w_mask = (d < D)[:, None] & (r < R)[None, :]
@@ -138,6 +138,9 @@ def _channel_mix_bwd_data(X, DY, DX, Mean, Rstd, Gamma, Beta, W3, B3, W4,
             dh = _rows_times_w(DY, mean, rstd, Gamma, Beta, W4, blk, M, D, R, r0, R, 1, False,   # dY · W4
                                ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) * gelu_grad(h)       # (BLOCK_M, BLOCK_R)
             dl += tl.dot(dh.to(DT), tl.trans(w3t), input_precision=PRECISION).to(ACC)     # (BLOCK_M, BLOCK_D)
+        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(   # x̂ and dY read after the loop (L1/L2)
+            X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
+        dy = tl.load(DY + offs, mask=mask, other=0.0)              # (BLOCK_M, BLOCK_D)
         dx = dy.to(ACC) + ln_backward_rows(dl, xhat, rstd, gamma, mask, D)
         tl.store(DX + offs, dx.to(DX.dtype.element_ty), mask=mask)
         dgamma += tl.sum(dl * xhat, axis=0)
@@ -164,14 +167,17 @@ def _channel_mix_bwd_weights(X, DY, Mean, Rstd, Gamma, Beta, W3, B3, W4,
     db3 = tl.zeros((BLOCK_R,), dtype=ACC)
     db4 = tl.zeros((BLOCK_D,), dtype=ACC)
     for blk in range(p, tl.cdiv(M, BLOCK_M), P):
-        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(
-            X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)
-        dy = tl.load(DY + offs, mask=mask, other=0.0)              # padded rows: dY = 0, L = 0
+        m = blk * BLOCK_M + tl.arange(0, BLOCK_M)
+        mean = tl.load(Mean + m, mask=m < M, other=0.0)
+        rstd = tl.load(Rstd + m, mask=m < M, other=0.0)
         h = _rows_times_w(X, mean, rstd, Gamma, Beta, W3, blk, M, D, R, pid_r * BLOCK_R, 1, D, True,
                           ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) + b3[None, :]      # LN(X) · W3ᵀ
         a = gelu(h)
         dh = _rows_times_w(DY, mean, rstd, Gamma, Beta, W4, blk, M, D, R, pid_r * BLOCK_R, R, 1, False,
                            ACC, PRECISION, BLOCK_M, BLOCK_K, BLOCK_R) * gelu_grad(h)    # dY · W4 (BLOCK_M, BLOCK_R)
+        x, xhat, ln, mean, rstd, gamma, offs, mask = _load_rows(   # L, dY read only now (L1/L2), so
+            X, Mean, Rstd, Gamma, Beta, blk, M, D, 0.0, False, ACC, BLOCK_M, BLOCK_D)   # not live above
+        dy = tl.load(DY + offs, mask=mask, other=0.0)              # padded rows: dY = 0, L = 0
         dw3t += tl.dot(tl.trans(ln.to(DT)), dh.to(DT), input_precision=PRECISION).to(ACC)  # (BLOCK_D, BLOCK_R)
         dw4 += tl.dot(tl.trans(dy.to(DT)), a.to(DT), input_precision=PRECISION).to(ACC)    # (BLOCK_D, BLOCK_R)
         db3 += tl.sum(dh, axis=0)

@@ -68,15 +68,26 @@ TOKEN_WEIGHT_COLS = 256
 TOKEN_WEIGHT_TILES_BF16 = {}
 # Channel mixing, by BLOCK_D = the padded feature width: (BLOCK_M, BLOCK_K, BLOCK_R, num_warps)
 # for the forward, the data and the weight kernels. Verified up to 512 (support.MAX_D); 1024 spilled.
+# Every channel launch passes maxnreg = max_registers(num_warps) (PTX .maxnreg): without it ptxas
+# often stopped at 64-128 registers and spilled 8-328 bytes, mostly at widths not a multiple of 16;
+# with it, it takes the registers it needs. The backward kernels read their whole-row tiles
+# (x̂, L, dY) only after the matmuls over D, so only dL (data) or nothing (weights) of (BLOCK_M,
+# BLOCK_D) stays live across them. Each entry was chosen from compiles at aligned and unaligned widths
+# (benchmarks/kernel_resources.py --shapes widths).
 CHANNEL_TILES = {
-    16: ((32, 16, 32, 4), (16, 16, 16, 4), (16, 16, 16, 4)),
-    32: ((32, 32, 32, 4), (16, 32, 32, 4), (16, 32, 16, 4)),
-    64: ((32, 64, 32, 4), (32, 64, 32, 4), (16, 64, 16, 4)),
-    128: ((16, 64, 32, 4), (16, 64, 16, 4), (16, 32, 16, 4)),
+    16: ((32, 16, 32, 4), (64, 16, 16, 4), (32, 16, 16, 4)),
+    32: ((32, 32, 32, 4), (16, 32, 32, 4), (16, 16, 16, 4)),
+    64: ((32, 32, 32, 4), (16, 64, 32, 8), (16, 64, 16, 4)),
+    128: ((16, 64, 16, 4), (16, 64, 16, 4), (16, 32, 16, 4)),
     256: ((16, 64, 32, 8), (16, 64, 32, 8), (16, 64, 16, 8)),
-    512: ((16, 64, 16, 8), (16, 64, 16, 8), (16, 64, 16, 16)),
+    512: ((16, 32, 16, 8), (16, 64, 16, 8), (16, 32, 16, 16)),
 }
 CHANNEL_WEIGHT_TILES_BF16 = {512: (16, 64, 16, 8)}    # as TOKEN_WEIGHT_TILES_BF16
+
+
+def max_registers(num_warps: int) -> int:
+    """The most registers per thread a program of num_warps can have: 255, or 65,536 / threads."""
+    return min(255, 65536 // (32 * num_warps))
 
 
 def layernorm(D: int, dtype: torch.dtype) -> dict:
@@ -112,6 +123,6 @@ def channel_mix(D: int, R: int, dtype: torch.dtype) -> dict:
     fwd, data, weights = CHANNEL_TILES[BLOCK_D]
     if dtype == torch.bfloat16:
         weights = CHANNEL_WEIGHT_TILES_BF16.get(BLOCK_D, weights)
-    return {name: _launch(w, 1, **common, BLOCK_M=m, BLOCK_K=k, BLOCK_R=block(R, r))
+    return {name: _launch(w, 1, **common, BLOCK_M=m, BLOCK_K=k, BLOCK_R=block(R, r), maxnreg=max_registers(w))
             for name, (m, k, r, w) in [("_channel_mix_fwd", fwd), ("_channel_mix_bwd_data", data),
                                        ("_channel_mix_bwd_weights", weights)]}

@@ -173,22 +173,31 @@ print(f"minimum traffic: {minimum / MB:.0f} MB; eager moves {(eager_fwd + eager_
 #   Y_b = X_b + W_2\,\mathrm{GELU}(H) + b_2 .$$
 #
 # The fused forward kernel gives each **program** (a block of GPU threads) one sequence $b$
-# and `BLOCK_D` channels. It loads that $(N, \text{BLOCK\_D})$ tile of $X$ once, normalizes it
-# in registers, and then walks the hidden width in chunks of `BLOCK_R` rows:
+# and `BLOCK_D` channels, and walks the hidden width in chunks of `BLOCK_R` rows. The matmul
+# $W_1\,\mathrm{LN}(X_b)$ has an inner dimension of $N$ positions, so it too runs in chunks, of
+# `BLOCK_K` positions: each chunk of $X$ is read, normalized with the saved statistics $\mu$,
+# $\text{rstd}$ and multiplied in registers (the device function `_w_times_cols`, section 3b):
 #
 # ```
-# z = 0                                     # (N, BLOCK_D), in registers
+# z = 0                                        # (BLOCK_N, BLOCK_D), in registers
 # for each chunk r of BLOCK_R hidden units:
-#     h = W1[r, :] @ LN(x_tile) + b1[r]     # (BLOCK_R, BLOCK_D), in registers
-#     z += W2[:, r] @ GELU(h)               # accumulate; h is dropped right away
-# y_tile = x_tile + z + b2                  # the only write to HBM
+#     h = b1[r]                                # (BLOCK_R, BLOCK_D), in registers
+#     for each chunk k of BLOCK_K positions:
+#         h += W1[r, k] @ LN(x[k, :])          # x chunk (BLOCK_K, BLOCK_D), normalized on the fly
+#     z += W2[:, r] @ GELU(h)                  # accumulate; h is dropped right away
+# y_tile = x_tile + z + b2                     # x read once more for the residual; the only write
 # ```
 #
 # $H$ never exists in HBM: at any moment only a `BLOCK_R` slice of it is alive, in registers.
-# The backward **recomputes** $H$ from $X$ and the two LayerNorm statistics $\mu$,
-# $\text{rstd}$ (two numbers per position) instead of saving it; matmuls are cheap, bytes are
-# not. Channel mixing is fused the same way, one program per block of positions, holding
-# whole rows so that it can do its LayerNorm itself.
+# The chunks of $X$ are read once per `BLOCK_R` chunk; after the first time they come from the
+# GPU's L1/L2 caches, not from HBM. Chunking keeps every `tl.dot` narrow: a float32 `tl.dot`
+# holds a whole inner row of each operand in every thread, and at $N = 512$ that alone no
+# longer fits in registers (section 5). The backward **recomputes** $H$ from $X$ and the two
+# LayerNorm statistics (two numbers per position) instead of saving it; matmuls are cheap,
+# bytes are not. Channel mixing is fused the same way, one program per `BLOCK_M` positions
+# (rows): it loads whole rows once to compute their LayerNorm statistics itself, and its
+# matmuls over $D$ ($\mathrm{LN}(X)\,W_3^\top$, and $\bar Y W_4$ in the backward) run in
+# `BLOCK_K` chunks of features (`_rows_times_w`, the mirror image of `_w_times_cols`).
 #
 # The tile sizes come from the launch table `kernels/configs.py`, one entry per kernel
 # (section 5 says why they are what they are):
@@ -199,8 +208,11 @@ launch_c = configs.channel_mix(D, RD, torch.float32)
 cfg_t, cfg_c = launch_t["_token_mix_fwd"], launch_c["_channel_mix_fwd"]
 print("token mixing:  ", {k: v for k, v in cfg_t.items() if k.startswith("BLOCK")})
 print("channel mixing:", {k: v for k, v in cfg_c.items() if k.startswith("BLOCK")})
-tile_kb = (cfg_t["BLOCK_N"] * cfg_t["BLOCK_D"] * 2 + cfg_t["BLOCK_R"] * cfg_t["BLOCK_D"]) * 4 / 1024
-print(f"token-mixing working set per program: x tile + z + one h chunk = {tile_kb:.0f} KiB (fits on chip)")
+tile_kb = (cfg_t["BLOCK_N"] * cfg_t["BLOCK_D"] + cfg_t["BLOCK_N"] * cfg_t["BLOCK_R"]      # z, one W2 tile
+           + cfg_t["BLOCK_R"] * cfg_t["BLOCK_D"]                                          # one h chunk
+           + cfg_t["BLOCK_K"] * (cfg_t["BLOCK_D"] + cfg_t["BLOCK_R"])) * 4 / 1024           # x and W1 chunks
+print(f"token-mixing working set per program: z + W2 tile + h chunk + x and W1 chunks = {tile_kb:.0f} KiB "
+      "(fits on chip)")
 
 # %% [markdown]
 # The fused kernels cannot be counted by the dispatch mode above (a Triton launch is not an
@@ -257,7 +269,7 @@ assert "weights" in largest                       # the claim of the next paragr
 # When the block is memory-bound, time is roughly bytes divided by bandwidth, so the
 # eager/fused byte ratio printed above is roughly the speed-up fusion can buy at this size
 # (an estimate from a model, not a guarantee). With a wide hidden layer the
-# block becomes compute-bound instead; the benchmark (section 5) reports both bounds.
+# block becomes compute-bound instead; the benchmark (section 6) reports both bounds.
 #
 # Fusion also shrinks what must be **kept** for the backward. We measure that directly, on
 # real tensors, by hooking every tensor autograd saves (as in tutorial 05), for the eager
@@ -298,18 +310,26 @@ assert fused_saved < eager_saved
 # whole block of offsets at once, and the mask switches off the padding of `BLOCK_N` and
 # `BLOCK_D` (powers of two, at least 16) beyond $N$ and $D$. LayerNorm uses the saved
 # statistics, so a tile that holds only `BLOCK_D` of the $D$ features can still normalize.
+# The weight kernel loads whole tiles with this function; the forward and data kernels apply
+# the same formula to `BLOCK_K` positions at a time (3b).
 
 # %%
 show_source(token_mixing._load_ln_tile)
 
 # %% [markdown]
 # **3b. The forward kernel.** One program per `(b, channel block)`, from `tl.program_id`.
-# The loop over `r0` is the pseudo-code of section 2: `tl.dot` multiplies a
-# `(BLOCK_R, BLOCK_N)` slice of $W_1$ by the `(BLOCK_N, BLOCK_D)` LayerNorm tile, GELU runs in
-# registers, and a second `tl.dot` accumulates into `z`. Padded hidden rows $r \ge R$ load
-# $W_2 = 0$, so they add nothing. The single `tl.store` at the end is the only write.
+# The loop over `r0` is the outer loop of section 2. `_w_times_cols` computes
+# $W_1\,\mathrm{LN}(X_b)$ for one `BLOCK_R` chunk: it walks the $N$ positions in `BLOCK_K`
+# chunks, loads a `(BLOCK_K, BLOCK_D)` chunk of $X$ and normalizes it with the saved $\mu$,
+# $\text{rstd}$ (with `NORMALIZE` off it multiplies the raw tile, as the backward does with
+# $\bar Y$), and `tl.dot` multiplies the `(BLOCK_R, BLOCK_K)` slice of $W_1$ by it. Back in the
+# kernel, GELU runs in registers and a second `tl.dot`, a `(BLOCK_N, BLOCK_R)` slice of $W_2$
+# times the `(BLOCK_R, BLOCK_D)` activation, accumulates into `z`. Padded hidden rows
+# $r \ge R$ load $W_2 = 0$, so they add nothing. The kernel reads the $X$ tile whole only at the
+# end, for the residual; the single `tl.store` is the only write.
 
 # %%
+show_source(token_mixing._w_times_cols)
 show_source(token_mixing._token_mix_fwd)
 
 # %% [markdown]
@@ -322,12 +342,14 @@ show_source(gelu.gelu)
 show_source(gelu.gelu_grad)
 
 # %% [markdown]
-# **3d. The backward.** The data kernel recomputes $H$ from the tile, then applies the chain
-# rule of tutorial 01: $\bar A = W_2^\top \bar Y$, $\bar H = \bar A \odot \mathrm{GELU}'(H)$,
-# $\bar L = W_1^\top \bar H$. The weight gradients $\bar W_1 = \sum_b \bar H\,L^\top$ and
-# $\bar W_2 = \sum_b \bar Y A^\top$ are sums over every sequence and channel block; a separate
-# kernel (`_token_mix_bwd_weights`) gives each program a strided share of the tiles and
-# writes partial sums that torch adds in a fixed order, so results repeat bit for bit.
+# **3d. The backward.** The data kernel recomputes $H$ with `_w_times_cols`, then applies the
+# chain rule of tutorial 01: $\bar A = W_2^\top \bar Y$ (`_w_times_cols` again, on $\bar Y$
+# without normalizing), $\bar H = \bar A \odot \mathrm{GELU}'(H)$, $\bar L = W_1^\top \bar H$.
+# The weight gradients $\bar W_1 = \sum_b \bar H\,L^\top$ and $\bar W_2 = \sum_b \bar Y A^\top$
+# are sums over every sequence and channel block; a separate kernel (`_token_mix_bwd_weights`)
+# gives each program a strided share of the tiles (and, past `configs.TOKEN_WEIGHT_COLS`
+# positions, one slice of that many weight columns) and writes partial sums that torch adds in
+# a fixed order, so results repeat bit for bit.
 
 # %%
 show_source(token_mixing._token_mix_bwd_data)

@@ -177,6 +177,35 @@ class Group:
             shutdown()
 
 
+def run_then_exit(main):
+    """Run a torchrun worker's ``main()``, then leave with ``os._exit`` and its exit code.
+
+    A finished worker skips the interpreter's teardown on purpose: DDP's reducer keeps the
+    gloo process group alive after ``destroy_process_group``, and when the interpreter
+    destroys it late, gloo's threads abort the process ("terminate called without an active
+    exception", SIGABRT), which torchrun reports as a failed rank although the run had
+    finished (seen in about one in three test-suite runs). Output is flushed first; every
+    file the run writes is complete before this point (temporary file, then rename).
+    """
+    code = 0
+    try:
+        main()
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:                                 # noqa: BLE001 - reported, then exit 1
+        import traceback
+        traceback.print_exc()
+        code = 1
+    finally:
+        shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def shutdown():
     """Destroy the process group if one is still up: also on an error or a stopped rank, so
     gloo's threads never outlive the interpreter (their teardown then aborts the process)."""

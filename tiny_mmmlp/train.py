@@ -345,4 +345,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if distributed.launched_by_torchrun():
+        distributed.run_then_exit(main)      # a worker leaves without the interpreter's teardown
+    else:
+        main()

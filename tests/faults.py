@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import strategies as st
 
 from tiny_mmmlp.checkpoint import load_checkpoint, load_model
+from tiny_mmmlp.train import main as train_main
 
 MODEL_FLAGS = ["--max-len", "8", "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16",
                "--n-layers", "1", "--batch-size", "64", "--no-progress", "--epochs", "1"]
@@ -137,3 +140,19 @@ def mutated(draw, tree):
         node, key = child, draw(st.sampled_from(keys))
     node[key] = draw(json_values)
     return holder["root"]
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    """One finished 1-epoch run of toyshop-tiny (per test module); tests get a copy as ``run``."""
+    folder = tmp_path_factory.mktemp("base") / "run"
+    train_main([*SMALL, "--out", str(folder)])
+    return folder
+
+
+@pytest.fixture()
+def run(base_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "run"
+    shutil.copytree(base_run, folder)
+    return folder
+

@@ -10,25 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from faults import base_run, run  # noqa: F401 (pytest fixtures)
 from faults import SMALL, Tree, assert_one_sentence, call, mutated, run_files
 from tiny_mmmlp import data
 from tiny_mmmlp.recommend import main as recommend_main
 from tiny_mmmlp.train import main as train_main
 
-
-@pytest.fixture(scope="module")
-def base_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rec") / "run"
-    train_main([*SMALL, "--out", str(folder)])
-    return folder
-
-
-@pytest.fixture()
-def run(base_run, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    folder = tmp_path / "run"
-    shutil.copytree(base_run, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

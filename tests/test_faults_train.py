@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from faults import base_run, run  # noqa: F401 (pytest fixtures)
 from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_intact, call, good_inter,
                     good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
@@ -27,21 +28,6 @@ from tiny_mmmlp.checkpoint import load_checkpoint
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
 
-
-@pytest.fixture(scope="module")
-def base_run(tmp_path_factory):
-    """One finished 1-epoch run of toyshop-tiny; tests copy it."""
-    folder = tmp_path_factory.mktemp("base") / "run"
-    train_main([*SMALL, "--out", str(folder)])
-    return folder
-
-
-@pytest.fixture()
-def run(base_run, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    folder = tmp_path / "run"
-    shutil.copytree(base_run, folder)
-    return folder
 
 
 def readonly_folder(tmp_path) -> Path:

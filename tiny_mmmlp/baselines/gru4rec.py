@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .inputs import SequenceInputs
+from .inputs import NextItemModel, SequenceInputs
 
 
 def left_to_right_padding(x, lengths):
@@ -32,7 +32,7 @@ def left_to_right_padding(x, lengths):
     return x.gather(1, src[:, :, None].expand(-1, -1, x.shape[2]))
 
 
-class GRU4Rec(nn.Module):
+class GRU4Rec(NextItemModel):
     """GRU4Rec; ``features`` plugs MMMLP's feature mixer branches in front (see inputs.py)."""
 
     def __init__(self, cfg, n_items, features=None, seed=0, layers=1, heads=None,
@@ -57,12 +57,3 @@ class GRU4Rec(nn.Module):
         h = F.dropout(h_n[-1], p, self.training)                      # (B, D) after the last item
         return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
 
-    def loss(self, item_seq, targets):
-        """Mean softmax cross-entropy over items 1..V (RecBole's loss_type CE)."""
-        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
-
-    @torch.no_grad()
-    def scores(self, item_seq):
-        s = self(item_seq)
-        s[:, 0] = -torch.inf
-        return s

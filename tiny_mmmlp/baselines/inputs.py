@@ -75,3 +75,18 @@ class SequenceInputs(nn.Module):
         """(V + 1, D) candidate vectors."""
         return candidate_vectors(self.embedding, self.cand,
                                  {m: getattr(self, f"feat_{m}") for m in self.cand})
+
+
+class NextItemModel(nn.Module):
+    """The training and ranking contract shared by the baselines: ``forward(item_seq)``
+    returns (B, V + 1) scores with column 0 the padding item."""
+
+    def loss(self, item_seq, targets):
+        """Mean softmax cross-entropy over items 1..V (RecBole's loss_type CE)."""
+        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
+
+    @torch.no_grad()
+    def scores(self, item_seq):
+        s = self(item_seq)
+        s[:, 0] = -torch.inf
+        return s

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .inputs import SequenceInputs
+from .inputs import NextItemModel, SequenceInputs
 
 
 class CausalSelfAttention(nn.Module):
@@ -81,7 +81,7 @@ def attention_mask(item_seq):
     return (causal & real_key) | self_                                            # (B, 1, N, N)
 
 
-class SASRec(nn.Module):
+class SASRec(NextItemModel):
     """SASRec; ``features`` plugs MMMLP's feature mixer branches in front (see inputs.py)."""
 
     def __init__(self, cfg, n_items, features=None, seed=0, layers=2, heads=1,
@@ -115,12 +115,3 @@ class SASRec(nn.Module):
         h = x[:, -1, :]                                               # (B, D): the most recent item
         return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
 
-    def loss(self, item_seq, targets):
-        """Mean softmax cross-entropy over items 1..V (RecBole's loss_type CE)."""
-        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
-
-    @torch.no_grad()
-    def scores(self, item_seq):
-        s = self(item_seq)
-        s[:, 0] = -torch.inf
-        return s

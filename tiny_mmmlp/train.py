@@ -233,7 +233,13 @@ def train(args) -> dict:
     if len(split.valid_target) == 0:
         raise UserError(f"{args.data}: no user has 3 or more items, so no user can be validated "
                         f"and tested (leave-one-out needs 3 per user)")
-    out = Path(args.out) if args.out else default_out(ds.name, modalities, args.backend if args.model == 'mmmlp' else args.model)
+    # the model is built before the run folder is claimed, so a size it refuses leaves no folder
+    encoder = None if args.model == "mmmlp" else encoder_settings(args.model, args.encoder_layers,
+                                                                  args.heads)
+    backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
+                                      args.weight_decay, args.device, args.model, encoder), args.seed)
+    runner = args.backend if args.model == "mmmlp" else args.model
+    out = Path(args.out) if args.out else default_out(ds.name, modalities, runner)
     lock = RunLock(out) if group.is_main else contextlib.nullcontext()   # rank 0 alone writes
 
     def claim():
@@ -246,16 +252,12 @@ def train(args) -> dict:
             raise
     group.on_main(claim)                       # its one-sentence error reaches every rank
     try:
-        return _train_locked(args, group, ds, modalities, cfg, feats, split, out)
+        return _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder)
     finally:
         lock.__exit__(None, None, None)
 
 
-def _train_locked(args, group, ds, modalities, cfg, feats, split, out) -> dict:
-    encoder = None if args.model == "mmmlp" else encoder_settings(args.model, args.encoder_layers,
-                                                                  args.heads)
-    backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
-                                      args.weight_decay, args.device, args.model, encoder), args.seed)
+def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder) -> dict:
     meta = {"config": cfg.to_dict(), "data": args.data, "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": args.backend,
             "mask_history": args.mask_history,

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
+from training_run import run_training  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
 SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
 ID_ONLY_SETS = ("beauty",)
@@ -54,16 +56,10 @@ def train_once(cmd, out):
     """Run one training subprocess; returns its result record (also written to out)."""
     if any(out.glob("checkpoint*")) and not (out / "metrics.json").exists():
         cmd = [*cmd, "--resume"]
-    print("$", " ".join(cmd), flush=True)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"run failed: {' '.join(cmd)}")
-    m = json.loads((out / "metrics.json").read_text())
+    m, peak_rss_gb, wall_s = run_training(cmd, out)
     record = {k: m[k] for k in ("test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",
                                 "seed", "modalities", "config", "encoder")}
-    record.update(peak_rss_gb=usage.ru_maxrss / 1024 ** 2, wall_s=time.perf_counter() - start,
+    record.update(peak_rss_gb=peak_rss_gb, wall_s=wall_s,
                   command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
     (out / "compare.json").write_text(json.dumps(record, indent=2))
     return record

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
+from training_run import run_training  # noqa: E402
 
 
 def runs_for(name, modalities, each=False, paper_head=True):
@@ -66,15 +65,8 @@ def masked_test(run_dir):
 def run_one(data, flags, out, backend, seed=0):
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(data), "--backend", backend,
            "--out", str(out), "--overwrite", "--no-progress", "--seed", str(seed), *flags]
-    print("$", " ".join(cmd), flush=True)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"run failed: {' '.join(cmd)}")
-    m = json.loads((out / "metrics.json").read_text())
-    m["peak_rss_gb"] = usage.ru_maxrss / 1024 ** 2                    # ru_maxrss is in KiB on Linux
-    m["wall_s"] = time.perf_counter() - start
+    m, peak_rss_gb, wall_s = run_training(cmd, out)
+    m.update(peak_rss_gb=peak_rss_gb, wall_s=wall_s)
     return m
 
 

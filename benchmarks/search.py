@@ -19,14 +19,12 @@ validation history (``stopped_at``) and shows the score the old budget would hav
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
+from training_run import run_training  # noqa: E402
 
 # name -> choices; the first choice is the old default (the base of the ablation)
 SPACE = {
@@ -91,17 +89,11 @@ def run_trial(params, args, run_dir: Path) -> dict:
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(folder), "--backend",
            args.backend, "--modalities", args.modalities, "--seed", str(args.seed),
            "--out", str(run_dir), "--overwrite", "--no-progress", *flags_of(params)]
-    print("$", " ".join(cmd), flush=True)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"run failed: {' '.join(cmd)}")
-    m = json.loads((run_dir / "metrics.json").read_text())
+    m, peak_rss_gb, wall_s = run_training(cmd, run_dir, fail=RuntimeError)
     return {"valid": m["valid"], "epochs": m["epochs"],
             "valid_curve": [h["valid"]["NDCG@10"] for h in m["history"]], "best_epoch": m["best_epoch"],
-            "seconds_per_epoch": m["seconds_per_epoch"], "wall_s": time.perf_counter() - start,
-            "peak_rss_gb": usage.ru_maxrss / 1024 ** 2, "command": " ".join(cmd[1:])}
+            "seconds_per_epoch": m["seconds_per_epoch"], "wall_s": wall_s,
+            "peak_rss_gb": peak_rss_gb, "command": " ".join(cmd[1:])}
 
 
 def stopped_at(curve, epochs, patience):

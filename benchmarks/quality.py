@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
 
+from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+
 
 def runs_for(name, modalities, each=False, paper_head=True):
     """(label, extra flags) of each run on one set."""
@@ -62,6 +64,18 @@ def masked_test(run_dir):
     return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
 
 
+def planned_runs(args):
+    """(set, folder, label, flags, slug) for every run of --sets that --only keeps."""
+    from tiny_mmmlp import data
+    for name in args.sets.split(","):
+        folder = Path(args.data_root) / name
+        modalities = data.available_modalities(data.load(folder))
+        for label, flags in runs_for(name, modalities, args.each, name in args.paper_head.split(",")):
+            if args.only in label:
+                slug = label.replace(",", "+").replace(" ", "_").replace("(", "").replace(")", "")
+                yield name, folder, label, flags, slug
+
+
 def run_one(data, flags, out, backend, seed=0):
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(data), "--backend", backend,
            "--out", str(out), "--overwrite", "--no-progress", "--seed", str(seed), *flags]
@@ -87,48 +101,38 @@ def main():
     args = p.parse_args()
     if args.seeds:
         return seeded_table(args)
-    from tiny_mmmlp import data
     rows = []
     if args.append and Path(args.out).exists():
         rows = [l for l in Path(args.out).read_text().splitlines()
                 if l.startswith("| ") and not l.startswith("| set ")]
     header = ("| set | modalities | test HR@10 | test NDCG@10 | test MRR@10 | epochs (best) | "
               "s / epoch | peak RSS GB |\n|---|---|---|---|---|---|---|---|")
-    for name in args.sets.split(","):
-        folder = Path(args.data_root) / name
-        modalities = data.available_modalities(data.load(folder))
-        for label, flags in runs_for(name, modalities, args.each, name in args.paper_head.split(",")):
-            if args.only not in label:
-                continue
-            slug = label.replace(",", "+").replace(" ", "_").replace("(", "").replace(")", "")
-            m = run_one(folder, flags, Path(args.runs_dir) / f"{name}-{slug}", args.backend)
-            t = m["test"]
-            rows.append(f"| {name} | {label} | {t['HR@10']:.4f} | {t['NDCG@10']:.4f} | "
-                        f"{t['MRR@10']:.4f} | {m['epochs']} ({m['best_epoch']}) | "
-                        f"{m['seconds_per_epoch']:.1f} | {m['peak_rss_gb']:.2f} |")
-            if label == "id":
-                pop = m["popularity"]
-                rows.append(f"| {name} | popularity baseline | {pop['HR@10']:.4f} | "
-                            f"{pop['NDCG@10']:.4f} | {pop['MRR@10']:.4f} | - | - | - |")
-            table = "\n".join([header, *rows])
-            print(table, flush=True)
-            text = (f"# Quality on real Amazon data ({datetime.date.today()}, {platform.machine()}, "
-                    f"{os.cpu_count()} CPU cores, backend {args.backend})\n\n"
-                    f"Command: `python benchmarks/quality.py --sets {args.sets} --backend {args.backend}"
-                    f"{' --append' if args.append else ''}` (rows of earlier runs kept with --append); "
-                    "every run uses the default flags of `python -m tiny_mmmlp.train` except "
-                    "`--modalities` (and `--no-candidate-features` for the paper-head rows). "
-                    "s / epoch counts training plus the validation pass.\n\n" + table + "\n")
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(args.out).with_suffix(".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, args.out)
+    for name, folder, label, flags, slug in planned_runs(args):
+        m = run_one(folder, flags, Path(args.runs_dir) / f"{name}-{slug}", args.backend)
+        t = m["test"]
+        rows.append(f"| {name} | {label} | {t['HR@10']:.4f} | {t['NDCG@10']:.4f} | "
+                    f"{t['MRR@10']:.4f} | {m['epochs']} ({m['best_epoch']}) | "
+                    f"{m['seconds_per_epoch']:.1f} | {m['peak_rss_gb']:.2f} |")
+        if label == "id":
+            pop = m["popularity"]
+            rows.append(f"| {name} | popularity baseline | {pop['HR@10']:.4f} | "
+                        f"{pop['NDCG@10']:.4f} | {pop['MRR@10']:.4f} | - | - | - |")
+        table = "\n".join([header, *rows])
+        print(table, flush=True)
+        text = (f"# Quality on real Amazon data ({datetime.date.today()}, {platform.machine()}, "
+                f"{os.cpu_count()} CPU cores, backend {args.backend})\n\n"
+                f"Command: `python benchmarks/quality.py --sets {args.sets} --backend {args.backend}"
+                f"{' --append' if args.append else ''}` (rows of earlier runs kept with --append); "
+                "every run uses the default flags of `python -m tiny_mmmlp.train` except "
+                "`--modalities` (and `--no-candidate-features` for the paper-head rows). "
+                "s / epoch counts training plus the validation pass.\n\n" + table + "\n")
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_text(Path(args.out), text)
 
 
 def seeded_table(args):
     """Rows of mean ± std over --seeds, under both protocols (see the module docstring)."""
     import numpy as np
-    from tiny_mmmlp import data
     seeds = [int(x) for x in args.seeds.split(",")]
     extra = args.flags.split()
     rows = []
@@ -139,37 +143,29 @@ def seeded_table(args):
               "masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch | peak RSS GB |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|---|")
     pm = lambda xs: f"{np.mean(xs):.4f} ± {np.std(xs):.4f}"
-    for name in args.sets.split(","):
-        folder = Path(args.data_root) / name
-        modalities = data.available_modalities(data.load(folder))
-        for label, flags in runs_for(name, modalities, args.each, name in args.paper_head.split(",")):
-            if args.only not in label:
-                continue
-            slug = label.replace(",", "+").replace(" ", "_").replace("(", "").replace(")", "")
-            ms = []
-            for seed in seeds:
-                out = Path(args.runs_dir) / f"{name}-{slug}-seed{seed}"
-                m = run_one(folder, [*flags, *extra], out, args.backend, seed)
-                m["masked"] = masked_test(out)
-                ms.append(m)
-            get = lambda part, key: [m[part][key] for m in ms]
-            rows.append(f"| {name} | {label} | `{args.flags or '(defaults)'}` | {args.seeds} | "
-                        f"{pm(get('test', 'HR@10'))} | {pm(get('test', 'NDCG@10'))} | "
-                        f"{pm(get('masked', 'HR@10'))} | {pm(get('masked', 'NDCG@10'))} | "
-                        f"{pm(get('valid', 'NDCG@10'))} | "
-                        f"{'/'.join(str(m['epochs']) for m in ms)} "
-                        f"({'/'.join(str(m['best_epoch']) for m in ms)}) | "
-                        f"{np.mean([m['seconds_per_epoch'] for m in ms]):.1f} | "
-                        f"{max(m['peak_rss_gb'] for m in ms):.2f} |")
-            table = "\n".join([header, *rows])
-            print(table, flush=True)
-            text = (f"Command: `python benchmarks/quality.py --sets {args.sets} --backend "
-                    f"{args.backend} --seeds {args.seeds} --flags '{args.flags}'"
-                    f"{' --append' if args.append else ''}`\n\n" + table + "\n")
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(args.out).with_suffix(".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, args.out)
+    for name, folder, label, flags, slug in planned_runs(args):
+        ms = []
+        for seed in seeds:
+            out = Path(args.runs_dir) / f"{name}-{slug}-seed{seed}"
+            m = run_one(folder, [*flags, *extra], out, args.backend, seed)
+            m["masked"] = masked_test(out)
+            ms.append(m)
+        get = lambda part, key: [m[part][key] for m in ms]
+        rows.append(f"| {name} | {label} | `{args.flags or '(defaults)'}` | {args.seeds} | "
+                    f"{pm(get('test', 'HR@10'))} | {pm(get('test', 'NDCG@10'))} | "
+                    f"{pm(get('masked', 'HR@10'))} | {pm(get('masked', 'NDCG@10'))} | "
+                    f"{pm(get('valid', 'NDCG@10'))} | "
+                    f"{'/'.join(str(m['epochs']) for m in ms)} "
+                    f"({'/'.join(str(m['best_epoch']) for m in ms)}) | "
+                    f"{np.mean([m['seconds_per_epoch'] for m in ms]):.1f} | "
+                    f"{max(m['peak_rss_gb'] for m in ms):.2f} |")
+        table = "\n".join([header, *rows])
+        print(table, flush=True)
+        text = (f"Command: `python benchmarks/quality.py --sets {args.sets} --backend "
+                f"{args.backend} --seeds {args.seeds} --flags '{args.flags}'"
+                f"{' --append' if args.append else ''}`\n\n" + table + "\n")
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_text(Path(args.out), text)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,13 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
+from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
 SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
 ID_ONLY_SETS = ("beauty",)
@@ -36,16 +38,16 @@ ID_ONLY_SETS = ("beauty",)
 
 def plan(sets, models, seeds, data_root):
     """(set, model, modalities label, seed) of every quality run, the most wanted first:
-    set by set, seed 0 of every model and modality before the further seeds."""
+    seed 0 of every set, model and modality before any further seed, so that a table
+    stopped early still has one row for everything."""
     from tiny_mmmlp import data
-    runs = []
+    mods = {}
     for name in sets:
-        mods = ["id"]
+        mods[name] = ["id"]
         if name not in ID_ONLY_SETS and data.available_modalities(data.load(Path(data_root) / name)):
-            mods.append("all")
-        for seed in range(max(seeds[m] for m in models)):
-            runs += [(name, m, mod, seed) for m in models if seed < seeds[m] for mod in mods]
-    return runs
+            mods[name].append("all")
+    return [(name, m, mod, seed) for seed in range(max(seeds[m] for m in models))
+            for name in sets for m in models if seed < seeds[m] for mod in mods[name]]
 
 
 def run_dir(runs_dir, name, model, mods, seed):
@@ -61,22 +63,30 @@ def train_once(cmd, out):
                                 "seed", "modalities", "config", "encoder")}
     record.update(peak_rss_gb=peak_rss_gb, wall_s=wall_s,
                   command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
-    (out / "compare.json").write_text(json.dumps(record, indent=2))
+    write_text(out / "compare.json", json.dumps(record, indent=2))
     return record
 
 
 def quality(args):
+    """Every planned run not yet finished, --jobs at a time (each one a training subprocess);
+    the table is rewritten after each run ends."""
     runs = plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root)
-    for name, model, mods, seed in runs:
-        out = run_dir(args.runs_dir, name, model, mods, seed)
-        if (out / "compare.json").exists():
-            continue
-        cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
+    todo = [(name, model, mods, seed) for name, model, mods, seed in runs
+            if not (run_dir(args.runs_dir, name, model, mods, seed) / "compare.json").exists()]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for done in as_completed([pool.submit(train_once, *quality_command(args, *run)) for run in todo]):
+            done.result()
+            write_table(args)
+
+
+def quality_command(args, name, model, mods, seed):
+    """(training command, run folder) of one planned run."""
+    out = run_dir(args.runs_dir, name, model, mods, seed)
+    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
                "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
                "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
-               "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else [])]
-        train_once(cmd, out)
-        write_table(args)
+           "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else [])]
+    return cmd, out
 
 
 def fmt(values, digits=4):
@@ -212,9 +222,7 @@ def write_table(args):
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
     text = head + (args.note + "\n\n" if args.note else "") + q + s
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, args.out)
+    write_text(Path(args.out), text)
     print(text, flush=True)
 
 
@@ -224,8 +232,10 @@ def main():
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
     p.add_argument("--sets", default="scientific,instruments,beauty")
     p.add_argument("--models", default="mmmlp,sasrec,gru4rec")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="quality: training runs at a time (one core each with OMP_NUM_THREADS=1)")
     p.add_argument("--runs-dir", default=str(ROOT / "runs/compare"))
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--lengths", default="50,200,800")

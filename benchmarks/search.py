@@ -4,14 +4,15 @@ scored on VALIDATION NDCG@10 only (the test split is never read here).
     python benchmarks/search.py --set scientific --ablation                # base + each lever
     python benchmarks/search.py --set scientific --trials 10               # then TPE trials
     python benchmarks/search.py --set scientific --report                  # markdown table
+    python benchmarks/search.py --set scientific --model sasrec --ablation # the same for SASRec
 
 Every trial is one ``python -m tiny_mmmlp.train`` subprocess (peak memory from wait4);
 its score is the best validation NDCG@10 of that run (train.py's own early stopping).
 train.py also evaluates the test split at the end of a run; this script never reads it.
 Trials live in an Optuna study in a journal file (--storage, plain JSON lines, no pickle),
 so an interrupted search resumes where it stopped and finished trials are not rerun.
-The base is the package's defaults before issue 12 but with a longer budget (40 epochs,
-patience 6); each lever changes one thing. The old budget (20 epochs, patience 3) needs no
+The base is the model's defaults (MMMLP's before issue 12; SASRec's and GRU4Rec's from
+their papers) but with a longer budget (40 epochs, patience 6); each lever changes one thing. The old budget (20 epochs, patience 3) needs no
 runs of its own: with a constant learning rate a run's first epochs do not depend on
 --epochs or --patience, so the report replays train.py's early stopping on each run's
 validation history (``stopped_at``) and shows the score the old budget would have kept.
@@ -26,31 +27,46 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
 
-# name -> choices; the first choice is the old default (the base of the ablation)
-SPACE = {
-    "budget": ["40/6", "8/8"],              # --epochs / --patience (20/3 replayed, see above)
-    "max_len": [20, 50],
-    "d_model": [64, 128],
-    "n_layers": [2, 3],
-    "dropout": [0.2, 0.1, 0.4],
+# model -> lever -> choices; the first choice is that model's default (the base of its
+# ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
+_TRAINING = {
     "weight_decay": [0.0, 0.05],
     "schedule": ["constant", "warmup1+cosine"],
     "label_smoothing": [0.0, 0.1],
     "negatives": [0, 256],
     "text_input": ["full", "title"],         # only on sets with a text field
 }
-BASE = {k: v[0] for k, v in SPACE.items()}
-# the one-at-a-time variants, in the order they are run (most promising first)
-ABLATION = [("max_len", 50), ("dropout", 0.4), ("weight_decay", 0.05),
-            ("schedule", "warmup1+cosine"), ("label_smoothing", 0.1), ("d_model", 128),
-            ("negatives", 256), ("text_input", "title"), ("dropout", 0.1), ("n_layers", 3)]
+SPACES = {
+    "mmmlp": {"budget": ["40/6", "8/8"], "max_len": [20, 50], "d_model": [64, 128],
+              "n_layers": [2, 3], "dropout": [0.2, 0.1, 0.4], **_TRAINING},
+    "sasrec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [50, 128],
+               "n_layers": [2, 3], "dropout": [0.5, 0.2, 0.3], **_TRAINING},
+    "gru4rec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [100, 200],
+                "n_layers": [1, 2], "dropout": [0.3, 0.1, 0.5], **_TRAINING},
+}
+# the one-at-a-time variants, in the order they are run (most promising first): every
+# non-default choice of SPACES[model] except the budget
+ABLATION_ORDER = ("max_len", "dropout", "weight_decay", "schedule", "label_smoothing", "d_model",
+                  "negatives", "text_input", "n_layers")
+LAYERS_FLAG = {"mmmlp": "--n-layers", "sasrec": "--encoder-layers", "gru4rec": "--encoder-layers"}
 
 
-def flags_of(params: dict) -> list:
-    """train.py flags for one point of SPACE."""
+def base_of(model: str) -> dict:
+    """The ablation base of ``model``: the first choice of every lever."""
+    return {k: v[0] for k, v in SPACES[model].items()}
+
+
+def ablation(model: str) -> list:
+    """(lever, value) of every one-lever variant of ``model``'s base, in ABLATION_ORDER."""
+    return [(k, v) for k in ABLATION_ORDER for v in SPACES[model][k][1:]]
+
+
+def flags_of(params: dict, model: str = "mmmlp") -> list:
+    """train.py flags for one point of SPACES[model]."""
     epochs, patience = params["budget"].split("/")
-    flags = ["--epochs", epochs, "--patience", patience, "--max-len", str(params["max_len"]),
-             "--d-model", str(params["d_model"]), "--n-layers", str(params["n_layers"]),
+    flags = ["--model", model, "--epochs", epochs, "--patience", patience,
+             "--max-len", str(params["max_len"]), "--d-model", str(params["d_model"]),
+             LAYERS_FLAG[model], str(params["n_layers"]),
              "--dropout", str(params["dropout"]), "--weight-decay", str(params["weight_decay"]),
              "--label-smoothing", str(params["label_smoothing"]),
              "--negatives", str(params["negatives"])]
@@ -88,7 +104,7 @@ def run_trial(params, args, run_dir: Path) -> dict:
         folder = title_only_copy(folder, Path(args.work))
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(folder), "--backend",
            args.backend, "--modalities", args.modalities, "--seed", str(args.seed),
-           "--out", str(run_dir), "--overwrite", "--no-progress", *flags_of(params)]
+           "--out", str(run_dir), "--overwrite", "--no-progress", *flags_of(params, args.model)]
     m, peak_rss_gb, wall_s = run_training(cmd, run_dir, fail=RuntimeError)
     return {"valid": m["valid"], "epochs": m["epochs"],
             "valid_curve": [h["valid"]["NDCG@10"] for h in m["history"]], "best_epoch": m["best_epoch"],
@@ -113,7 +129,7 @@ def objective_for(args, has_text, queued):
 
     def objective(trial):
         params = {k: trial.suggest_categorical(k, v if (k != "text_input" or has_text) else ["full"])
-                  for k, v in SPACE.items()}
+                  for k, v in SPACES[args.model].items()}
         if not args.trials and params not in queued:
             trial.study.stop()                          # the queue is empty and no TPE asked for
             raise optuna.TrialPruned("no enqueued trial left")
@@ -129,12 +145,13 @@ def objective_for(args, has_text, queued):
 def report(study) -> str:
     """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base.
 
-    The base of a trial is the trial with the old defaults and the same budget.
+    The base of a trial is the trial with the model's defaults and the same budget.
     """
     import optuna
+    defaults = base_of(study.user_attrs.get("model", "mmmlp"))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
-    is_base = lambda t: all(t.params.get(k) == v for k, v in BASE.items() if k != "budget")
+    is_base = lambda t: all(t.params.get(k) == v for k, v in defaults.items() if k != "budget")
     base_t = next((t for t in done if is_base(t)), None)
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -145,7 +162,7 @@ def report(study) -> str:
     d = lambda x, b: f"{x - b:+.4f}" if b is not None else "-"
     for t in done:
         diff = ", ".join(f"{k}={v}" for k, v in t.params.items()
-                         if k != "budget" and BASE.get(k) != v) or f"(base, budget {budget})"
+                         if k != "budget" and defaults.get(k) != v) or f"(base, budget {budget})"
         u = t.user_attrs
         o, o_ep, ran = old(t)
         # the replay is exact when the old rule stopped inside the curve (3 bad epochs seen)
@@ -164,6 +181,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", required=True, help="scientific, instruments or beauty")
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
+    p.add_argument("--model", default="mmmlp", choices=sorted(SPACES),
+                   help="the model searched (its own defaults are the base)")
     p.add_argument("--modalities", default="all")
     p.add_argument("--backend", default="torch")
     p.add_argument("--seed", type=int, default=0)
@@ -174,7 +193,7 @@ def main():
     p.add_argument("--work", default=str(ROOT / "runs/search/data"), help="derived data folders")
     p.add_argument("--ablation", action="store_true", help="run the base and each lever alone")
     p.add_argument("--levers", default="", help="with --ablation: only these levers, in this order")
-    p.add_argument("--budget", default="40/6", choices=SPACE["budget"],
+    p.add_argument("--budget", default="40/6", choices=SPACES["mmmlp"]["budget"],
                    help="epochs/patience of the ablation runs (8/8: a short, equal-epoch screen)")
     p.add_argument("--trials", type=int, default=0, help="TPE trials after the enqueued ones")
     p.add_argument("--report", action="store_true", help="print the study as a markdown table")
@@ -184,7 +203,7 @@ def main():
     from optuna.storages.journal import JournalFileBackend
     from tiny_mmmlp import data
 
-    args.study = args.study or f"mmmlp-{args.set}-{args.modalities.replace(',', '+')}"
+    args.study = args.study or f"{args.model}-{args.set}-{args.modalities.replace(',', '+')}"
     Path(args.storage).parent.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(args.storage))
     study = optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
@@ -193,17 +212,23 @@ def main():
     if args.report:
         print(report(study))
         return
+    if study.user_attrs.get("model", args.model) != args.model:
+        print(f"error: --study {args.study} searches {study.user_attrs['model']}, not {args.model}; "
+              "give another --study", file=sys.stderr)
+        raise SystemExit(2)
+    study.set_user_attr("model", args.model)
     ds = data.load(Path(args.data_root) / args.set)
     mods = data.available_modalities(ds) if args.modalities == "all" else args.modalities.split(",")
     has_text = "text" in mods
     n, queued = 0, []
     if args.ablation:
         wanted = [s for s in args.levers.split(",") if s]
-        base = {**BASE, "budget": args.budget}
+        base = {**base_of(args.model), "budget": args.budget}
         study.enqueue_trial(base, skip_if_exists=True)
         queued.append(base)
         n += 1
-        order = [(n, v) for w in wanted for n, v in ABLATION if n == w] if wanted else ABLATION
+        order = [(n, v) for w in wanted for n, v in ablation(args.model) if n == w] if wanted \
+            else ablation(args.model)
         for name, value in order:
             if name == "text_input" and not has_text:
                 continue

@@ -17,11 +17,28 @@ def test_replayed_early_stopping_matches_the_training_loop():
 
 
 def test_flags_of_the_base_are_the_old_defaults_and_levers_change_one_flag():
-    base = search.flags_of(search.BASE)
-    assert base[:4] == ["--epochs", "40", "--patience", "6"]
+    base = search.flags_of(search.base_of("mmmlp"))
+    assert base[:6] == ["--model", "mmmlp", "--epochs", "40", "--patience", "6"]
     assert "--schedule" not in base
-    lever = search.flags_of({**search.BASE, "schedule": "warmup1+cosine"})
+    lever = search.flags_of({**search.base_of("mmmlp"), "schedule": "warmup1+cosine"})
     assert lever[-4:] == ["--schedule", "cosine", "--warmup-epochs", "1"]
+
+
+def test_each_model_is_searched_from_its_own_defaults_with_its_own_layer_flag():
+    from tiny_mmmlp.baselines import MODEL_DEFAULTS
+    from tiny_mmmlp.train import build_parser
+    for model in ("mmmlp", "sasrec", "gru4rec"):
+        base = search.base_of(model)
+        for key in ("max_len", "d_model", "dropout"):
+            assert base[key] == MODEL_DEFAULTS[model][key], (model, key)
+        flags = search.flags_of(base, model)
+        args = build_parser().parse_args(["--data", "toyshop-tiny", *flags])   # train.py takes them
+        assert args.model == model
+        layers = args.n_layers if model == "mmmlp" else args.encoder_layers
+        assert layers == base["n_layers"]
+        # each ablation variant changes exactly one lever of the base
+        for lever, value in search.ablation(model):
+            assert base[lever] != value and lever != "budget"
 
 
 def test_title_only_copy_keeps_the_text_up_to_the_first_full_stop(tmp_path):

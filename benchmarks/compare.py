@@ -96,17 +96,25 @@ def fmt(values, digits=4):
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def finished_runs(args):
+    """({(set, model, mods): (planned seeds, [compare.json record of each finished seed])},
+    ["set model mods seed s" of every planned run not finished])."""
+    groups, missing = {}, []
+    for name, model, mods, seed in plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root):
+        path = run_dir(args.runs_dir, name, model, mods, seed) / "compare.json"
+        seeds, recs = groups.setdefault((name, model, mods), ([], []))
+        seeds.append(seed)
+        if path.exists():
+            recs.append(json.loads(path.read_text()))
+        else:
+            missing.append(f"{name} {model} {mods} seed {seed}")
+    return groups, missing
+
+
 def quality_rows(args):
-    rows, missing, popular = [], [], {}
-    runs = plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root)
-    groups = {}
-    for name, model, mods, seed in runs:
-        groups.setdefault((name, model, mods), []).append(seed)
-    for (name, model, mods), seeds in groups.items():
-        recs = [json.loads(p.read_text()) for s in seeds
-                if (p := run_dir(args.runs_dir, name, model, mods, s) / "compare.json").exists()]
-        missing += [f"{name} {model} {mods} seed {s}" for s in seeds
-                    if not (run_dir(args.runs_dir, name, model, mods, s) / "compare.json").exists()]
+    rows, popular = [], {}
+    groups, missing = finished_runs(args)
+    for (name, model, mods), (seeds, recs) in groups.items():
         if not recs:
             continue
         popular.setdefault(name, recs[0]["popularity"])
@@ -121,6 +129,71 @@ def quality_rows(args):
         rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
                     f"{pop['MRR@10']:.4f} | - | - | - |")
     return rows, missing
+
+
+def target_lines(args) -> list:
+    """Issue 11's four targets, each judged from the finished runs (or said to be unmeasured)."""
+    groups, _ = finished_runs(args)
+    ndcg = {k: [r["test"]["NDCG@10"] for r in recs] for k, (_, recs) in groups.items() if recs}
+    full = {k: len(recs) == len(seeds) for k, (seeds, recs) in groups.items()}
+    mean = lambda k: statistics.mean(ndcg[k])
+    sd = lambda k: statistics.stdev(ndcg[k]) if len(ndcg[k]) > 1 else float("nan")
+    partial = lambda *ks: "" if all(full.get(k) for k in ks) else " (not every seed finished)"
+    lines = []
+    sets = args.sets.split(",")
+    # 1. MMMLP with all modalities at or above SASRec with all modalities on two of three sets
+    verdicts = []
+    for name in sets:
+        mods = "all" if (name, "mmmlp", "all") in groups else "id"
+        a, b = (name, "mmmlp", mods), (name, "sasrec", mods)
+        if a in ndcg and b in ndcg:
+            verdicts.append(mean(a) >= mean(b))
+            lines.append(f"- {name}, {mods}: MMMLP {mean(a):.4f} vs SASRec {mean(b):.4f} mean test "
+                         f"NDCG@10: {'at or above' if verdicts[-1] else 'below'}{partial(a, b)}.")
+        else:
+            lines.append(f"- {name}, {mods}: MMMLP vs SASRec not measured yet.")
+    head = ["**MMMLP (all modalities) at or above SASRec on at least two of three sets**: "
+            + ("met" if sum(verdicts) >= 2 else "not met" if len(verdicts) - sum(verdicts) >= 2
+               else "open") + f" ({sum(verdicts)} of {len(verdicts)} measured sets)."]
+    # 2. all modalities above ID only for every model on the sets with side modalities
+    pairs = []
+    for name in sets:
+        for model in args.models.split(","):
+            a, b = (name, model, "all"), (name, model, "id")
+            if (name, model, "all") in groups and a in ndcg and b in ndcg:
+                pairs.append(f"{name} {model} {mean(a):.4f} vs {mean(b):.4f} "
+                             f"({'above' if mean(a) > mean(b) else 'NOT above'}){partial(a, b)}")
+    unmeasured = [f"{n} {m}" for (n, m, mods) in groups if mods == "all" and
+                  not ((n, m, "all") in ndcg and (n, m, "id") in ndcg)]
+    ok = all("NOT" not in x for x in pairs)
+    head.append("**All modalities above ID only, every model, every set with side modalities**: "
+                + ("not met" if not ok else "met" if not unmeasured else "open") + ": "
+                + "; ".join(pairs) + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + ".")
+    # 3. the compatibility gain of SASRec on scientific, beyond one standard deviation
+    a, b = ("scientific", "sasrec", "all"), ("scientific", "sasrec", "id")
+    if a in ndcg and b in ndcg and len(ndcg[a]) > 1 and len(ndcg[b]) > 1:
+        gain, band = mean(a) - mean(b), max(sd(a), sd(b))
+        head.append(f"**SASRec + feature mixer above SASRec ID only on scientific by more than one "
+                    f"standard deviation**: {'met' if gain > band else 'not met'} (gain {gain:+.4f}, "
+                    f"larger standard deviation {band:.4f}){partial(a, b)}.")
+    else:
+        head.append("**SASRec + feature mixer above SASRec ID only on scientific by more than one "
+                    "standard deviation**: not measured yet (needs two seeds of each).")
+    # 4. linear cost in the sequence length, below SASRec at the longest
+    recs = {(r["model"], r["max_len"]): r for r in
+            (json.loads(p.read_text()) for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")))}
+    lengths = sorted({n for _, n in recs})
+    if len(lengths) > 1 and all((m, n) in recs for m in ("mmmlp", "sasrec") for n in (lengths[0], lengths[-1])):
+        lo, hi = lengths[0], lengths[-1]
+        growth = recs[("mmmlp", hi)]["s_per_1000"] / recs[("mmmlp", lo)]["s_per_1000"]
+        ratio = recs[("mmmlp", hi)]["s_per_1000"] / recs[("sasrec", hi)]["s_per_1000"]
+        head.append(f"**MMMLP's time per 1,000 examples at most linear from {lo} to {hi}, and below "
+                    f"SASRec's at {hi}**: {'met' if growth <= hi / lo and ratio < 1 else 'not met'} "
+                    f"({growth:.1f}× for {hi / lo:.0f}× the length; {ratio:.2f}× SASRec's time at {hi}).")
+    else:
+        head.append("**MMMLP's time per 1,000 examples at most linear, below SASRec's at the longest**: "
+                    "not measured yet.")
+    return ["- " + h for h in head] + ["", "MMMLP against SASRec, set by set:", *lines]
 
 
 def scale_one(args):
@@ -220,7 +293,8 @@ def write_table(args):
          "timed over the batches shown after 3 warm-up batches; peak RSS of the whole process.\n\n"
          "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
-    text = head + (args.note + "\n\n" if args.note else "") + q + s
+    t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args)) + "\n"
+    text = head + (args.note + "\n\n" if args.note else "") + q + s + t
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_text(Path(args.out), text)
     print(text, flush=True)

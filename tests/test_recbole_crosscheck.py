@@ -1,0 +1,48 @@
+"""benchmarks/recbole_crosscheck.py: reading RecBole's log and writing its config (RecBole
+itself is not installed here: it needs numpy<2 and lives in a venv of its own)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import yaml
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "recbole_crosscheck.py"
+sys.path.insert(0, str(SCRIPT.parent))
+spec = importlib.util.spec_from_file_location("recbole_crosscheck", SCRIPT)
+crosscheck = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(crosscheck)
+
+LOG = """\
+29 Nov 03:36    INFO  FLOPs: 1544950.0
+29 Nov 04:04    INFO  epoch 0 training [time: 10.50s, train loss: 1095.4372]
+29 Nov 04:05    INFO  epoch 0 evaluating [time: 38.72s, valid_score: 0.020200]
+29 Nov 04:05    INFO  valid result: 
+hit@10 : 0.0361    ndcg@10 : 0.0202    mrr@10 : 0.0154
+29 Nov 04:51    INFO  epoch 1 training [time: 12.50s, train loss: 1063.1139]
+29 Nov 04:52    INFO  epoch 1 evaluating [time: 18.87s, valid_score: 0.025600]
+29 Nov 05:05    INFO  epoch 2 training [time: 11.00s, train loss: 1035.1811]
+29 Nov 05:06    INFO  epoch 2 evaluating [time: 11.83s, valid_score: 0.025600]
+29 Nov 05:07    INFO  best valid : OrderedDict([('hit@10', 0.047), ('ndcg@10', 0.0256)])
+"""
+
+
+def test_the_log_gives_epochs_seconds_curve_and_recboles_best_epoch():
+    got = crosscheck.parse_recbole_log(LOG)
+    assert got["epochs"] == 3
+    assert abs(got["seconds_per_epoch"] - 34.0 / 3) < 1e-9
+    assert got["valid_curve"] == [0.0202, 0.0256, 0.0256]
+    assert got["best_epoch"] == 3            # RecBole keeps the later of two equal epochs
+
+
+def test_the_config_matches_our_sasrec_and_early_stopping(tmp_path):
+    from tiny_mmmlp.baselines import MODEL_DEFAULTS
+    text = crosscheck.RECBOLE_CONFIG.format(root="/d", name="scientific", work=tmp_path, epochs=60,
+                                            stopping_step=2, seed=0)
+    cfg = yaml.safe_load(text)
+    ours = MODEL_DEFAULTS["sasrec"]
+    assert (cfg["hidden_size"], cfg["n_layers"], cfg["n_heads"], cfg["MAX_ITEM_LIST_LENGTH"]) == (
+        ours["d_model"], ours["encoder_layers"], ours["heads"], ours["max_len"])
+    assert cfg["hidden_dropout_prob"] == cfg["attn_dropout_prob"] == ours["dropout"]
+    assert cfg["loss_type"] == "CE" and cfg["train_neg_sample_args"] is None
+    assert cfg["valid_metric"] == "NDCG@10" and cfg["eval_args"]["mode"] == "full"
+    assert (cfg["stopping_step"], cfg["epochs"], cfg["data_path"], cfg["dataset"]) == (2, 60, "/d", "scientific")

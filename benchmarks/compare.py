@@ -180,8 +180,7 @@ def target_lines(args) -> list:
         head.append("**SASRec + feature mixer above SASRec ID only on scientific by more than one "
                     "standard deviation**: not measured yet (needs two seeds of each).")
     # 4. linear cost in the sequence length, below SASRec at the longest
-    recs = {(r["model"], r["max_len"]): r for r in
-            (json.loads(p.read_text()) for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")))}
+    recs = scaling_records(args)
     lengths = sorted({n for _, n in recs})
     if len(lengths) > 1 and all((m, n) in recs for m in ("mmmlp", "sasrec") for n in (lengths[0], lengths[-1])):
         lo, hi = lengths[0], lengths[-1]
@@ -250,12 +249,46 @@ def scaling(args):
             write_table(args)
 
 
-def scaling_rows(args):
-    import math
+def scaling_records(args) -> dict:
+    """{(model, max length): record} of the finished scaling runs."""
     recs = {}
     for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")):
         r = json.loads(p.read_text())
         recs[(r["model"], r["max_len"])] = r
+    return recs
+
+
+def draw_scaling(args, path: Path) -> bool:
+    """Log-log picture of the scaling table: seconds per 1,000 examples against max length,
+    with the line that linear growth from the shortest length would follow."""
+    from tiny_mmmlp.plots import _figure, save_figure
+    recs = scaling_records(args)
+    fig = _figure(figsize=(5.5, 4)) if recs else None
+    if fig is None:
+        return False
+    ax = fig.subplots()
+    for model, style in (("mmmlp", "o-"), ("sasrec", "s-")):
+        lengths = sorted(n for m, n in recs if m == model)
+        if not lengths:
+            continue
+        ys = [recs[(model, n)]["s_per_1000"] for n in lengths]
+        line, = ax.plot(lengths, ys, style, label=model)
+        ax.plot(lengths, [ys[0] * n / lengths[0] for n in lengths], ":", color=line.get_color(),
+                label=f"{model}, linear from {lengths[0]}")
+    ax.set(xscale="log", yscale="log", xlabel="max length N", ylabel="s / 1,000 training examples",
+           title=f"training cost against sequence length ({args.set}, CPU)")
+    every = sorted({n for _, n in recs})
+    ax.set_xticks(every, [str(n) for n in every])
+    ax.set_xticks([], minor=True)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    save_figure(fig, path)
+    return True
+
+
+def scaling_rows(args):
+    import math
+    recs = scaling_records(args)
     rows = []
     for model in ("mmmlp", "sasrec"):
         lengths = sorted(n for m, n in recs if m == model)
@@ -276,7 +309,7 @@ def write_table(args):
     s_rows = scaling_rows(args)
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
             f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
-    q = ("## Quality (test, full ranking, best validation epoch)\n\n"
+    q = ("## Quality (test, full ranking over all items, history items not masked, best validation epoch)\n\n"
          "Command: `python benchmarks/compare.py quality` (`--epochs "
          f"{args.epochs} --patience {args.patience}` for every model, each model's default sizes). "
          "Metrics are mean ± sample standard deviation over the seeds run; epochs lists "
@@ -293,6 +326,9 @@ def write_table(args):
          "timed over the batches shown after 3 warm-up batches; peak RSS of the whole process.\n\n"
          "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
+    picture = Path(args.out).with_name(Path(args.out).stem + "-scaling.png")
+    if draw_scaling(args, picture):
+        s += f"\n![seconds per 1,000 examples against max length, log-log]({picture.name})\n"
     t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args)) + "\n"
     text = head + (args.note + "\n\n" if args.note else "") + q + s + t
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """benchmarks/compare.py: the order of its runs and the command of each (no training here)."""
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,3 +32,38 @@ def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
         a = build_parser().parse_args(cmd[3:])
         assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
         assert a.out == str(out) and out.parent == Path("/runs")
+
+
+def _fake_run(runs_dir, name, model, mods, seed, ndcg):
+    out = compare.run_dir(runs_dir, name, model, mods, seed)
+    out.mkdir(parents=True)
+    metrics = {"HR@10": 2 * ndcg, "NDCG@10": ndcg, "MRR@10": ndcg / 2}
+    (out / "compare.json").write_text(json.dumps({
+        "test": metrics, "popularity": metrics, "epochs": 9, "best_epoch": 6, "seconds_per_epoch": 3.0,
+        "seed": seed, "modalities": ["id"] if mods == "id" else ["id", "text"], "peak_rss_gb": 0.5}))
+
+
+def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scaling(tmp_path):
+    args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny",
+                           models="mmmlp,sasrec", epochs=60, patience=3, out=str(tmp_path / "compare.md"),
+                           note="", set="beauty")
+    for seed in range(3):
+        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", seed, 0.040 + 0.001 * seed)
+        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "all", seed, 0.050 + 0.001 * seed)
+        _fake_run(args.runs_dir, "toyshop-tiny", "sasrec", "id", seed, 0.045 + 0.001 * seed)
+    scaling = tmp_path / "runs" / "scaling"
+    scaling.mkdir()
+    for model, cost in (("mmmlp", {50: 1.0, 800: 15.0}), ("sasrec", {50: 1.0, 800: 90.0})):
+        for n, s in cost.items():
+            (scaling / f"{model}-{n}.json").write_text(json.dumps({
+                "model": model, "max_len": n, "s_per_1000": s, "peak_rss_gb": 1.0, "batches": 5,
+                "batch_size": 256}))
+    compare.write_table(args)
+    text = Path(args.out).read_text()
+    assert "| toyshop-tiny | mmmlp | id,text | 3 of 3 | 0.1020 ± 0.0020 | 0.0510 ± 0.0010 |" in text
+    assert "toyshop-tiny sasrec all seed 0" in text                      # listed as not run
+    assert "toyshop-tiny, all: MMMLP vs SASRec not measured yet." in text
+    assert "toyshop-tiny mmmlp 0.0510 vs 0.0410 (above)" in text
+    assert ("**MMMLP's time per 1,000 examples at most linear from 50 to 800, and below SASRec's at "
+            "800**: met (15.0× for 16× the length; 0.17× SASRec's time at 800)") in text
+    assert (tmp_path / "compare-scaling.png").stat().st_size > 1000

@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import run_training  # noqa: E402
+from training_run import masked_test, run_training  # noqa: E402
 
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
@@ -45,23 +45,6 @@ def runs_for(name, modalities, each=False, paper_head=True):
             runs.append((f"{everything} (paper head)",
                          ["--modalities", everything, "--no-candidate-features"]))
     return runs
-
-
-def masked_test(run_dir):
-    """Test metrics of a finished run's saved model under the history-masking protocol."""
-    import numpy as np
-    from tiny_mmmlp import MMMLPConfig, data
-    from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.checkpoint import load_model
-    from tiny_mmmlp.evaluate import evaluate
-    params, meta = load_model(run_dir)
-    ds = data.load(meta["data"])
-    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
-    cfg = MMMLPConfig.from_dict(meta["config"])
-    backend = make_backend("numpy", cfg, ds.n_items, feats, 0, 1e-3, 0.0)
-    backend.load_params({k: np.asarray(v) for k, v in params.items()})
-    split = data.split_leave_one_out(ds)
-    return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
 
 
 def planned_runs(args):

@@ -1,6 +1,7 @@
 """One training run in a subprocess, measured from outside: the benchmarks' shared runner.
 
     metrics, peak_rss_gb, wall_s = run_training(cmd, out)
+    masked = masked_test(out)      # the same saved model under --mask-history's protocol
 
 ``cmd`` is a ``python -m tiny_mmmlp.train ... --out OUT`` command; the child runs in the
 repository root, its peak resident memory comes from the operating system (wait4), and
@@ -31,3 +32,24 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
         raise fail(f"run failed: {' '.join(map(str, cmd))}")
     metrics = json.loads((Path(out) / "metrics.json").read_text())
     return metrics, usage.ru_maxrss / 1024 ** 2, time.perf_counter() - start   # ru_maxrss: KiB
+
+
+def masked_test(run_dir) -> dict:
+    """Test metrics of a finished run's saved model (``model.npz``, its best epoch) under
+    --mask-history's protocol: each user's history leaves the ranking, the target stays.
+    MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
+    import numpy as np
+    from tiny_mmmlp import MMMLPConfig, data
+    from tiny_mmmlp.backends import make_backend
+    from tiny_mmmlp.checkpoint import load_model
+    from tiny_mmmlp.evaluate import evaluate
+    params, meta = load_model(run_dir)
+    ds = data.load(meta["data"])
+    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
+    cfg = MMMLPConfig.from_dict(meta["config"])
+    model = meta.get("model", "mmmlp")
+    backend = make_backend("numpy" if model == "mmmlp" else "torch", cfg, ds.n_items, feats, 0, 1e-3, 0.0,
+                           None, model, meta.get("encoder"))
+    backend.load_params({k: np.asarray(v) for k, v in params.items()})
+    split = data.split_leave_one_out(ds)
+    return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import masked_test, run_training  # noqa: E402
+from training_run import id_only_steps, masked_test, run_training  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
 SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
@@ -120,9 +120,9 @@ def finished_runs(args):
     return groups, missing
 
 
-def quality_rows(args):
+def quality_rows(groups) -> list:
+    """Table rows of the finished runs (``finished_runs``), then one popularity row per set."""
     rows, popular = [], {}
-    groups, missing = finished_runs(args)
     for (name, model, mods), (seeds, recs) in groups.items():
         if not recs:
             continue
@@ -138,12 +138,12 @@ def quality_rows(args):
     for name, pop in popular.items():
         rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
                     f"{pop['MRR@10']:.4f} | - | - | - | - |")
-    return rows, missing
+    return rows
 
 
-def target_lines(args) -> list:
-    """Issue 11's four targets, each judged from the finished runs (or said to be unmeasured)."""
-    groups, _ = finished_runs(args)
+def target_lines(args, groups, recs) -> list:
+    """Issue 11's four targets, each judged from the finished runs (``finished_runs``) and the
+    scaling records (``scaling_records``), or said to be unmeasured."""
     ndcg = {k: [r["test"]["NDCG@10"] for r in recs] for k, (_, recs) in groups.items() if recs}
     full = {k: len(recs) == len(seeds) for k, (seeds, recs) in groups.items()}
     mean = lambda k: statistics.mean(ndcg[k])
@@ -190,7 +190,6 @@ def target_lines(args) -> list:
         head.append("**SASRec + feature mixer above SASRec ID only on scientific by more than one "
                     "standard deviation**: not measured yet (needs two seeds of each).")
     # 4. linear cost in the sequence length, below SASRec at the longest
-    recs = scaling_records(args)
     lengths = sorted({n for _, n in recs})
     if len(lengths) > 1 and all((m, n) in recs for m in ("mmmlp", "sasrec") for n in (lengths[0], lengths[-1])):
         lo, hi = lengths[0], lengths[-1]
@@ -208,18 +207,7 @@ def target_lines(args) -> list:
 def scale_one(args):
     """In a subprocess: time --batches training steps of one model at one max length."""
     import numpy as np
-    from tiny_mmmlp import data
-    from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.baselines import encoder_settings
-    from tiny_mmmlp.train import build_parser, make_config
-    targs = build_parser().parse_args(["--model", args.model, "--backend", "torch", "--modalities", "id",
-                                       "--max-len", str(args.max_len)])
-    ds = data.load(Path(args.data_root) / args.set)
-    cfg = make_config(targs, ["id"])
-    enc = None if args.model == "mmmlp" else encoder_settings(args.model)
-    backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", args.model, enc)
-    split = data.split_leave_one_out(ds)
-    batches = data.train_batches(split.train, cfg.max_len, targs.batch_size, 0, 0)
+    backend, batches, batch_size = id_only_steps(Path(args.data_root) / args.set, args.model, args.max_len)
     for _ in range(args.warmup):
         backend.step(*next(batches))
     seen, start = 0, time.perf_counter()
@@ -229,7 +217,7 @@ def scale_one(args):
         seen += len(tgt)
     s = time.perf_counter() - start
     print(json.dumps({"s_per_1000": 1000 * s / seen, "examples": seen, "seconds": s,
-                      "batch_size": targs.batch_size, "params": int(sum(
+                      "batch_size": batch_size, "params": int(sum(
                           np.prod(v.shape) for v in backend.params().values()))}))
 
 
@@ -268,11 +256,10 @@ def scaling_records(args) -> dict:
     return recs
 
 
-def draw_scaling(args, path: Path) -> bool:
+def draw_scaling(args, recs, path: Path) -> bool:
     """Log-log picture of the scaling table: seconds per 1,000 examples against max length,
     with the line that linear growth from the shortest length would follow."""
     from tiny_mmmlp.plots import _figure, save_figure
-    recs = scaling_records(args)
     fig = _figure(figsize=(5.5, 4)) if recs else None
     if fig is None:
         return False
@@ -296,9 +283,9 @@ def draw_scaling(args, path: Path) -> bool:
     return True
 
 
-def scaling_rows(args):
+def scaling_rows(recs) -> list:
+    """Table rows of the scaling records (``scaling_records``), and each model's fitted exponent."""
     import math
-    recs = scaling_records(args)
     rows = []
     for model in ("mmmlp", "sasrec"):
         lengths = sorted(n for m, n in recs if m == model)
@@ -315,8 +302,9 @@ def scaling_rows(args):
 
 
 def write_table(args):
-    q_rows, missing = quality_rows(args)
-    s_rows = scaling_rows(args)
+    groups, missing = finished_runs(args)        # each compare.json and scaling record read once
+    recs = scaling_records(args)
+    q_rows, s_rows = quality_rows(groups), scaling_rows(recs)
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
             f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
     q = ("## Quality (test, full ranking over all items, history items not masked, best validation epoch)\n\n"
@@ -340,9 +328,9 @@ def write_table(args):
          "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
     picture = Path(args.out).with_name(Path(args.out).stem + "-scaling.png")
-    if draw_scaling(args, picture):
+    if draw_scaling(args, recs, picture):
         s += f"\n![seconds per 1,000 examples against max length, log-log]({picture.name})\n"
-    t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args)) + "\n"
+    t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args, groups, recs)) + "\n"
     text = head + (args.note + "\n\n" if args.note else "") + q + s + t
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_text(Path(args.out), text)

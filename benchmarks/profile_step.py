@@ -8,15 +8,19 @@ CPU time. Run it at two lengths to see which operators grow faster than the leng
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
+from training_run import id_only_steps  # noqa: E402
+from tiny_mmmlp.baselines import MODELS  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--model", default="mmmlp", choices=["mmmlp", "sasrec", "gru4rec"])
+    p.add_argument("--model", default="mmmlp", choices=MODELS)
     p.add_argument("--set", default="beauty")
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
     p.add_argument("--steps", type=int, default=3)
@@ -25,18 +29,8 @@ def main():
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from tiny_mmmlp import data
-    from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.baselines import encoder_settings
-    from tiny_mmmlp.train import build_parser, make_config
     torch.set_num_threads(1)
-    targs = build_parser().parse_args(["--model", args.model, "--backend", "torch", "--modalities", "id",
-                                       "--max-len", str(args.max_len)])
-    ds = data.load(Path(args.data_root) / args.set)
-    cfg = make_config(targs, ["id"])
-    enc = None if args.model == "mmmlp" else encoder_settings(args.model)
-    backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", args.model, enc)
-    batches = data.train_batches(data.split_leave_one_out(ds).train, cfg.max_len, targs.batch_size, 0, 0)
+    backend, batches, _ = id_only_steps(Path(args.data_root) / args.set, args.model, args.max_len)
     for _ in range(2):
         backend.step(*next(batches))
     with profile(activities=[ProfilerActivity.CPU]) as prof:

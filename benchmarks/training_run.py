@@ -2,6 +2,7 @@
 
     metrics, peak_rss_gb, wall_s = run_training(cmd, out)
     masked = masked_test(out)      # the same saved model under --mask-history's protocol
+    backend, batches, batch_size = id_only_steps(data_dir, model, max_len)  # timed/profiled steps
 
 ``cmd`` is a ``python -m tiny_mmmlp.train ... --out OUT`` command; the child runs in the
 repository root, its peak resident memory comes from the operating system (wait4), and
@@ -53,3 +54,20 @@ def masked_test(run_dir) -> dict:
     backend.load_params({k: np.asarray(v) for k, v in params.items()})
     split = data.split_leave_one_out(ds)
     return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
+
+
+def id_only_steps(data_dir, model: str, max_len: int):
+    """(torch backend on the CPU, endless training batches, batch size) of ``model`` with IDs
+    only at ``max_len`` and train.py's other defaults: what the step timings and profiles run."""
+    from tiny_mmmlp import data
+    from tiny_mmmlp.backends import make_backend
+    from tiny_mmmlp.baselines import encoder_settings
+    from tiny_mmmlp.train import build_parser, make_config
+    targs = build_parser().parse_args(["--model", model, "--backend", "torch", "--modalities", "id",
+                                       "--max-len", str(max_len)])
+    ds = data.load(Path(data_dir))
+    cfg = make_config(targs, ["id"])
+    enc = None if model == "mmmlp" else encoder_settings(model)
+    backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", model, enc)
+    batches = data.train_batches(data.split_leave_one_out(ds).train, cfg.max_len, targs.batch_size, 0, 0)
+    return backend, batches, targs.batch_size

@@ -66,7 +66,7 @@ def main():
           f"modalities={'id' + (',text' if feats else '')}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, numpy {np.__version__}; {os.cpu_count()} cores, "
           f"load average {load0:.1f} before and {os.getloadavg()[0]:.1f} after the repeats")
-    print(f"| backend | median ms | min ms | median CPU ms (all threads) |\n|---|---|---|---|")
+    print("| backend | median ms | min ms | median CPU ms (all threads) |\n|---|---|---|---|")
     for k, v in times.items():
         print(f"| {k} | {1000 * med[k]:.1f} | {1000 * min(v):.1f} | {1000 * med_cpu[k]:.1f} |")
     print(f"ratio numpy / torch (median): {med['numpy'] / med['torch']:.2f}  (target <= 1.0); "

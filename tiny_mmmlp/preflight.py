@@ -19,7 +19,6 @@ cannot fit.
 """
 from __future__ import annotations
 
-import os
 
 from .errors import UserError
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import math
 import shlex
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from . import data, distributed

@@ -34,6 +34,7 @@ _TRAINING = {
     "schedule": ["constant", "warmup1+cosine"],
     "label_smoothing": [0.0, 0.1],
     "negatives": [0, 256],
+    "history_bias": [False, True],
     "text_input": ["full", "title"],         # only on sets with a text field
 }
 SPACES = {
@@ -46,7 +47,7 @@ SPACES = {
 }
 # the one-at-a-time variants, in the order they are run (most promising first): every
 # non-default choice of SPACES[model] except the budget
-ABLATION_ORDER = ("max_len", "dropout", "weight_decay", "schedule", "label_smoothing", "d_model",
+ABLATION_ORDER = ("history_bias", "max_len", "dropout", "weight_decay", "schedule", "label_smoothing", "d_model",
                   "negatives", "text_input", "n_layers")
 LAYERS_FLAG = {"mmmlp": "--n-layers", "sasrec": "--encoder-layers", "gru4rec": "--encoder-layers"}
 
@@ -70,6 +71,8 @@ def flags_of(params: dict, model: str = "mmmlp") -> list:
              "--dropout", str(params["dropout"]), "--weight-decay", str(params["weight_decay"]),
              "--label-smoothing", str(params["label_smoothing"]),
              "--negatives", str(params["negatives"])]
+    if params["history_bias"]:
+        flags.append("--history-bias")
     if params["schedule"] == "warmup1+cosine":
         flags += ["--schedule", "cosine", "--warmup-epochs", "1"]
     return flags
@@ -151,7 +154,8 @@ def report(study) -> str:
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
-    is_base = lambda t: all(t.params.get(k) == v for k, v in defaults.items() if k != "budget")
+    # a lever missing from a trial's params was added after the trial ran: it ran at the default
+    is_base = lambda t: all(t.params.get(k, v) == v for k, v in defaults.items() if k != "budget")
     base_t = next((t for t in done if is_base(t)), None)
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -175,6 +179,16 @@ def report(study) -> str:
                      f"{u['peak_rss_gb']:.2f} | "
                      f"{' '.join(f'{v:.4f}' for v in u['valid_curve'])} |")
     return "\n".join(lines)
+
+
+def enqueue_once(study, params: dict):
+    """Queue a trial of ``params`` unless the study holds one already (finished, running or
+    queued); a lever missing from an older trial's params counts as its default value."""
+    defaults = base_of(study.user_attrs.get("model", "mmmlp"))
+    ran = lambda t: t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
+    same = lambda t: all(ran(t).get(k, defaults.get(k)) == v for k, v in params.items())
+    if not any(same(t) for t in study.trials if t.state.name != "FAIL"):
+        study.enqueue_trial(params)
 
 
 def main():
@@ -224,7 +238,7 @@ def main():
     if args.ablation:
         wanted = [s for s in args.levers.split(",") if s]
         base = {**base_of(args.model), "budget": args.budget}
-        study.enqueue_trial(base, skip_if_exists=True)
+        enqueue_once(study, base)
         queued.append(base)
         n += 1
         order = [(n, v) for w in wanted for n, v in ablation(args.model) if n == w] if wanted \
@@ -232,7 +246,7 @@ def main():
         for name, value in order:
             if name == "text_input" and not has_text:
                 continue
-            study.enqueue_trial({**base, name: value}, skip_if_exists=True)
+            enqueue_once(study, {**base, name: value})
             queued.append({**base, name: value})
             n += 1
     waiting = len([t for t in study.trials if t.state == optuna.trial.TrialState.WAITING])

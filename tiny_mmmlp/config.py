@@ -25,6 +25,10 @@ class MMMLPConfig:
                     item (0 = plain softmax cross-entropy over all items).
     negatives:      K > 0 trains with a sampled softmax over the target and K uniformly drawn
                     items instead of all V (0 = full softmax); not combined with smoothing.
+    history_bias:   add one learned scalar β to the score of every item already in the
+                    input sequence (the parameter head.history_bias, initialized at 0), so the
+                    model can learn from the training data how often users buy an item again;
+                    beyond the paper. The ranking protocol is unchanged.
     """
 
     max_len: int = 20
@@ -41,6 +45,7 @@ class MMMLPConfig:
     init_std: float = 0.02
     label_smoothing: float = 0.0
     negatives: int = 0
+    history_bias: bool = False
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
@@ -59,6 +64,8 @@ class MMMLPConfig:
         if self.negatives and self.label_smoothing:
             raise ValueError("MMMLPConfig.label_smoothing applies to the full softmax; "
                              "set it to 0 when negatives > 0")
+        if not isinstance(self.history_bias, bool):
+            raise ValueError(f"MMMLPConfig.history_bias must be True or False, got {self.history_bias!r}")
         if not float(self.ln_eps) > 0:
             raise ValueError(f"MMMLPConfig.ln_eps must be positive, got {self.ln_eps!r}")
         if not float(self.init_std) > 0:

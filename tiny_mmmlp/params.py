@@ -15,6 +15,7 @@ Names (keys of the NumPy model's ``params`` and of the torch model's ``state_dic
     head.norm.gamma|beta                 (D_f,)
     head.proj.W, head.proj.b             (D, D_f), (D,)
     head.cand.<m>.W                      (D, d_m)        only with cfg.candidate_features
+    head.history_bias                    (1,)            only with cfg.history_bias
 
 <b> is a branch: each feature modality (sorted by name), then "id". <m> is a feature modality.
 """
@@ -84,6 +85,8 @@ def param_specs(cfg: MMMLPConfig, n_items: int, feature_widths: dict) -> dict:
     if cfg.candidate_features:
         for m in sorted(feature_widths):
             specs[f"head.cand.{m}.W"] = ((D, feature_widths[m]), "fan_in")
+    if cfg.history_bias:
+        specs["head.history_bias"] = ((1,), "zeros")
     return specs
 
 

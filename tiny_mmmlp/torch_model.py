@@ -143,6 +143,14 @@ def candidate_vectors(embedding, projections: nn.ModuleDict, tables: dict):
     return cand
 
 
+def add_history_bias(scores, item_seq, beta):
+    """scores + β·H with H[b, v] = 1 for every item v ≥ 1 in row b of item_seq: the learned
+    repeat bias of cfg.history_bias (reference.head.history_bias_forward), for every model."""
+    hist = torch.zeros_like(scores).scatter_(1, item_seq, 1.0)      # (B, V + 1), seen twice = 1
+    hist[:, 0] = 0.0                                                 # padding is not history
+    return scores + beta * hist                                      # (B, V + 1)
+
+
 class Norm(nn.Module):
     """LayerNorm parameters under the shared names gamma and beta."""
 
@@ -152,11 +160,13 @@ class Norm(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self, D_f, D, cand_widths):
+    def __init__(self, D_f, D, cand_widths, history_bias=False):
         super().__init__()
         self.norm = Norm(D_f)
         self.proj = Linear(D_f, D)
         self.cand = nn.ModuleDict({m: Linear(d, D, bias=False) for m, d in cand_widths.items()})
+        if history_bias:
+            self.history_bias = nn.Parameter(torch.zeros(1))
 
 
 class TorchMMMLP(nn.Module):
@@ -177,7 +187,7 @@ class TorchMMMLP(nn.Module):
         self.id = Branch(cfg, D, cfg.n_layers if cfg.id_branch else 0, fused, n_items=n_items)
         self.feature_branches = feature_branches(cfg, widths, fused)
         self.fusion = Branch(cfg, D_f, cfg.fusion_layers, fused, d_in=D * len(self.branches))
-        self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities})
+        self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities}, cfg.history_bias)
         for name, f in features.items():               # frozen lookup tables, not parameters
             self.register_buffer(f"feat_{name}", torch.as_tensor(np.asarray(f), dtype=dtype),
                                  persistent=False)
@@ -223,7 +233,10 @@ class TorchMMMLP(nn.Module):
                                         self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
         cand = candidate_vectors(self.id.embedding, self.head.cand,
                                  {m: getattr(self, f"feat_{m}") for m in self.cand_modalities})
-        return u @ cand.T                                            # (B, D) @ (D, V + 1) -> (B, V + 1)
+        scores = u @ cand.T                                          # (B, D) @ (D, V + 1) -> (B, V + 1)
+        if self.cfg.history_bias:
+            scores = add_history_bias(scores, item_seq, self.head.history_bias)
+        return scores
 
     def loss(self, item_seq, targets):
         """Mean softmax cross-entropy over items 1..V (the padding column is dropped),

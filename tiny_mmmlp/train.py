@@ -101,6 +101,10 @@ def build_parser():
     p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
                    default=d.candidate_features,
                    help="also score candidates with a projection of their features")
+    p.add_argument("--history-bias", action=argparse.BooleanOptionalAction,
+                   default=d.history_bias,
+                   help="learn one score offset for items already in the user's history "
+                        "(every model; the ranking protocol is unchanged)")
     return p
 
 
@@ -120,7 +124,7 @@ def make_config(args, modalities) -> MMMLPConfig:
         raise UserError(f"--heads {heads}: must divide --d-model {values['d_model']}")
     try:
         return MMMLPConfig(**values, candidate_features=args.candidate_features,
-                           id_branch="id" in modalities)
+                           history_bias=args.history_bias, id_branch="id" in modalities)
     except ValueError as err:
         field = str(err).split()[0].split(".")[-1]
         raise UserError(f"--{field.replace('_', '-')}: {err}") from None

@@ -55,5 +55,5 @@ class GRU4Rec(NextItemModel):
                                       batch_first=True, enforce_sorted=False)
         _, h_n = self.gru(packed)                                     # (layers, B, D)
         h = F.dropout(h_n[-1], p, self.training)                      # (B, D) after the last item
-        return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
+        return self.inputs.scores(h, item_seq)                        # (B, D) -> (B, V + 1)
 

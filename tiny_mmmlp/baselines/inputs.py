@@ -10,7 +10,8 @@ own sequence encoder:
     X = Linear(E[s] ‖ Y_m1 ‖ Y_m2 ‖ ...)          (B, N, (1 + M)·D) -> (B, N, D)
 
 Candidates are scored against E, or with cfg.candidate_features against E + Σ_m P_m F_m,
-the same switch and the same code (``torch_model.candidate_vectors``) as MMMLP.
+the same switch and the same code (``torch_model.candidate_vectors``) as MMMLP; with
+cfg.history_bias the learned repeat bias is added as in MMMLP (``add_history_bias``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..params import init_params, param_specs
-from ..torch_model import Linear, candidate_vectors, feature_branches
+from ..torch_model import Linear, add_history_bias, candidate_vectors, feature_branches
 
 
 class SequenceInputs(nn.Module):
@@ -36,6 +37,7 @@ class SequenceInputs(nn.Module):
         self.fuse = Linear((1 + len(widths)) * D, D) if widths else None
         cand = sorted(widths) if cfg.candidate_features else []
         self.cand = nn.ModuleDict({m: Linear(widths[m], D, bias=False) for m in cand})
+        self.history_bias = nn.Parameter(torch.zeros(1)) if cfg.history_bias else None
         for name, f in features.items():                # frozen lookup tables, not parameters
             self.register_buffer(f"feat_{name}", torch.as_tensor(np.asarray(f), dtype=dtype),
                                  persistent=False)
@@ -75,6 +77,14 @@ class SequenceInputs(nn.Module):
         """(V + 1, D) candidate vectors."""
         return candidate_vectors(self.embedding, self.cand,
                                  {m: getattr(self, f"feat_{m}") for m in self.cand})
+
+    def scores(self, h, item_seq):
+        """(B, V + 1) scores of every candidate for the encoder states h (B, D), plus the
+        learned history bias with cfg.history_bias (the same function as MMMLP's)."""
+        scores = h @ self.candidates().T                              # (B, D) @ (D, V + 1)
+        if self.history_bias is not None:
+            scores = add_history_bias(scores, item_seq, self.history_bias)
+        return scores
 
 
 class NextItemModel(nn.Module):

@@ -113,5 +113,5 @@ class SASRec(NextItemModel):
         for block in self.blocks:
             x = block(x, allowed) * mask                              # timeline mask
         h = x[:, -1, :]                                               # (B, D): the most recent item
-        return h @ self.inputs.candidates().T                         # (B, D) @ (D, V + 1)
+        return self.inputs.scores(h, item_seq)                        # (B, D) -> (B, V + 1)
 

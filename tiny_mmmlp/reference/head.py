@@ -63,6 +63,26 @@ def prediction_backward(dscores, cache, ws=FRESH):
     return dh, dgamma, dbeta, dw, db, dcand
 
 
+def history_bias_forward(scores, item_seq, beta, ws=FRESH):
+    """scores[b, v] += β for every item v ≥ 1 in row b of item_seq: the learned repeat bias.
+
+    scores: (B, V + 1), changed in place; item_seq: (B, N) ints, 0 = padding; beta: (1,).
+    An item seen twice gets β once. Returns (scores, cache = the (B, V + 1) history mask H).
+    """
+    B, N = item_seq.shape
+    hist = ws("hist", scores.shape, bool)
+    hist.fill(False)
+    hist[np.repeat(np.arange(B), N), item_seq.ravel()] = True    # H[b, v] = 1 if v in row b
+    hist[:, 0] = False                                           # padding is not history
+    scores[hist] += beta[0]
+    return scores, hist
+
+
+def history_bias_backward(dscores, hist):
+    """dβ = Σ_b Σ_v H[b, v] dscores[b, v]; dscores itself flows on unchanged."""
+    return np.array([dscores[hist].sum()], dtype=dscores.dtype)
+
+
 def softmax_cross_entropy_forward(scores, targets, ws=FRESH):
     """L = mean_b [ −log softmax(scores[b, 1:])[targets[b] − 1] ], over items 1..V only.
 

@@ -8,13 +8,15 @@ modules named for what they hold:
 - ``affine``: LayerNorm, linear along the last axis
 - ``mixing``: token mixing, channel mixing, the mixer block
 - ``inputs``: embedding lookup, per-modality input projection, fusion
-- ``head``: candidate vectors, the Prediction Layer, softmax cross-entropy
+- ``head``: candidate vectors, the Prediction Layer, the history bias, softmax cross-entropy
 """
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
 from .elementwise import dropout_backward, dropout_forward, gelu_backward, gelu_forward
 from .head import (
     candidates_backward,
     candidates_forward,
+    history_bias_backward,
+    history_bias_forward,
     prediction_backward,
     prediction_forward,
     softmax_cross_entropy_backward,

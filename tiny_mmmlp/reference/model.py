@@ -83,14 +83,20 @@ class MMMLP:
         scores, c_pred = L.prediction_forward(
             h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
             cand, eps, ws.scope("head"))                                     # (B, V + 1)
-        cache = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape, c_cand, c_pred)
+        c_hist = None
+        if cfg.history_bias:                                                 # s[b, v] += β, v in history
+            scores, c_hist = L.history_bias_forward(scores, item_seq, p["head.history_bias"],
+                                                    ws.scope("head"))
+        cache = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape, c_cand, c_pred, c_hist)
         return scores, cache
 
     # ----------------------------------------------------------------- backward
     def _backward(self, dscores, cache, ws):
-        branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape, c_cand, c_pred = cache
+        branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape, c_cand, c_pred, c_hist = cache
         cfg = self.cfg
         grads = {}
+        if cfg.history_bias:
+            grads["head.history_bias"] = L.history_bias_backward(dscores, c_hist)
         dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
             grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred, ws.scope("head"))
         d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))

@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -94,7 +95,8 @@ def quality_command(args, name, model, mods, seed):
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
                "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
                "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
-           "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else [])]
+           "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else []),
+           *shlex.split(args.flags)]
     return cmd, out
 
 
@@ -355,6 +357,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--set", default="beauty", help="scaling: the data set")
     p.add_argument("--device", default="", help="quality: --device of every run (e.g. cuda)")
+    p.add_argument("--flags", default="",
+                   help='quality: more train.py flags for every run, e.g. "--history-bias" '
+                        "(give such runs their own --runs-dir and --out)")
     p.add_argument("--note", default="", help="table: a paragraph under the title (conditions)")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)

@@ -25,13 +25,16 @@ def test_seed_zero_of_every_set_and_model_comes_before_any_further_seed():
 
 def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
     from tiny_mmmlp.train import build_parser
-    args = SimpleNamespace(data_root="/data", runs_dir="/runs", epochs=60, patience=3, device="")
-    for run in compare.plan(["toyshop-tiny"], ["mmmlp", "sasrec", "gru4rec"], compare.SEEDS, ""):
-        cmd, out = compare.quality_command(args, *run)
-        assert cmd[:3] == [sys.executable, "-m", "tiny_mmmlp.train"]
-        a = build_parser().parse_args(cmd[3:])
-        assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
-        assert a.out == str(out) and out.parent == Path("/runs")
+    for flags in ("", "--history-bias --weight-decay 0.05"):
+        args = SimpleNamespace(data_root="/data", runs_dir="/runs", epochs=60, patience=3, device="",
+                               flags=flags)
+        for run in compare.plan(["toyshop-tiny"], ["mmmlp", "sasrec", "gru4rec"], compare.SEEDS, ""):
+            cmd, out = compare.quality_command(args, *run)
+            assert cmd[:3] == [sys.executable, "-m", "tiny_mmmlp.train"]
+            a = build_parser().parse_args(cmd[3:])
+            assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
+            assert a.out == str(out) and out.parent == Path("/runs")
+            assert (a.history_bias, a.weight_decay) == ((True, 0.05) if flags else (False, 0.0))
 
 
 def _fake_run(runs_dir, name, model, mods, seed, ndcg):

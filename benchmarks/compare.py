@@ -51,6 +51,18 @@ def plan(sets, models, seeds, data_root):
             for name in sets for m in models if seed < seeds[m] for mod in mods[name]]
 
 
+def seeds_of(args) -> dict:
+    """Seeds per model: SEEDS, or at most --seeds of them (a first pass of a variant)."""
+    most = getattr(args, "seeds", 0)
+    return {m: min(n, most) if most else n for m, n in SEEDS.items()}
+
+
+def variant_flags(args) -> str:
+    """The options that make a variant of the standard runs, as the table's command shows them."""
+    out = f" --seeds {args.seeds}" if getattr(args, "seeds", 0) else ""
+    return out + (f" --flags {shlex.quote(args.flags)}" if getattr(args, "flags", "") else "")
+
+
 def run_dir(runs_dir, name, model, mods, seed):
     return Path(runs_dir) / f"{name}-{model}-{mods}-s{seed}"
 
@@ -80,7 +92,7 @@ def with_masked_test(out: Path, record: dict) -> dict:
 def quality(args):
     """Every planned run not yet finished, --jobs at a time (each one a training subprocess);
     the table is rewritten after each run ends."""
-    runs = plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root)
+    runs = plan(args.sets.split(","), args.models.split(","), seeds_of(args), args.data_root)
     todo = [(name, model, mods, seed) for name, model, mods, seed in runs
             if not (run_dir(args.runs_dir, name, model, mods, seed) / "compare.json").exists()]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -111,7 +123,8 @@ def finished_runs(args):
     """({(set, model, mods): (planned seeds, [compare.json record of each finished seed])},
     ["set model mods seed s" of every planned run not finished])."""
     groups, missing = {}, []
-    for name, model, mods, seed in plan(args.sets.split(","), args.models.split(","), SEEDS, args.data_root):
+    for name, model, mods, seed in plan(args.sets.split(","), args.models.split(","), seeds_of(args),
+                                        args.data_root):
         path = run_dir(args.runs_dir, name, model, mods, seed) / "compare.json"
         seeds, recs = groups.setdefault((name, model, mods), ([], []))
         seeds.append(seed)
@@ -310,7 +323,7 @@ def write_table(args):
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
             f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
     q = ("## Quality (test, full ranking over all items, history items not masked, best validation epoch)\n\n"
-         "Command: `python benchmarks/compare.py quality` (`--epochs "
+         f"Command: `python benchmarks/compare.py quality{variant_flags(args)}` (`--epochs "
          f"{args.epochs} --patience {args.patience}` for every model, each model's default sizes). "
          "Metrics are mean ± sample standard deviation over the seeds run; epochs lists "
          "`epochs run (best validation epoch)` per seed; s / epoch counts training plus the "
@@ -357,6 +370,8 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--set", default="beauty", help="scaling: the data set")
     p.add_argument("--device", default="", help="quality: --device of every run (e.g. cuda)")
+    p.add_argument("--seeds", type=int, default=0,
+                   help="quality/table: at most this many seeds per model (default: 3, GRU4Rec 1)")
     p.add_argument("--flags", default="",
                    help='quality: more train.py flags for every run, e.g. "--history-bias" '
                         "(give such runs their own --runs-dir and --out)")

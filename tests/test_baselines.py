@@ -116,11 +116,25 @@ def test_gru4rec_last_state_is_the_state_after_the_most_recent_item():
     torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("cls", [SASRec, GRU4Rec])
+def test_baselines_train_with_mmmlps_loss_levers(cls):
+    # label smoothing ε: (1 − ε)·CE + ε·mean over items of −log p, written out by hand here;
+    # a sampled softmax over every item is the full softmax
+    seq, targets = torch.tensor([[0, 0, 3, 4, 2, 9], [0, 1, 5, 5, 7, 8]]), torch.tensor([6, 11])
+    plain = cls(CFG, V, {}, seed=3).eval()
+    logp = torch.log_softmax(plain(seq)[:, 1:], dim=1)              # (B, V)
+    ce = -logp[torch.arange(2), targets - 1].mean()
+    for kw, want in (({"label_smoothing": 0.3}, 0.7 * ce - 0.3 * logp.mean(1).mean()),
+                     ({"negatives": 5 * V}, ce)):
+        model = cls(MMMLPConfig(**{**CFG.to_dict(), **kw}), V, {}, seed=3).eval()
+        torch.testing.assert_close(model.loss(seq, targets), want)
+
+
 @pytest.mark.parametrize("flags,words", [
     (["--model", "sasrec", "--backend", "numpy"], "--model sasrec"),
     (["--model", "gru4rec", "--modalities", "text"], "--modalities"),
     (["--model", "sasrec", "--heads", "3"], "--heads"),
-    (["--model", "gru4rec", "--label-smoothing", "0.1"], "--label-smoothing"),
+    (["--model", "gru4rec", "--negatives", "8", "--label-smoothing", "0.1"], "--label-smoothing"),
 ])
 def test_bad_baseline_flags_end_in_one_line_and_exit_2(flags, words):
     proc = subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", *SMALL, *flags],

@@ -151,6 +151,23 @@ def add_history_bias(scores, item_seq, beta):
     return scores + beta * hist                                      # (B, V + 1)
 
 
+def next_item_loss(scores, targets, cfg: MMMLPConfig):
+    """The training loss of every torch model (the same losses as ``reference.losses``):
+    mean softmax cross-entropy over items 1..V (the padding column is dropped),
+    label-smoothed by cfg.label_smoothing, or sampled over cfg.negatives uniform items.
+
+    scores: (B, V + 1); targets: (B,) in 1..V.
+    """
+    n_items = scores.shape[1] - 1
+    K = min(cfg.negatives, n_items)
+    if K:
+        neg = torch.randperm(n_items, device=scores.device)[:K] + 1              # (K,) distinct
+        negs = scores[:, neg].masked_fill(neg[None, :] == targets[:, None], -torch.inf)  # (B, K)
+        logits = torch.cat([scores.gather(1, targets[:, None]), negs], 1)           # (B, 1 + K)
+        return F.cross_entropy(logits, torch.zeros_like(targets))
+    return F.cross_entropy(scores[:, 1:], targets - 1, label_smoothing=cfg.label_smoothing)
+
+
 class Norm(nn.Module):
     """LayerNorm parameters under the shared names gamma and beta."""
 
@@ -239,17 +256,7 @@ class TorchMMMLP(nn.Module):
         return scores
 
     def loss(self, item_seq, targets):
-        """Mean softmax cross-entropy over items 1..V (the padding column is dropped),
-        label-smoothed by cfg.label_smoothing, or sampled over cfg.negatives uniform items
-        (the same losses as ``reference.losses``)."""
-        scores = self(item_seq)                                      # (B, V + 1)
-        K = min(self.cfg.negatives, self.n_items)
-        if K:
-            neg = torch.randperm(self.n_items, device=scores.device)[:K] + 1      # (K,) distinct
-            negs = scores[:, neg].masked_fill(neg[None, :] == targets[:, None], -torch.inf)  # (B, K)
-            logits = torch.cat([scores.gather(1, targets[:, None]), negs], 1)         # (B, 1 + K)
-            return F.cross_entropy(logits, torch.zeros_like(targets))
-        return F.cross_entropy(scores[:, 1:], targets - 1, label_smoothing=self.cfg.label_smoothing)
+        return next_item_loss(self(item_seq), targets, self.cfg)
 
     @torch.no_grad()
     def scores(self, item_seq):

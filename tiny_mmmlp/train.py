@@ -116,9 +116,6 @@ def make_config(args, modalities) -> MMMLPConfig:
     if args.model != "mmmlp" and "id" not in modalities:
         raise UserError(f"--modalities {args.modalities}: --model {args.model} always reads "
                         "item IDs, so the list must include id")
-    if args.model != "mmmlp" and (values["label_smoothing"] or values["negatives"]):
-        raise UserError(f"--label-smoothing/--negatives: --model {args.model} trains with plain "
-                        "full-softmax cross-entropy only")
     heads = encoder_settings(args.model, args.encoder_layers, args.heads)["heads"]
     if heads and values["d_model"] % heads:
         raise UserError(f"--heads {heads}: must divide --d-model {values['d_model']}")

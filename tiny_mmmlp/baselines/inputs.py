@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..params import init_params, param_specs
-from ..torch_model import Linear, add_history_bias, candidate_vectors, feature_branches
+from ..torch_model import Linear, add_history_bias, candidate_vectors, feature_branches, next_item_loss
 
 
 class SequenceInputs(nn.Module):
@@ -92,8 +92,9 @@ class NextItemModel(nn.Module):
     returns (B, V + 1) scores with column 0 the padding item."""
 
     def loss(self, item_seq, targets):
-        """Mean softmax cross-entropy over items 1..V (RecBole's loss_type CE)."""
-        return F.cross_entropy(self(item_seq)[:, 1:], targets - 1)
+        """MMMLP's training loss (``next_item_loss``): by default mean softmax cross-entropy
+        over items 1..V (RecBole's loss_type CE); --label-smoothing and --negatives as MMMLP."""
+        return next_item_loss(self(item_seq), targets, self.cfg)
 
     @torch.no_grad()
     def scores(self, item_seq):

@@ -60,7 +60,7 @@ def seeds_of(args) -> dict:
 def variant_flags(args) -> str:
     """The options that make a variant of the standard runs, as the table's command shows them."""
     out = f" --seeds {args.seeds}" if getattr(args, "seeds", 0) else ""
-    return out + (f" --flags {shlex.quote(args.flags)}" if getattr(args, "flags", "") else "")
+    return out + (f" --flags={shlex.quote(args.flags)}" if getattr(args, "flags", "") else "")
 
 
 def run_dir(runs_dir, name, model, mods, seed):
@@ -373,8 +373,8 @@ def main():
     p.add_argument("--seeds", type=int, default=0,
                    help="quality/table: at most this many seeds per model (default: 3, GRU4Rec 1)")
     p.add_argument("--flags", default="",
-                   help='quality: more train.py flags for every run, e.g. "--history-bias" '
-                        "(give such runs their own --runs-dir and --out)")
+                   help="quality: more train.py flags for every run, written with '=', e.g. "
+                        "--flags=--history-bias (give such runs their own --runs-dir and --out)")
     p.add_argument("--note", default="", help="table: a paragraph under the title (conditions)")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)

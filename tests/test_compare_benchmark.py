@@ -23,6 +23,15 @@ def test_seed_zero_of_every_set_and_model_comes_before_any_further_seed():
     assert len(runs) == len(set(runs))
 
 
+def test_seeds_caps_the_seeds_of_every_model():
+    assert compare.seeds_of(SimpleNamespace(seeds=0)) == compare.SEEDS
+    assert compare.seeds_of(SimpleNamespace(seeds=1)) == {m: 1 for m in compare.SEEDS}
+    runs = compare.plan(["toyshop-tiny"], ["mmmlp", "sasrec"], compare.seeds_of(SimpleNamespace(seeds=2)), "")
+    assert sorted({seed for *_, seed in runs}) == [0, 1]
+    assert compare.variant_flags(SimpleNamespace(seeds=1, flags="--history-bias")) == \
+        " --seeds 1 --flags=--history-bias"
+
+
 def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
     from tiny_mmmlp.train import build_parser
     for flags in ("", "--history-bias --weight-decay 0.05"):

@@ -231,7 +231,9 @@ def scale_one(args):
         backend.step(seq, tgt)
         seen += len(tgt)
     s = time.perf_counter() - start
+    from tiny_mmmlp.distributed import peak_memory_mib
     print(json.dumps({"s_per_1000": 1000 * s / seen, "examples": seen, "seconds": s,
+                      "peak_rss_gb": peak_memory_mib() / 1024,      # this child's own peak
                       "batch_size": batch_size, "params": int(sum(
                           np.prod(v.shape) for v in backend.params().values()))}))
 
@@ -256,7 +258,7 @@ def scaling(args):
             if os.waitstatus_to_exitcode(status) != 0:
                 raise SystemExit(f"run failed: {' '.join(cmd)}")
             rec = json.loads(text.strip().splitlines()[-1])
-            rec.update(peak_rss_gb=usage.ru_maxrss / 1024 ** 2, model=model, max_len=n,
+            rec.update(model=model, max_len=n,
                        batches=batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
             path.write_text(json.dumps(rec, indent=2))
             write_table(args)

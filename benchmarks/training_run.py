@@ -5,7 +5,7 @@
     backend, batches, batch_size = id_only_steps(data_dir, model, max_len)  # timed/profiled steps
 
 ``cmd`` is a ``python -m tiny_mmmlp.train ... --out OUT`` command; the child runs in the
-repository root, its peak resident memory comes from the operating system (wait4), and
+repository root, its peak resident memory is the one it records itself (VmHWM), and
 ``OUT/metrics.json`` is read back once it has exited.
 """
 from __future__ import annotations
@@ -32,7 +32,11 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise fail(f"run failed: {' '.join(map(str, cmd))}")
     metrics = json.loads((Path(out) / "metrics.json").read_text())
-    return metrics, usage.ru_maxrss / 1024 ** 2, time.perf_counter() - start   # ru_maxrss: KiB
+    # the child's own peak (VmHWM, see distributed.peak_memory_mib), not wait4's ru_maxrss,
+    # which on Linux is at least this (large) driver process's peak
+    peaks = [m for m in metrics.get("peak_memory_mib") or [] if m is not None]
+    peak_gb = max(peaks) / 1024 if peaks else usage.ru_maxrss / 1024 ** 2
+    return metrics, peak_gb, time.perf_counter() - start
 
 
 def masked_test(run_dir) -> dict:

@@ -259,7 +259,20 @@ def setup(args) -> Group:
 
 
 def peak_memory_mib() -> float | None:
-    """This process's peak resident memory in MiB (Linux/macOS), or None where unknown."""
+    """This process's peak resident memory in MiB (Linux/macOS), or None where unknown.
+
+    On Linux it is VmHWM, the high-water mark of this program's own memory. Not ru_maxrss:
+    Linux carries a parent's peak across fork and exec into the child's ru_maxrss, so a run
+    started by a large process (a benchmark driver holding data sets) would report the
+    driver's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 2**10, 1)         # kB -> MiB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:

@@ -5,11 +5,12 @@
                                             # 3 seeds for mmmlp and sasrec, 1 for gru4rec
     python benchmarks/compare.py scaling    # time per 1,000 training examples and peak RSS
                                             # of mmmlp and sasrec at max length 50, 200, 800
+    python benchmarks/compare.py memory     # peak RSS of each row: one epoch of its seed 0
     python benchmarks/compare.py table      # rewrite compare.md from the finished runs
 
-Every run is ``python -m tiny_mmmlp.train --backend torch`` in a subprocess (so its peak
-resident memory comes from the operating system, wait4) with each model's default sizes
-and the same --epochs and --patience for every model. A run folder that already holds a
+Every run is ``python -m tiny_mmmlp.train --backend torch`` in a subprocess (which records
+its own peak resident memory, VmHWM) with each model's default sizes and the same --epochs
+and --patience for every model. A run folder that already holds a
 result is reused, and an unfinished one is continued with --resume, so the same command
 completes a table that was stopped. Writes benchmarks/results/compare.md.
 """
@@ -74,7 +75,7 @@ def train_once(cmd, out):
     m, peak_rss_gb, wall_s = run_training(cmd, out)
     record = {k: m[k] for k in ("test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",
                                 "seed", "modalities", "config", "encoder")}
-    record.update(peak_rss_gb=peak_rss_gb, wall_s=wall_s,
+    record.update(peak_rss_gb=peak_rss_gb, peak_rss_source="VmHWM", wall_s=wall_s,
                   command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
     write_text(out / "compare.json", json.dumps(record, indent=2))
     return with_masked_test(out, record)
@@ -135,7 +136,48 @@ def finished_runs(args):
     return groups, missing
 
 
-def quality_rows(groups) -> list:
+def memory_path(runs_dir, name, model, mods) -> Path:
+    return Path(runs_dir) / "memory" / f"{name}-{model}-{mods}.json"
+
+
+def memory_command(args, name, model, mods):
+    """(command, run folder) of the memory pass of one row: its seed-0 quality command with
+    --epochs 1, into runs_dir/memory/, replacing an unfinished attempt."""
+    cmd, _ = quality_command(args, name, model, mods, 0)
+    out = memory_path(args.runs_dir, name, model, mods).with_suffix("")
+    cmd[cmd.index("--epochs") + 1] = "1"
+    cmd[cmd.index("--out") + 1] = str(out)
+    return [*cmd, "--overwrite"], out
+
+
+def memory(args):
+    """The peak RSS of every row: one epoch of its seed-0 command (training, validation, test,
+    saving), each in its own process, which records its own high-water mark (VmHWM).
+
+    The quality runs made before that record existed report ru_maxrss through wait4, which
+    Linux makes at least the peak of the driver that started them; these figures replace it."""
+    for name, model, mods, seed in plan(args.sets.split(","), args.models.split(","),
+                                        seeds_of(args), args.data_root):
+        path = memory_path(args.runs_dir, name, model, mods)
+        if seed or path.exists():
+            continue
+        cmd, out = memory_command(args, name, model, mods)
+        _, peak_rss_gb, wall_s = run_training(cmd, out)
+        write_text(path, json.dumps({"peak_rss_gb": peak_rss_gb, "wall_s": wall_s,
+                                     "command": " ".join(cmd[2:])}, indent=2))
+        print(f"{name} {model} {mods}: peak RSS {peak_rss_gb:.2f} GB", flush=True)
+
+
+def peak_rss(args, name, model, mods, recs) -> str:
+    """The row's peak RSS: the memory pass's, else the largest VmHWM of its runs, else "-"."""
+    path = memory_path(args.runs_dir, name, model, mods)
+    if path.exists():
+        return f"{json.loads(path.read_text())['peak_rss_gb']:.2f}"
+    own = [r["peak_rss_gb"] for r in recs if r.get("peak_rss_source") == "VmHWM"]
+    return f"{max(own):.2f}" if own else "-"
+
+
+def quality_rows(groups, args) -> list:
     """Table rows of the finished runs (``finished_runs``), then one popularity row per set."""
     rows, popular = [], {}
     for (name, model, mods), (seeds, recs) in groups.items():
@@ -149,7 +191,7 @@ def quality_rows(groups) -> list:
         rows.append(f"| {name} | {model} | {label} | {len(recs)} of {len(seeds)} | {t('HR@10')} | "
                     f"{t('NDCG@10')} | {t('MRR@10')} | {masked} | {epochs} | "
                     f"{fmt([r['seconds_per_epoch'] for r in recs], 1)} | "
-                    f"{max(r['peak_rss_gb'] for r in recs):.2f} |")
+                    f"{peak_rss(args, name, model, mods, recs)} |")
     for name, pop in popular.items():
         rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
                     f"{pop['MRR@10']:.4f} | - | - | - | - |")
@@ -321,7 +363,7 @@ def scaling_rows(recs) -> list:
 def write_table(args):
     groups, missing = finished_runs(args)        # each compare.json and scaling record read once
     recs = scaling_records(args)
-    q_rows, s_rows = quality_rows(groups), scaling_rows(recs)
+    q_rows, s_rows = quality_rows(groups, args), scaling_rows(recs)
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
             f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
     q = ("## Quality (test, full ranking over all items, history items not masked, best validation epoch)\n\n"
@@ -329,7 +371,9 @@ def write_table(args):
          f"{args.epochs} --patience {args.patience}` for every model, each model's default sizes). "
          "Metrics are mean ± sample standard deviation over the seeds run; epochs lists "
          "`epochs run (best validation epoch)` per seed; s / epoch counts training plus the "
-         "validation pass; peak RSS is the largest of the seeds. The masked column ranks the same "
+         "validation pass; peak RSS is the run's own high-water mark (VmHWM) in a one-epoch run "
+         "of seed 0 (`compare.py memory`: training, validation, test and saving; '-' where not "
+         "measured). The masked column ranks the same "
          "saved models with `--mask-history`'s protocol (the user's history leaves the ranking, "
          "the target stays), for setting beside papers that mask.\n\n"
          "| set | model | modalities | seeds | test HR@10 | test NDCG@10 | test MRR@10 | "
@@ -341,7 +385,7 @@ def write_table(args):
               + "; ".join(missing) + ".\n")
     s = ("\n## Cost in sequence length (beauty, ID only, batch 256, torch on the CPU)\n\n"
          "Command: `python benchmarks/compare.py scaling`. Seconds per 1,000 training examples, "
-         "timed over the batches shown after 3 warm-up batches; peak RSS of the whole process.\n\n"
+         "timed over the batches shown after 3 warm-up batches; peak RSS of the timing process.\n\n"
          "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
          "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
     picture = Path(args.out).with_name(Path(args.out).stem + "-scaling.png")
@@ -356,7 +400,7 @@ def write_table(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["quality", "scaling", "table", "_scale"])
+    p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"])
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
     p.add_argument("--sets", default="scientific,instruments,beauty")
     p.add_argument("--models", default="mmmlp,sasrec,gru4rec")
@@ -381,7 +425,8 @@ def main():
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)
     args = p.parse_args()
-    {"quality": quality, "scaling": scaling, "table": write_table, "_scale": scale_one}[args.what](args)
+    {"quality": quality, "scaling": scaling, "memory": memory, "table": write_table,
+     "_scale": scale_one}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,11 @@ def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
             assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
             assert a.out == str(out) and out.parent == Path("/runs")
             assert (a.history_bias, a.weight_decay) == ((True, 0.05) if flags else (False, 0.0))
+            if run[3] == 0:                              # the memory pass: one epoch of seed 0
+                cmd, out = compare.memory_command(args, *run[:3])
+                m = build_parser().parse_args(cmd[3:])
+                assert (m.epochs, m.seed, m.overwrite, m.model) == (1, 0, True, run[1])
+                assert m.out == str(out) and out.parent == Path("/runs/memory")
 
 
 def _fake_run(runs_dir, name, model, mods, seed, ndcg):
@@ -63,6 +68,13 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
         _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", seed, 0.040 + 0.001 * seed)
         _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "all", seed, 0.050 + 0.001 * seed)
         _fake_run(args.runs_dir, "toyshop-tiny", "sasrec", "id", seed, 0.045 + 0.001 * seed)
+    # peak RSS: the memory pass where it ran, else the runs' own VmHWM, else not measured
+    mem = compare.memory_path(args.runs_dir, "toyshop-tiny", "mmmlp", "all")
+    mem.parent.mkdir()
+    mem.write_text(json.dumps({"peak_rss_gb": 0.42}))
+    rec = compare.run_dir(args.runs_dir, "toyshop-tiny", "sasrec", "id", 1) / "compare.json"
+    rec.write_text(json.dumps({**json.loads(rec.read_text()), "peak_rss_source": "VmHWM",
+                               "peak_rss_gb": 0.61}))
     scaling = tmp_path / "runs" / "scaling"
     scaling.mkdir()
     for model, cost in (("mmmlp", {50: 1.0, 800: 15.0}), ("sasrec", {50: 1.0, 800: 90.0})):
@@ -74,6 +86,11 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
     text = Path(args.out).read_text()
     assert ("| toyshop-tiny | mmmlp | id,text | 3 of 3 | 0.1020 ± 0.0020 | 0.0510 ± 0.0010 | "
             "0.0255 ± 0.0005 | 0.0510 ± 0.0010 | 9 (6), 9 (6), 9 (6) |") in text
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line.split("|")[-2].strip()
+            for line in text.splitlines() if line.startswith("| toyshop-tiny |")}
+    assert rows[("toyshop-tiny", "mmmlp", "id,text")] == "0.42"
+    assert rows[("toyshop-tiny", "sasrec", "id")] == "0.61"
+    assert rows[("toyshop-tiny", "mmmlp", "id")] == "-"            # wait4 figures are not shown
     assert "toyshop-tiny sasrec all seed 0" in text                      # listed as not run
     assert "toyshop-tiny, all: MMMLP vs SASRec not measured yet." in text
     assert "toyshop-tiny mmmlp 0.0510 vs 0.0410 (above)" in text

@@ -11,6 +11,8 @@ from tiny_mmmlp.reference import MMMLP
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.reference.layers import history_bias_backward, history_bias_forward
 
+from model_pairs import assert_reference_equals_torch, reference_and_torch
+
 
 def test_history_bias_hand_computed():
     # V = 5; row 0 read items 2, 2, 4 (2 twice: β once), row 1 only padding
@@ -23,19 +25,9 @@ def test_history_bias_hand_computed():
 
 
 def _models(beta=-0.7, **kw):
-    torch = pytest.importorskip("torch")
-    from tiny_mmmlp.torch_model import TorchMMMLP
-    cfg = MMMLPConfig(max_len=5, d_model=4, token_hidden=3, channel_hidden=5, n_layers=1,
-                      fusion_layers=1, dropout=0.0, history_bias=True, **kw)
-    rng = np.random.default_rng(0)
-    feats = {"text": rng.standard_normal((10, 3))}
-    feats["text"][0] = 0
-    seq = rng.integers(0, 10, size=(6, 5))
-    targets = rng.integers(1, 10, size=6)
+    torch, ref, tm, seq, targets = reference_and_torch(history_bias=True, **kw)
     targets[0] = seq[0, -1]                    # one target inside its history: both signs of dβ
-    ref = MMMLP(cfg, 9, feats, seed=2, dtype=np.float64)
     ref.params["head.history_bias"][:] = beta
-    tm = TorchMMMLP(cfg, 9, feats, seed=2, dtype=torch.float64)
     tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ref.params.items()})
     return torch, ref, tm, seq, targets
 
@@ -73,15 +65,7 @@ def test_scores_shift_exactly_the_history_items():
 
 
 def test_reference_equals_torch():
-    torch, ref, tm, seq, targets = _models()
-    loss, grads = ref.loss_and_grads(seq, targets)
-    t_loss = tm.loss(torch.from_numpy(seq), torch.from_numpy(targets))
-    t_loss.backward()
-    assert abs(loss - t_loss.item()) <= 1e-10 * abs(loss)
-    for name, p in tm.named_parameters_flat():
-        assert rel_error(grads[name], p.grad.numpy(), floor=1e-6) < 1e-8, name
-    np.testing.assert_allclose(ref.scores(seq), tm.eval().scores(torch.from_numpy(seq)).numpy(),
-                               rtol=1e-10, atol=1e-12)
+    assert_reference_equals_torch(*_models())
 
 
 @pytest.mark.parametrize("model,backend", [("mmmlp", "numpy"), ("mmmlp", "torch"),

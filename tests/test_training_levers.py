@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiny_mmmlp import MMMLPConfig
-from tiny_mmmlp.reference import MMMLP
 from tiny_mmmlp.reference import losses
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.reference.layers import softmax_cross_entropy_forward
+
+from model_pairs import assert_reference_equals_torch, reference_and_torch as _pair
 
 
 def _scores(seed, B, V):
@@ -70,29 +71,8 @@ def test_sampled_softmax_over_every_item_is_the_full_softmax():
         softmax_cross_entropy_forward(scores, targets)[0], rel=1e-12)
 
 
-def _pair(**kw):
-    torch = pytest.importorskip("torch")
-    from tiny_mmmlp.torch_model import TorchMMMLP
-    cfg = MMMLPConfig(max_len=5, d_model=4, token_hidden=3, channel_hidden=5, n_layers=1,
-                      fusion_layers=1, dropout=0.0, **kw)
-    rng = np.random.default_rng(0)
-    feats = {"text": rng.standard_normal((10, 3))}
-    feats["text"][0] = 0
-    seq = rng.integers(0, 10, size=(6, 5))
-    targets = rng.integers(1, 10, size=6)
-    ref = MMMLP(cfg, 9, feats, seed=2, dtype=np.float64)
-    tm = TorchMMMLP(cfg, 9, feats, seed=2, dtype=torch.float64)
-    return torch, ref, tm, seq, targets
-
-
 def test_label_smoothing_reference_equals_torch():
-    torch, ref, tm, seq, targets = _pair(label_smoothing=0.2)
-    loss, grads = ref.loss_and_grads(seq, targets)
-    t_loss = tm.loss(torch.from_numpy(seq), torch.from_numpy(targets))
-    t_loss.backward()
-    assert abs(loss - t_loss.item()) <= 1e-10 * abs(loss)
-    for name, p in tm.named_parameters_flat():
-        assert rel_error(grads[name], p.grad.numpy(), floor=1e-6) < 1e-8, name
+    assert_reference_equals_torch(*_pair(label_smoothing=0.2))
 
 
 def test_sampled_softmax_with_every_item_equals_full_softmax_in_both_backends():

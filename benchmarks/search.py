@@ -154,8 +154,7 @@ def report(study) -> str:
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
-    # a lever missing from a trial's params was added after the trial ran: it ran at the default
-    is_base = lambda t: all(t.params.get(k, v) == v for k, v in defaults.items() if k != "budget")
+    is_base = lambda t: all(trial_params(t, defaults)[k] == v for k, v in defaults.items() if k != "budget")
     base_t = next((t for t in done if is_base(t)), None)
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -181,12 +180,18 @@ def report(study) -> str:
     return "\n".join(lines)
 
 
+def trial_params(t, defaults: dict) -> dict:
+    """The lever values a trial ran (or is queued) with. A lever missing from them was added
+    after the trial: it ran at its default."""
+    given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
+    return {**defaults, **given}
+
+
 def enqueue_once(study, params: dict):
     """Queue a trial of ``params`` unless the study holds one already (finished, running or
-    queued); a lever missing from an older trial's params counts as its default value."""
+    queued)."""
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
-    ran = lambda t: t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    same = lambda t: all(ran(t).get(k, defaults.get(k)) == v for k, v in params.items())
+    same = lambda t: all(trial_params(t, defaults).get(k) == v for k, v in params.items())
     if not any(same(t) for t in study.trials if t.state.name != "FAIL"):
         study.enqueue_trial(params)
 

@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
 
-# model -> lever -> choices; the first choice is that model's default (the base of its
-# ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
+# model -> lever -> choices; the first choice is the base of its ablation: that model's
+# default, except history_bias (the base is the paper's model without it, as in the studies
+# run before it became the default); the sizes of the others are each paper's
+# (tiny_mmmlp.baselines.MODEL_DEFAULTS)
 _TRAINING = {
     "weight_decay": [0.0, 0.05],
     "schedule": ["constant", "warmup1+cosine"],
@@ -71,8 +73,7 @@ def flags_of(params: dict, model: str = "mmmlp") -> list:
              "--dropout", str(params["dropout"]), "--weight-decay", str(params["weight_decay"]),
              "--label-smoothing", str(params["label_smoothing"]),
              "--negatives", str(params["negatives"])]
-    if params["history_bias"]:
-        flags.append("--history-bias")
+    flags.append("--history-bias" if params["history_bias"] else "--no-history-bias")
     if params["schedule"] == "warmup1+cosine":
         flags += ["--schedule", "cosine", "--warmup-epochs", "1"]
     return flags

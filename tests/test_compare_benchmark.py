@@ -34,7 +34,7 @@ def test_seeds_caps_the_seeds_of_every_model():
 
 def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
     from tiny_mmmlp.train import build_parser
-    for flags in ("", "--history-bias --weight-decay 0.05"):
+    for flags in ("", "--no-history-bias --weight-decay 0.05"):
         args = SimpleNamespace(data_root="/data", runs_dir="/runs", epochs=60, patience=3, device="",
                                flags=flags)
         for run in compare.plan(["toyshop-tiny"], ["mmmlp", "sasrec", "gru4rec"], compare.SEEDS, ""):
@@ -43,7 +43,7 @@ def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
             a = build_parser().parse_args(cmd[3:])
             assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
             assert a.out == str(out) and out.parent == Path("/runs")
-            assert (a.history_bias, a.weight_decay) == ((True, 0.05) if flags else (False, 0.0))
+            assert (a.history_bias, a.weight_decay) == ((False, 0.05) if flags else (True, 0.0))
             if run[3] == 0:                              # the memory pass: one epoch of seed 0
                 cmd, out = compare.memory_command(args, *run[:3])
                 m = build_parser().parse_args(cmd[3:])

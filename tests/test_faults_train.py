@@ -24,7 +24,7 @@ from faults import base_run, run  # noqa: F401 (pytest fixtures)
 from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_intact, call, good_inter,
                     good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
-from tiny_mmmlp.checkpoint import load_checkpoint
+from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
 
@@ -146,6 +146,21 @@ def test_resume_names_each_changed_flag(run, capsys):
                                    "--seed", "3", "--batch-size", "32"], capsys)
     assert_one_sentence(rc, err, "--lr 0.001 -> 0.01", "--seed 0 -> 3", "--batch-size 64 -> 32")
     assert_run_intact(run, before)
+
+
+def test_a_checkpoint_from_before_the_history_bias_resumes_at_its_old_setting(tmp_path, capsys):
+    """A checkpoint written before --history-bias existed holds no such flag or config key:
+    it ran without the bias, so a resume must ask for --no-history-bias, and then continue."""
+    out = tmp_path / "old"
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--no-history-bias"], capsys)[0] == 0
+    state = load_checkpoint(out)
+    del state["flags"]["history_bias"], state["meta"]["config"]["history_bias"]
+    save_checkpoint(out, state)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, "--history-bias False -> True")
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--no-history-bias"], capsys)
+    assert rc == 0, err
+    assert load_checkpoint(out)["run"]["epoch"] == 2
 
 
 def test_overwrite_replaces_the_run(run, capsys):

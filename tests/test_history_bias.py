@@ -33,9 +33,9 @@ def _models(beta=-0.7, **kw):
 
 
 def test_history_bias_is_a_zero_initialized_parameter_under_the_shared_name():
-    ref = MMMLP(MMMLPConfig(max_len=4, d_model=4, history_bias=True), 9)
+    ref = MMMLP(MMMLPConfig(max_len=4, d_model=4), 9)                # on by default
     assert ref.params["head.history_bias"].tolist() == [0.0]
-    assert "head.history_bias" not in MMMLP(MMMLPConfig(max_len=4, d_model=4), 9).params
+    assert "head.history_bias" not in MMMLP(MMMLPConfig(max_len=4, d_model=4, history_bias=False), 9).params
     with pytest.raises(ValueError, match="history_bias"):
         MMMLPConfig(history_bias="yes")
 
@@ -78,9 +78,28 @@ def test_every_model_learns_it_through_the_cli(tmp_path, model, backend):
     out = tmp_path / model
     train_main(["--data", "toyshop-tiny", "--model", model, "--backend", backend,
                 "--max-len", "6", "--d-model", "8", "--epochs", "2", "--batch-size", "64",
-                "--no-progress", "--modalities", "id", "--history-bias", "--out", str(out)])
+                "--no-progress", "--modalities", "id", "--out", str(out)])   # the bias by default
     m = json.loads((out / "metrics.json").read_text())
     assert m["config"]["history_bias"] is True
     params = load_model(out / "model.npz")[0]
     beta = [v for k, v in params.items() if k.endswith("history_bias")]
     assert len(beta) == 1 and beta[0].shape == (1,) and beta[0][0] != 0.0   # it was trained
+
+
+def test_a_model_saved_before_the_bias_existed_loads_without_it(tmp_path):
+    """model.npz files written before history_bias existed have no such config key and no
+    head.history_bias: they must load as the model they were (history_bias False)."""
+    from tiny_mmmlp.checkpoint import load_model, save_model
+    from tiny_mmmlp.recommend import load_trained, recommend
+    from tiny_mmmlp.train import main as train_main
+    assert MMMLPConfig.from_dict({}).history_bias is False
+    assert MMMLPConfig.from_dict(MMMLPConfig().to_dict()).history_bias is True
+    out = tmp_path / "old"
+    train_main(["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--epochs", "1",
+                "--no-progress", "--modalities", "id", "--no-history-bias", "--out", str(out)])
+    params, meta = load_model(out / "model.npz")
+    del meta["config"]["history_bias"]                  # as an older version wrote it
+    save_model(out, params, meta)
+    model, ds, _ = load_trained(out)
+    assert model.cfg.history_bias is False and "head.history_bias" not in model.params
+    assert len(recommend(model, ds.sequences[0][:3], 5)) == 5

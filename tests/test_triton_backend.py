@@ -16,14 +16,14 @@ TINY = ["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--token-h
 
 @pytest.mark.skipif(torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") != "1",
                     reason="checks the interpreter path; on a GPU the CUDA tests cover the kernels")
-@pytest.mark.parametrize("extra", [[], ["--history-bias"]])
+@pytest.mark.parametrize("extra", [["--no-history-bias"], []])     # the bias is on by default
 def test_triton_backend_matches_torch_backend(tmp_path, extra):
     with pytest.warns(UserWarning, match="interpreter"):
         train_main([*TINY, *extra, "--backend", "triton", "--out", str(tmp_path / "triton")])
     train_main([*TINY, *extra, "--backend", "torch", "--out", str(tmp_path / "torch")])
     got = json.loads((tmp_path / "triton" / "metrics.json").read_text())
     want = json.loads((tmp_path / "torch" / "metrics.json").read_text())
-    assert got["backend"] == "triton" and got["config"]["history_bias"] == bool(extra)
+    assert got["backend"] == "triton" and got["config"]["history_bias"] == (not extra)
     assert got["history"][0]["loss"] == pytest.approx(want["history"][0]["loss"], rel=1e-4)
     for split in ("valid", "test"):
         for k, v in want[split].items():

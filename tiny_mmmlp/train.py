@@ -30,7 +30,7 @@ from .baselines import MODEL_DEFAULTS, MODELS, encoder_settings
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
 from .cli import OneLineParser, finite_non_negative_float, finite_positive_float, positive_int, seed_int
-from .config import MMMLPConfig
+from .config import SAVED_WITHOUT, MMMLPConfig
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
@@ -104,7 +104,7 @@ def build_parser():
     p.add_argument("--history-bias", action=argparse.BooleanOptionalAction,
                    default=d.history_bias,
                    help="learn one score offset for items already in the user's history "
-                        "(every model; the ranking protocol is unchanged)")
+                        "(every model; on by default; the ranking protocol is unchanged)")
     return p
 
 
@@ -197,11 +197,14 @@ def resume_command(args, out) -> str:
 def resume(ckpt, out, backend, args, meta) -> dict:
     """Load checkpoint ``ckpt`` of the run in ``out`` into ``backend``; refuse changed flags."""
     try:
-        changed = changed_flags(dict(ckpt["flags"]), training_flags(args))
+        # a flag or config key missing from an older checkpoint ran at SAVED_WITHOUT's value
+        changed = changed_flags({**SAVED_WITHOUT, **ckpt["flags"]}, training_flags(args))
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")
-        if ckpt["meta"] != meta:
+        saved = dict(ckpt["meta"])
+        saved["config"] = {**SAVED_WITHOUT, **saved["config"]}
+        if saved != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
         backend.load_params(ckpt["params"])
         backend.load_state(ckpt["backend_state"])

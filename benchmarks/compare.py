@@ -420,7 +420,7 @@ def main():
                    help="quality/table: at most this many seeds per model (default: 3, GRU4Rec 1)")
     p.add_argument("--flags", default="",
                    help="quality: more train.py flags for every run, written with '=', e.g. "
-                        "--flags=--history-bias (give such runs their own --runs-dir and --out)")
+                        "--flags=--no-history-bias (give such runs their own --runs-dir and --out)")
     p.add_argument("--note", default="", help="table: a paragraph under the title (conditions)")
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)

@@ -116,3 +116,15 @@ def test_mask_history_is_recorded_and_never_lowers_a_rank(tmp_path):
         assert masked["test"][key] >= plain["test"][key]
         assert masked["popularity"][key] >= plain["popularity"][key]
     assert masked["test"]["HR@10"] > plain["test"]["HR@10"] or masked["test"]["NDCG@10"] > plain["test"]["NDCG@10"]
+
+
+@pytest.mark.parametrize("extra,want", [([], 64), (["--eval-batch-size", "100"], 100)])
+def test_evaluation_ranks_a_training_batch_of_users_at_once_by_default(tmp_path, monkeypatch, extra, want):
+    """So that the numpy backend's workspaces, sized by training, are not grown by evaluation
+    (on toyshop, 512 users at once raised a run's peak memory from 0.95 to 1.39 GiB)."""
+    import tiny_mmmlp.train as train
+    sizes = []
+    real = train.evaluate
+    monkeypatch.setattr(train, "evaluate", lambda *a, **k: sizes.append(a[4]) or real(*a, **k))
+    run_train(tmp_path, "--epochs", "1", *extra)
+    assert sizes == [want, want]                       # validation, then test

@@ -73,8 +73,9 @@ def build_parser():
     p.add_argument("--patience", type=positive_int, default=3,
                    help="stop after this many epochs without a better validation NDCG@10")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--eval-batch-size", type=positive_int, default=512,
-                   help="users ranked at once in evaluation (memory: this times the item count)")
+    p.add_argument("--eval-batch-size", type=positive_int, default=None,
+                   help="users ranked at once in evaluation (memory: this times the item count; "
+                        "default: --batch-size, so the numpy backend's workspaces serve both)")
     p.add_argument("--lr", type=finite_positive_float, default=1e-3)
     p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
     p.add_argument("--seed", type=seed_int, default=0)
@@ -286,7 +287,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
             start = time.perf_counter()
             loss, speed = run_epoch(backend, split, args, cfg, run["epoch"])
             valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len,
-                             args.eval_batch_size, mask_history=args.mask_history)
+                             args.eval_batch_size or args.batch_size, mask_history=args.mask_history)
             run["seconds"] += time.perf_counter() - start
             run["epoch"] += 1
             run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
@@ -308,7 +309,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
 
     backend.load_params(run["best_params"])
     test = evaluate(backend, split.test_history, split.test_target, cfg.max_len,
-                    args.eval_batch_size, mask_history=args.mask_history)
+                    args.eval_batch_size or args.batch_size, mask_history=args.mask_history)
     popular = popularity_metrics(split.train, ds.n_items, split.test_target,
                                  split.test_history if args.mask_history else None)
     protocol = PROTOCOLS[args.mask_history]

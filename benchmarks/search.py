@@ -6,13 +6,16 @@ scored on VALIDATION NDCG@10 only (the test split is never read here).
     python benchmarks/search.py --set scientific --report                  # markdown table
     python benchmarks/search.py --set scientific --model sasrec --ablation # the same for SASRec
 
-Every trial is one ``python -m tiny_mmmlp.train`` subprocess (peak memory from wait4);
+Needs Optuna: ``pip install -e '.[search]'``.
+Every trial is one ``python -m tiny_mmmlp.train`` subprocess (its own peak memory, VmHWM);
 its score is the best validation NDCG@10 of that run (train.py's own early stopping).
 train.py also evaluates the test split at the end of a run; this script never reads it.
 Trials live in an Optuna study in a journal file (--storage, plain JSON lines, no pickle),
 so an interrupted search resumes where it stopped and finished trials are not rerun.
-The base is the model's defaults (MMMLP's before issue 12; SASRec's and GRU4Rec's from
-their papers) but with a longer budget (40 epochs, patience 6); each lever changes one thing. The old budget (20 epochs, patience 3) needs no
+The base is the model's defaults (the history bias on; SASRec's and GRU4Rec's sizes from
+their papers) but with a longer budget (40 epochs, patience 6); each lever changes one
+thing. A study run before a default changed keeps its old base (``report``, ``trial_params``).
+The old budget (20 epochs, patience 3) needs no
 runs of its own: with a constant learning rate a run's first epochs do not depend on
 --epochs or --patience, so the report replays train.py's early stopping on each run's
 validation history (``stopped_at``) and shows the score the old budget would have kept.
@@ -26,17 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
+from tiny_mmmlp.config import SAVED_WITHOUT  # noqa: E402
 
-# model -> lever -> choices; the first choice is the base of its ablation: that model's
-# default, except history_bias (the base is the paper's model without it, as in the studies
-# run before it became the default); the sizes of the others are each paper's
-# (tiny_mmmlp.baselines.MODEL_DEFAULTS)
+# model -> lever -> choices; the first choice is that model's default (the base of its
+# ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
 _TRAINING = {
     "weight_decay": [0.0, 0.05],
     "schedule": ["constant", "warmup1+cosine"],
     "label_smoothing": [0.0, 0.1],
     "negatives": [0, 256],
-    "history_bias": [False, True],
+    "history_bias": [True, False],           # the default since issue 12; False: the paper's models
     "text_input": ["full", "title"],         # only on sets with a text field
 }
 SPACES = {
@@ -149,14 +151,17 @@ def objective_for(args, has_text, queued):
 def report(study) -> str:
     """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base.
 
-    The base of a trial is the trial with the model's defaults and the same budget.
+    The base is the trial with the model's defaults; in a study run before a default changed
+    (SAVED_WITHOUT), the trial with the defaults of that time.
     """
     import optuna
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
-    is_base = lambda t: all(trial_params(t, defaults)[k] == v for k, v in defaults.items() if k != "budget")
-    base_t = next((t for t in done if is_base(t)), None)
+    is_base = lambda t, base: all(trial_params(t, defaults)[k] == v for k, v in base.items() if k != "budget")
+    earlier = {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}}
+    base_t = next((t for base in (defaults, earlier) for t in done if is_base(t, base)), None)
+    reference = trial_params(base_t, defaults) if base_t else defaults
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
     lines = ["| trial | change from the base | valid NDCG@10, budget 20/3 replayed (epoch) | Δ | "
@@ -165,8 +170,8 @@ def report(study) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     d = lambda x, b: f"{x - b:+.4f}" if b is not None else "-"
     for t in done:
-        diff = ", ".join(f"{k}={v}" for k, v in t.params.items()
-                         if k != "budget" and defaults.get(k) != v) or f"(base, budget {budget})"
+        diff = ", ".join(f"{k}={v}" for k, v in trial_params(t, defaults).items()
+                         if k != "budget" and reference.get(k) != v) or f"(base, budget {budget})"
         u = t.user_attrs
         o, o_ep, ran = old(t)
         # the replay is exact when the old rule stopped inside the curve (3 bad epochs seen)
@@ -183,9 +188,10 @@ def report(study) -> str:
 
 def trial_params(t, defaults: dict) -> dict:
     """The lever values a trial ran (or is queued) with. A lever missing from them was added
-    after the trial: it ran at its default."""
+    after the trial: it ran at the value of that time (SAVED_WITHOUT: no history bias), or
+    else at its default."""
     given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    return {**defaults, **given}
+    return {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}, **given}
 
 
 def enqueue_once(study, params: dict):

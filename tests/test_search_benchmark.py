@@ -50,3 +50,28 @@ def test_title_only_copy_keeps_the_text_up_to_the_first_full_stop(tmp_path):
     out = search.title_only_copy(src, tmp_path / "work")
     assert (out / "shop.item").read_text().splitlines()[1] == "a\tRed Lamp 2.5 W"
     assert (out / "shop.inter").read_text() == (src / "shop.inter").read_text()
+
+
+def test_a_trial_from_before_the_history_bias_counts_as_without_it():
+    """Studies run before --history-bias became a lever (and the default) hold trials without
+    it: they ran without the bias, they are not the new base, and no run is repeated."""
+    import pytest
+    optuna = pytest.importorskip("optuna")
+    from tiny_mmmlp import MMMLPConfig
+    base = {**search.base_of("mmmlp"), "budget": "8/8"}
+    assert base["history_bias"] is MMMLPConfig().history_bias is True
+    old_params = {k: v for k, v in base.items() if k != "history_bias"}
+    space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["mmmlp"][k]) for k in old_params}
+    attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
+             "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(params=old_params, distributions=space, value=0.06,
+                                              user_attrs=attrs))
+    old = study.trials[0]
+    assert search.trial_params(old, search.base_of("mmmlp"))["history_bias"] is False
+    search.enqueue_once(study, {**base, "history_bias": False})      # that is the old trial
+    assert len(study.trials) == 1
+    search.enqueue_once(study, base)                                 # the new base is not
+    assert len(study.trials) == 2 and study.trials[1].state.name == "WAITING"
+    row = search.report(study).splitlines()[2]                       # the old trial is the base
+    assert row.startswith("| 0 | (base, budget 8/8) | ")

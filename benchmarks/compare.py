@@ -372,8 +372,8 @@ def write_table(args):
          "Metrics are mean ± sample standard deviation over the seeds run; epochs lists "
          "`epochs run (best validation epoch)` per seed; s / epoch counts training plus the "
          "validation pass; peak RSS is the run's own high-water mark (VmHWM) in a one-epoch run "
-         "of seed 0 (`compare.py memory`: training, validation, test and saving; '-' where not "
-         "measured). The masked column ranks the same "
+         "of seed 0 (`compare.py memory`: training, validation, test and saving), else the "
+         "largest VmHWM of the row's runs ('-' where neither was measured). The masked column ranks the same "
          "saved models with `--mask-history`'s protocol (the user's history leaves the ranking, "
          "the target stays), for setting beside papers that mask.\n\n"
          "| set | model | modalities | seeds | test HR@10 | test NDCG@10 | test MRR@10 | "
@@ -383,11 +383,12 @@ def write_table(args):
     if missing:
         q += ("\n**Not run yet** (the same command finishes them, reusing the runs above): "
               + "; ".join(missing) + ".\n")
-    s = ("\n## Cost in sequence length (beauty, ID only, batch 256, torch on the CPU)\n\n"
-         "Command: `python benchmarks/compare.py scaling`. Seconds per 1,000 training examples, "
-         "timed over the batches shown after 3 warm-up batches; peak RSS of the timing process.\n\n"
-         "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
-         "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
+    s = "" if not s_rows else (                   # a variant's runs folder has no scaling runs
+        "\n## Cost in sequence length (beauty, ID only, batch 256, torch on the CPU)\n\n"
+        "Command: `python benchmarks/compare.py scaling`. Seconds per 1,000 training examples, "
+        "timed over the batches shown after 3 warm-up batches; peak RSS of the timing process.\n\n"
+        "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
+        "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")
     picture = Path(args.out).with_name(Path(args.out).stem + "-scaling.png")
     if draw_scaling(args, recs, picture):
         s += f"\n![seconds per 1,000 examples against max length, log-log]({picture.name})\n"

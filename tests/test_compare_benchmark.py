@@ -112,3 +112,14 @@ def test_masked_test_ranks_a_baselines_saved_model_and_never_lowers_a_metric(tmp
     assert set(masked) == set(plain)
     assert all(masked[k] >= plain[k] - 1e-12 for k in plain)
     assert any(masked[k] > plain[k] for k in plain)           # toyshop histories do hold rivals
+
+
+def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
+    args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny",
+                           models="mmmlp", epochs=60, patience=3, out=str(tmp_path / "variant.md"),
+                           note="", set="beauty", flags="--no-history-bias")
+    _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", 0, 0.04)
+    compare.write_table(args)
+    text = Path(args.out).read_text()
+    assert "compare.py quality --flags=--no-history-bias`" in text and "| toyshop-tiny | mmmlp | id |" in text
+    assert "## Cost in sequence length" not in text and not (tmp_path / "variant-scaling.png").exists()

@@ -159,8 +159,7 @@ def report(study) -> str:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
     is_base = lambda t, base: all(trial_params(t, defaults)[k] == v for k, v in base.items() if k != "budget")
-    earlier = {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}}
-    base_t = next((t for base in (defaults, earlier) for t in done if is_base(t, base)), None)
+    base_t = next((t for base in (defaults, earlier(defaults)) for t in done if is_base(t, base)), None)
     reference = trial_params(base_t, defaults) if base_t else defaults
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -186,12 +185,16 @@ def report(study) -> str:
     return "\n".join(lines)
 
 
+def earlier(defaults: dict) -> dict:
+    """The levers' defaults before a default changed (SAVED_WITHOUT: no history bias)."""
+    return {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}}
+
+
 def trial_params(t, defaults: dict) -> dict:
     """The lever values a trial ran (or is queued) with. A lever missing from them was added
-    after the trial: it ran at the value of that time (SAVED_WITHOUT: no history bias), or
-    else at its default."""
+    after the trial: it ran at the value of that time (``earlier``)."""
     given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    return {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}, **given}
+    return {**earlier(defaults), **given}
 
 
 def enqueue_once(study, params: dict):

@@ -77,11 +77,16 @@ class MMMLPConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MMMLPConfig":
-        """The config saved as ``d``; a key saved before it existed takes SAVED_WITHOUT's value."""
+        """The config saved as ``d`` (``as_saved``: a key it predates ran at its old value)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{**SAVED_WITHOUT, **{k: v for k, v in d.items() if k in known}})
+        return cls(**as_saved({k: v for k, v in d.items() if k in known}))
 
 
 # Fields whose default changed after models were saved without them: the value such a model
 # was trained with (a model.npz from before the history bias has no head.history_bias).
 SAVED_WITHOUT = {"history_bias": False}
+
+
+def as_saved(d: dict) -> dict:
+    """A saved config or set of flags with each key it predates at SAVED_WITHOUT's value."""
+    return {**SAVED_WITHOUT, **d}

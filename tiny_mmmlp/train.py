@@ -30,7 +30,7 @@ from .baselines import MODEL_DEFAULTS, MODELS, encoder_settings
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
 from .cli import OneLineParser, finite_non_negative_float, finite_positive_float, positive_int, seed_int
-from .config import SAVED_WITHOUT, MMMLPConfig
+from .config import MMMLPConfig, as_saved
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
@@ -198,14 +198,12 @@ def resume_command(args, out) -> str:
 def resume(ckpt, out, backend, args, meta) -> dict:
     """Load checkpoint ``ckpt`` of the run in ``out`` into ``backend``; refuse changed flags."""
     try:
-        # a flag or config key missing from an older checkpoint ran at SAVED_WITHOUT's value
-        changed = changed_flags({**SAVED_WITHOUT, **ckpt["flags"]}, training_flags(args))
+        # a flag or config key missing from an older checkpoint ran at its old value (as_saved)
+        changed = changed_flags(as_saved(ckpt["flags"]), training_flags(args))
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")
-        saved = dict(ckpt["meta"])
-        saved["config"] = {**SAVED_WITHOUT, **saved["config"]}
-        if saved != meta:
+        if {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"])} != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
         backend.load_params(ckpt["params"])
         backend.load_state(ckpt["backend_state"])
@@ -267,6 +265,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
             "model": args.model, "encoder": encoder}
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
+    eval_batch = args.eval_batch_size or args.batch_size     # users ranked at once
     if args.resume:
         ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
         run = resume(ckpt, out, backend, args, meta)
@@ -287,7 +286,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
             start = time.perf_counter()
             loss, speed = run_epoch(backend, split, args, cfg, run["epoch"])
             valid = evaluate(backend, split.valid_history, split.valid_target, cfg.max_len,
-                             args.eval_batch_size or args.batch_size, mask_history=args.mask_history)
+                             eval_batch, mask_history=args.mask_history)
             run["seconds"] += time.perf_counter() - start
             run["epoch"] += 1
             run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
@@ -309,7 +308,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
 
     backend.load_params(run["best_params"])
     test = evaluate(backend, split.test_history, split.test_target, cfg.max_len,
-                    args.eval_batch_size or args.batch_size, mask_history=args.mask_history)
+                    eval_batch, mask_history=args.mask_history)
     popular = popularity_metrics(split.train, ds.n_items, split.test_target,
                                  split.test_history if args.mask_history else None)
     protocol = PROTOCOLS[args.mask_history]

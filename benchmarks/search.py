@@ -36,7 +36,7 @@ from tiny_mmmlp.config import SAVED_WITHOUT  # noqa: E402
 _TRAINING = {
     "weight_decay": [0.0, 0.05],
     "schedule": ["constant", "warmup1+cosine"],
-    "label_smoothing": [0.0, 0.1],
+    "label_smoothing": [0.1, 0.0],           # the default since issue 12 (on top of the bias)
     "negatives": [0, 256],
     "history_bias": [True, False],           # the default since issue 12; False: the paper's models
     "text_input": ["full", "title"],         # only on sets with a text field
@@ -61,9 +61,16 @@ def base_of(model: str) -> dict:
     return {k: v[0] for k, v in SPACES[model].items()}
 
 
+# a lever's variant that cannot keep another lever's base value: label smoothing applies to
+# the full softmax only (MMMLPConfig refuses it with negatives), so --negatives runs unsmoothed
+ALSO_CHANGES = {"negatives": {"label_smoothing": 0.0}}
+
+
 def ablation(model: str) -> list:
-    """(lever, value) of every one-lever variant of ``model``'s base, in ABLATION_ORDER."""
-    return [(k, v) for k in ABLATION_ORDER for v in SPACES[model][k][1:]]
+    """(lever, changes) of every one-lever variant of ``model``'s base, in ABLATION_ORDER:
+    the lever's value, and ALSO_CHANGES where the base value of another cannot stay."""
+    return [(k, {k: v, **(ALSO_CHANGES.get(k, {}) if v else {})})
+            for k in ABLATION_ORDER for v in SPACES[model][k][1:]]
 
 
 def flags_of(params: dict, model: str = "mmmlp") -> list:
@@ -152,14 +159,14 @@ def report(study) -> str:
     """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base.
 
     The base is the trial with the model's defaults; in a study run before a default changed
-    (SAVED_WITHOUT), the trial with the defaults of that time.
+    (SAVED_WITHOUT), the trial with the defaults of the latest time it holds (``eras``).
     """
     import optuna
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
     is_base = lambda t, base: all(trial_params(t, defaults)[k] == v for k, v in base.items() if k != "budget")
-    base_t = next((t for base in (defaults, earlier(defaults)) for t in done if is_base(t, base)), None)
+    base_t = next((t for base in eras(defaults) for t in done if is_base(t, base)), None)
     reference = trial_params(base_t, defaults) if base_t else defaults
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -185,16 +192,18 @@ def report(study) -> str:
     return "\n".join(lines)
 
 
-def earlier(defaults: dict) -> dict:
-    """The levers' defaults before a default changed (SAVED_WITHOUT: no history bias)."""
-    return {**defaults, **{k: v for k, v in SAVED_WITHOUT.items() if k in defaults}}
+def eras(defaults: dict) -> list:
+    """The levers' defaults now and before each change of SAVED_WITHOUT (in the order the
+    defaults changed), newest first: the last entry is the defaults before any change."""
+    changed = [(k, v) for k, v in SAVED_WITHOUT.items() if k in defaults]
+    return [{**defaults, **dict(changed[i:])} for i in range(len(changed), -1, -1)]
 
 
 def trial_params(t, defaults: dict) -> dict:
     """The lever values a trial ran (or is queued) with. A lever missing from them was added
-    after the trial: it ran at the value of that time (``earlier``)."""
+    after the trial: it ran at the value of that time (the oldest of ``eras``)."""
     given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    return {**earlier(defaults), **given}
+    return {**eras(defaults)[-1], **given}
 
 
 def enqueue_once(study, params: dict):
@@ -256,13 +265,13 @@ def main():
         enqueue_once(study, base)
         queued.append(base)
         n += 1
-        order = [(n, v) for w in wanted for n, v in ablation(args.model) if n == w] if wanted \
+        order = [(n, c) for w in wanted for n, c in ablation(args.model) if n == w] if wanted \
             else ablation(args.model)
-        for name, value in order:
+        for name, changes in order:
             if name == "text_input" and not has_text:
                 continue
-            enqueue_once(study, {**base, name: value})
-            queued.append({**base, name: value})
+            enqueue_once(study, {**base, **changes})
+            queued.append({**base, **changes})
             n += 1
     waiting = len([t for t in study.trials if t.state == optuna.trial.TrialState.WAITING])
     study.optimize(objective_for(args, has_text, queued), n_trials=waiting + args.trials,

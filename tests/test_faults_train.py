@@ -148,17 +148,21 @@ def test_resume_names_each_changed_flag(run, capsys):
     assert_run_intact(run, before)
 
 
-def test_a_checkpoint_from_before_the_history_bias_resumes_at_its_old_setting(tmp_path, capsys):
-    """A checkpoint written before --history-bias existed holds no such flag or config key:
-    it ran without the bias, so a resume must ask for --no-history-bias, and then continue."""
+@pytest.mark.parametrize("key, old_flags, changed", [
+    ("history_bias", ["--no-history-bias"], "--history-bias False -> True"),
+    ("label_smoothing", ["--label-smoothing", "0"], "--label-smoothing 0.0 -> 0.1")])
+def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_flags, changed,
+                                                                     tmp_path, capsys):
+    """A checkpoint written before a lever existed holds no such flag or config key: it ran at
+    the lever's old value (SAVED_WITHOUT), so a resume must ask for it, and then continue."""
     out = tmp_path / "old"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--no-history-bias"], capsys)[0] == 0
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", *old_flags], capsys)[0] == 0
     state = load_checkpoint(out)
-    del state["flags"]["history_bias"], state["meta"]["config"]["history_bias"]
+    del state["flags"][key], state["meta"]["config"][key]
     save_checkpoint(out, state)
     rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, "--history-bias False -> True")
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--no-history-bias"], capsys)
+    assert_one_sentence(rc, err, changed)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", *old_flags], capsys)
     assert rc == 0, err
     assert load_checkpoint(out)["run"]["epoch"] == 2
 

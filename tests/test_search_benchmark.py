@@ -36,9 +36,14 @@ def test_each_model_is_searched_from_its_own_defaults_with_its_own_layer_flag():
         assert args.model == model
         layers = args.n_layers if model == "mmmlp" else args.encoder_layers
         assert layers == base["n_layers"]
-        # each ablation variant changes exactly one lever of the base
-        for lever, value in search.ablation(model):
-            assert base[lever] != value and lever != "budget"
+        # each ablation variant changes one lever of the base; sampled negatives also turn
+        # label smoothing off, which train.py refuses beside them
+        for lever, changes in search.ablation(model):
+            assert lever != "budget" and base[lever] != changes[lever]
+            assert set(changes) == ({lever, "label_smoothing"} if lever == "negatives" else {lever})
+            args = build_parser().parse_args(["--data", "toyshop-tiny",
+                                              *search.flags_of({**base, **changes}, model)])
+            assert (args.negatives, args.label_smoothing) != (0, 0.0) or lever == "label_smoothing"
 
 
 def test_title_only_copy_keeps_the_text_up_to_the_first_full_stop(tmp_path):
@@ -60,7 +65,8 @@ def test_a_trial_from_before_the_history_bias_counts_as_without_it():
     from tiny_mmmlp import MMMLPConfig
     base = {**search.base_of("mmmlp"), "budget": "8/8"}
     assert base["history_bias"] is MMMLPConfig().history_bias is True
-    old_params = {k: v for k, v in base.items() if k != "history_bias"}
+    # that study's base: no bias lever, and label smoothing at its default of the time (0)
+    old_params = {k: v for k, v in base.items() if k != "history_bias"} | {"label_smoothing": 0.0}
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["mmmlp"][k]) for k in old_params}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
@@ -69,9 +75,37 @@ def test_a_trial_from_before_the_history_bias_counts_as_without_it():
                                               user_attrs=attrs))
     old = study.trials[0]
     assert search.trial_params(old, search.base_of("mmmlp"))["history_bias"] is False
-    search.enqueue_once(study, {**base, "history_bias": False})      # that is the old trial
+    search.enqueue_once(study, {**base, "history_bias": False, "label_smoothing": 0.0})  # the old trial
     assert len(study.trials) == 1
     search.enqueue_once(study, base)                                 # the new base is not
     assert len(study.trials) == 2 and study.trials[1].state.name == "WAITING"
     row = search.report(study).splitlines()[2]                       # the old trial is the base
     assert row.startswith("| 0 | (base, budget 8/8) | ")
+
+
+def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
+    """A study run between two default changes (SASRec's screen: bias on, no label smoothing)
+    keeps that trial as its base until it holds a trial at today's defaults."""
+    import pytest
+    optuna = pytest.importorskip("optuna")
+    base = {**search.base_of("sasrec"), "budget": "40/6"}
+    eras = search.eras(search.base_of("sasrec"))
+    assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.1), (True, 0.0),
+                                                                         (False, 0.0)]
+    space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["sasrec"][k]) for k in base}
+    attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
+             "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
+    study = optuna.create_study(direction="maximize")
+    study.set_user_attr("model", "sasrec")
+    for params, value in (({**base, "label_smoothing": 0.0}, 0.0734),
+                          ({**base, "label_smoothing": 0.0, "history_bias": False}, 0.0610)):
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=value,
+                                                  user_attrs=attrs))
+    rows = search.report(study).splitlines()[2:]
+    assert rows[0].startswith("| 0 | (base, budget 40/6) | ")
+    assert rows[1].startswith("| 1 | history_bias=False | ") and "| -0.0124 |" in rows[1]
+    study.add_trial(optuna.trial.create_trial(params=base, distributions=space, value=0.0755,
+                                              user_attrs=attrs))
+    rows = search.report(study).splitlines()[2:]
+    assert rows[2].startswith("| 2 | (base, budget 40/6) | ")
+    assert rows[0].startswith("| 0 | label_smoothing=0.0 | ") and "| -0.0021 |" in rows[0]

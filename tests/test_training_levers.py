@@ -77,7 +77,7 @@ def test_label_smoothing_reference_equals_torch():
 
 def test_sampled_softmax_with_every_item_equals_full_softmax_in_both_backends():
     torch, ref, tm, seq, targets = _pair(negatives=50)              # K >= V: every item sampled
-    _, ref_full, tm_full, _, _ = _pair()
+    _, ref_full, tm_full, _, _ = _pair(label_smoothing=0.0)         # the plain full softmax
     assert ref.loss_and_grads(seq, targets)[0] == pytest.approx(ref_full.loss_and_grads(seq, targets)[0])
     t = lambda m: m.loss(torch.from_numpy(seq), torch.from_numpy(targets)).item()
     assert t(tm) == pytest.approx(t(tm_full)) == pytest.approx(ref_full.loss_and_grads(seq, targets)[0])
@@ -143,8 +143,12 @@ def test_train_cli_takes_the_new_levers(tmp_path):
                 "--schedule", "cosine", "--warmup-epochs", "0.5"])
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert m["config"]["label_smoothing"] == 0.1 and m["args"]["schedule"] == "cosine"
-    train_main([*flags, "--out", str(tmp_path / "b"), "--negatives", "16"])
-    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["negatives"] == 16
+    train_main([*flags, "--out", str(tmp_path / "b"), "--negatives", "16"])   # unsmoothed by default
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert (m["config"]["negatives"], m["config"]["label_smoothing"], m["args"]["label_smoothing"]) == (16, 0.0, 0.0)
+    train_main([*flags, "--out", str(tmp_path / "d")])          # the default: smoothed, saved as such
+    m = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert m["config"]["label_smoothing"] == m["args"]["label_smoothing"] == 0.1
     with pytest.raises(SystemExit) as err:
         train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
     assert err.value.code == 2

@@ -97,6 +97,10 @@ def build_parser():
         if f in PER_MODEL:
             p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=None,
                            help=per_model_help(f))
+        elif f == "label_smoothing":
+            p.add_argument("--label-smoothing", type=float, default=None,
+                           help=f"ε of the full-softmax loss (default {d.label_smoothing}, "
+                                "or 0 with --negatives, which it cannot be combined with)")
         else:
             p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
     p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
@@ -121,11 +125,13 @@ def make_config(args, modalities) -> MMMLPConfig:
     if heads and values["d_model"] % heads:
         raise UserError(f"--heads {heads}: must divide --d-model {values['d_model']}")
     try:
-        return MMMLPConfig(**values, candidate_features=args.candidate_features,
-                           history_bias=args.history_bias, id_branch="id" in modalities)
+        cfg = MMMLPConfig(**values, candidate_features=args.candidate_features,
+                          history_bias=args.history_bias, id_branch="id" in modalities)
     except ValueError as err:
         field = str(err).split()[0].split(".")[-1]
         raise UserError(f"--{field.replace('_', '-')}: {err}") from None
+    args.label_smoothing = cfg.label_smoothing   # the run's saved flags say what it trained with
+    return cfg
 
 
 def choose_modalities(text, available) -> list:

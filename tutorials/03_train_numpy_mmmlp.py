@@ -81,7 +81,10 @@ def show(fig, name):
 # $$\text{score}(v) = \big(W_h\,\mathrm{LN}(Y_f[N]) + b_h\big)\cdot c_v,\qquad
 #   c_v = E[v] + \textstyle\sum_m P_m F_m[v],$$
 #
-# trained with softmax cross-entropy over all $V$ items. The sum over modalities in $c_v$
+# trained with softmax cross-entropy over all $V$ items, label-smoothed by default: the
+# target distribution puts $1-\varepsilon$ on the bought item and spreads $\varepsilon = 0.1$
+# evenly over all $V$ (`MMMLPConfig.label_smoothing`), which keeps the model from betting
+# everything on one item and won on all three Amazon sets. The sum over modalities in $c_v$
 # ("candidate features") goes beyond the paper: it lets an item be scored by its text and
 # picture too, which helps rarely bought items. So does the **history bias**, on by default:
 # one learned scalar $\beta$ (`head.history_bias`, starting at 0) is added to the score of

@@ -128,3 +128,20 @@ def test_evaluation_ranks_a_training_batch_of_users_at_once_by_default(tmp_path,
     monkeypatch.setattr(train, "evaluate", lambda *a, **k: sizes.append(a[4]) or real(*a, **k))
     run_train(tmp_path, "--epochs", "1", *extra)
     assert sizes == [want, want]                       # validation, then test
+
+
+def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch, capsys):
+    """The preflight refuses a run whose evaluation batch cannot fit, naming the flag, before
+    any folder is made; the same run with the default evaluation batch starts."""
+    import tiny_mmmlp.preflight as preflight
+    from tiny_mmmlp.config import MMMLPConfig
+    V = 200                                        # toyshop-tiny's items, more than enough
+    cfg = MMMLPConfig(max_len=8, d_model=16, token_hidden=8, channel_hidden=16, n_layers=1)
+    small, big = (preflight.estimate_bytes(cfg, V, [384, 8], 64, e) for e in (64, 10**6))
+    assert big - small == 2 * 4 * (10**6 - 64) * (V + 1)          # the E·V score term alone
+    monkeypatch.setattr(preflight, "available_bytes", lambda: 2**30)   # 1 GiB
+    with pytest.raises(SystemExit) as err:
+        run_train(tmp_path / "big", "--epochs", "1", "--eval-batch-size", str(10**8))  # > 1 GiB
+    assert err.value.code == 2 and not (tmp_path / "big").exists()
+    assert "--eval-batch-size" in capsys.readouterr().err
+    assert run_train(tmp_path / "ok", "--epochs", "1")["epochs"] == 1

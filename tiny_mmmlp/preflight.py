@@ -6,12 +6,12 @@ loaded or features built. ``check_memory`` estimates the big buffers up front, s
 impossible sizes end in one sentence, not a crash.
 
 The big buffers of a run, in float32 (4 bytes), with V items, D = d_model, N = max_len,
-B = batch size, F = the summed raw feature widths and M the number of branches:
+B = batch size, E = evaluation batch, F = the summed raw feature widths and M the number of branches:
 
     parameters, gradients, two AdamW moments, best copy:   5 · 4 · (V·D + F·D + per-block weights)
     feature tables:                                       4 · V · F
     training scores, softmax and its gradient:            3 · 4 · B · V
-    evaluation scores (batches of 512):                   2 · 4 · 512 · V
+    evaluation scores (batches of E users):               2 · 4 · E · V
     activations kept for the backward pass (about):        12 · 4 · B · N · max(D, r_D, r_N) · M · layers
 
 It is a lower bound (interpreters and libraries take more), so it only refuses runs that
@@ -35,7 +35,7 @@ def available_bytes() -> int | None:
     return None
 
 
-def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int = 512) -> int:
+def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int) -> int:
     V, D, N, B = n_items + 1, cfg.d_model, cfg.max_len, batch_size
     F = sum(feature_widths)
     branches = len(feature_widths) + (1 if cfg.id_branch else 0)
@@ -46,12 +46,12 @@ def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eva
     return 4 * (5 * params + V * F + 3 * B * V + 2 * eval_batch * V + 12 * B * N * wide * max(layers, 1))
 
 
-def check_memory(cfg, n_items: int, feature_widths: list, batch_size: int) -> None:
-    need, have = estimate_bytes(cfg, n_items, feature_widths, batch_size), available_bytes()
+def check_memory(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int) -> None:
+    need, have = estimate_bytes(cfg, n_items, feature_widths, batch_size, eval_batch), available_bytes()
     if have is not None and need > have:
         raise UserError(f"this run needs at least {need / 2**30:.1f} GiB of memory for its embedding, "
                         f"activation and score matrices but {have / 2**30:.1f} GiB is available; lower "
-                        f"--d-model, --batch-size, --max-len or the hidden widths")
+                        f"--d-model, --batch-size, --eval-batch-size, --max-len or the hidden widths")
 
 
 def check_device(backend: str, device) -> None:

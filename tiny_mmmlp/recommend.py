@@ -47,7 +47,8 @@ def load_trained(run, source=None):
     if ds.n_items != n_items:
         raise UserError(f"{where}: has {ds.n_items} items, the model {n_items}")
     feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
-    check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1)
+    check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1,
+                 eval_batch=1)
     name = meta.get("model", "mmmlp")
     if not isinstance(name, str) or name not in MODELS:
         raise UserError(f"{run}: the model file names no known model ({name!r}; one of {', '.join(MODELS)})")

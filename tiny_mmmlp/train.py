@@ -178,6 +178,11 @@ def run_epoch(backend, split, args, cfg, epoch) -> tuple[float, float]:
     return total / max(seen, 1), seen / (time.perf_counter() - start)
 
 
+def eval_batch_of(args) -> int:
+    """Users ranked at once in evaluation: --eval-batch-size, or the training batch."""
+    return args.eval_batch_size or args.batch_size
+
+
 def training_flags(args) -> dict:
     """The flags saved with a run and compared on --resume (plain JSON values)."""
     return {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
@@ -233,7 +238,8 @@ def train(args) -> dict:
         modalities = choose_modalities(args.modalities, data.available_modalities(ds))
         cfg = make_config(args, modalities)
         widths = data.modality_widths(ds)
-        check_memory(cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], args.batch_size)
+        check_memory(cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], args.batch_size,
+                     eval_batch_of(args))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=not args.no_progress)
     split = data.split_leave_one_out(ds)
@@ -271,7 +277,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
             "model": args.model, "encoder": encoder}
     run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
            "bad_epochs": 0, "seconds": 0.0}
-    eval_batch = args.eval_batch_size or args.batch_size     # users ranked at once
+    eval_batch = eval_batch_of(args)
     if args.resume:
         ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
         run = resume(ckpt, out, backend, args, meta)

@@ -114,3 +114,27 @@ def test_popularity_under_mask_history():
     m = popularity_metrics(train, 4, np.array([3]), histories=[[1, 2]])
     assert m["MRR@10"] == 1.0                                       # items 1 and 2 masked: rank 0
     assert popularity_metrics(train, 4, np.array([3]))["MRR@10"] == pytest.approx(1 / 3)
+
+
+def test_torch_backend_ranks_a_batch_in_score_blocks_exactly_as_in_one(monkeypatch):
+    """On the CPU the torch backend ranks a batch in row blocks (glibc heap growth, see
+    TorchBackend.ranks); blocks of one, three and all rows give the same ranks, masked or not."""
+    pytest.importorskip("torch")
+    import tiny_mmmlp.backends as backends
+    from tiny_mmmlp import MMMLPConfig
+    V = 40
+    cfg = MMMLPConfig(max_len=6, d_model=8, token_hidden=4, channel_hidden=8, n_layers=1)
+    backend = backends.make_backend("torch", cfg, V, {}, 0, 1e-3, 0.0, None, "mmmlp", None)
+    rng = np.random.default_rng(0)
+    seq = rng.integers(0, V + 1, size=(7, 6))
+    targets = rng.integers(1, V + 1, size=7)
+    history = np.concatenate([seq, rng.integers(0, V + 1, size=(7, 3))], axis=1)
+    got = {}
+    for rows in (1, 3, 7):
+        monkeypatch.setattr(backends, "CPU_SCORE_BYTES", rows * 4 * (V + 1))
+        got[rows] = [backend.ranks(seq, targets), backend.ranks(seq, targets, history)]
+    for rows in (1, 3):
+        for a, b in zip(got[rows], got[7]):
+            assert a.dtype == np.int64 and a.shape == (7,)
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(got[7][0], got[7][1])          # the mask changed some rank

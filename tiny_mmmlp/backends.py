@@ -113,6 +113,10 @@ class NumpyBackend:
         self.model.rng.bit_generator.state = state["rng"]
 
 
+# the largest score block ranked at once on the CPU (TorchBackend.ranks): 64 users of beauty
+CPU_SCORE_BYTES = 4 * 2**20
+
+
 class TorchBackend:
     name = "torch"
     fused = False
@@ -122,6 +126,7 @@ class TorchBackend:
         import torch
         from .baselines import build_model
         self.torch = torch
+        self.n_items = n_items
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserError(f"--device {device}: CUDA is not available on this machine")
@@ -145,12 +150,28 @@ class TorchBackend:
         return float(loss.detach())
 
     def ranks(self, item_seq, targets, history=None):
+        """Ranks of a batch; on the CPU in row blocks of at most CPU_SCORE_BYTES of scores.
+
+        Why blocks: glibc's malloc serves the (B, V + 1) score tensors and their (B, V)
+        temporaries from its heap once the first one is freed (its dynamic mmap threshold),
+        and then the heap sometimes grows by one batch's worth per batch. One validation pass
+        of beauty, 256 users at a time in a fresh process, peaked at 0.50 to 1.48 GB from
+        process to process, and whole runs at up to 2.4 GB; in 4 MiB blocks (86 users) it
+        peaked at 0.47 to 0.49 GB in eight passes, as fast (benchmarks/results/quality.md).
+        """
         self.model.eval()
+        rows = len(item_seq)
+        if self.device.type == "cpu":
+            rows = max(1, CPU_SCORE_BYTES // (4 * (self.n_items + 1)))
+        out = []
         with self.torch.no_grad():
-            scores = self.model.scores(self._t(item_seq))             # (B, V + 1)
-            if history is not None:
-                scores = mask_history(scores, self._t(history), self._t(targets))
-            return target_ranks(scores, self._t(targets)).cpu().numpy()
+            for lo in range(0, len(item_seq), rows):
+                seq, tgt = self._t(item_seq[lo:lo + rows]), self._t(targets[lo:lo + rows])
+                scores = self.model.scores(seq)                            # (b, V + 1)
+                if history is not None:
+                    scores = mask_history(scores, self._t(history[lo:lo + rows]), tgt)
+                out.append(target_ranks(scores, tgt).cpu().numpy())
+        return np.concatenate(out)
 
     def params(self):
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}

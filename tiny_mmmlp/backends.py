@@ -113,7 +113,7 @@ class NumpyBackend:
         self.model.rng.bit_generator.state = state["rng"]
 
 
-# the largest score block ranked at once on the CPU (TorchBackend.ranks): 64 users of beauty
+# the largest score block ranked at once on the CPU (TorchBackend.ranks): 86 users of beauty
 CPU_SCORE_BYTES = 4 * 2**20
 
 
@@ -155,9 +155,9 @@ class TorchBackend:
         Why blocks: glibc's malloc serves the (B, V + 1) score tensors and their (B, V)
         temporaries from its heap once the first one is freed (its dynamic mmap threshold),
         and then the heap sometimes grows by one batch's worth per batch. One validation pass
-        of beauty, 256 users at a time in a fresh process, peaked at 0.50 to 1.48 GB from
-        process to process, and whole runs at up to 2.4 GB; in 4 MiB blocks (86 users) it
-        peaked at 0.47 to 0.49 GB in eight passes, as fast (benchmarks/results/quality.md).
+        of beauty, 256 users at a time in a fresh process, peaked at 504 to 1483 MiB from
+        process to process, and whole runs at up to 2440 MiB; in 4 MiB blocks (86 users) it
+        peaked at 472 to 493 MiB in eight passes, as fast (benchmarks/results/quality.md).
         """
         self.model.eval()
         rows = len(item_seq)

@@ -1,10 +1,12 @@
 """Peak memory of one evaluation pass on the CPU: the torch backend's score blocks vs one block.
 
     python benchmarks/eval_memory.py [--data ../shared/data/amazon/beauty --rounds 4]
+    python benchmarks/eval_memory.py --run runs/<a trained MMMLP run folder> --rounds 4
 
 Each measurement is a fresh process (the allocator's state is what is measured): it builds
-MMMLP with the torch backend at the default config (random weights: memory does not depend
-on them), ranks the validation users ``--eval-batch`` at a time, and reports the rise of its
+MMMLP with the torch backend at the default config (random weights), or loads a trained
+run's ``model.npz`` and data with ``--run`` (the allocator's state after loading differs, and
+so does the peak), ranks the validation users ``--eval-batch`` at a time, and reports the rise of its
 resident high-water mark over the pass (VmHWM, reset just before through
 /proc/self/clear_refs) and the pass's seconds. "blocks" is TorchBackend.ranks as shipped
 (CPU_SCORE_BYTES of scores at most), "one block" sets CPU_SCORE_BYTES so high that each batch
@@ -35,16 +37,23 @@ def vm(key: str) -> int:
     raise RuntimeError(f"no {key} in /proc/self/status")
 
 
-def measure(data_dir: str, eval_batch: int, score_bytes: int | None) -> dict:
+def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | None) -> dict:
     """One pass in this process: {"rise_mib", "base_mib", "seconds", "users"}."""
+    import numpy as np
     from tiny_mmmlp import MMMLPConfig, data
     import tiny_mmmlp.backends as backends
+    from tiny_mmmlp.checkpoint import load_model
     from tiny_mmmlp.evaluate import evaluate
     if score_bytes is not None:
         backends.CPU_SCORE_BYTES = score_bytes
-    ds = data.load(data_dir)
-    cfg = MMMLPConfig()
-    backend = backends.make_backend("torch", cfg, ds.n_items, {}, 0, 1e-3, 0.0, None, "mmmlp", None)
+    params, meta = load_model(run) if run else (None, {"config": {}, "data": data_dir, "modalities": ["id"]})
+    ds = data.load(meta["data"])
+    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
+    cfg = MMMLPConfig.from_dict(meta["config"]) if run else MMMLPConfig()
+    backend = backends.make_backend("torch", cfg, ds.n_items, feats, 0, 1e-3, 0.0, None,
+                                    meta.get("model", "mmmlp"), meta.get("encoder"))
+    if params is not None:
+        backend.load_params({k: np.asarray(v) for k, v in params.items()})
     split = data.split_leave_one_out(ds)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                                        # VmHWM := VmRSS
@@ -58,25 +67,28 @@ def measure(data_dir: str, eval_batch: int, score_bytes: int | None) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared/data/amazon/beauty"))
+    p.add_argument("--run", default=None, help="a trained run folder (its model.npz and data)")
     p.add_argument("--eval-batch", type=int, default=256, help="users per evaluation batch (train.py's default)")
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._child is not None:
-        print(json.dumps(measure(args.data, args.eval_batch, json.loads(args._child))))
+        print(json.dumps(measure(args.data, args.run, args.eval_batch, json.loads(args._child))))
         return
     results = {mode: [] for mode in MODES}
     for r in range(args.rounds):
         for mode, score_bytes in MODES.items():
             out = subprocess.run([sys.executable, __file__, "--data", args.data, "--eval-batch",
-                                  str(args.eval_batch), "--_child", json.dumps(score_bytes)],
+                                  str(args.eval_batch), "--_child", json.dumps(score_bytes),
+                                  *(["--run", args.run] if args.run else [])],
                                  capture_output=True, text=True, check=True, cwd=ROOT,
                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
             results[mode].append(json.loads(out.stdout))
             print(f"round {r + 1} {mode:9s} rise {results[mode][-1]['rise_mib']:5d} MiB "
                   f"in {results[mode][-1]['seconds']:.1f} s", flush=True)
     users = results["blocks"][0]["users"]
-    print(f"\n{Path(args.data).name}: one validation pass, {users} users, {args.eval_batch} a batch, "
+    what = f"the trained model in {args.run}" if args.run else f"{Path(args.data).name}, random weights"
+    print(f"\n{what}: one validation pass, {users} users, {args.eval_batch} a batch, "
           f"one torch thread, {args.rounds} fresh processes per mode\n")
     print("| mode | rise of peak RSS, MiB (each process) | max | median s | max rise vs blocks |")
     print("|---|---|---|---|---|")

@@ -154,10 +154,11 @@ class TorchBackend:
 
         Why blocks: glibc's malloc serves the (B, V + 1) score tensors and their (B, V)
         temporaries from its heap once the first one is freed (its dynamic mmap threshold),
-        and then the heap sometimes grows by one batch's worth per batch. One validation pass
-        of beauty, 256 users at a time in a fresh process, peaked at 504 to 1483 MiB from
-        process to process, and whole runs at up to 2440 MiB; in 4 MiB blocks (86 users) it
-        peaked at 472 to 493 MiB in eight passes, as fast (benchmarks/results/quality.md).
+        and then the heap can grow during a pass instead of reusing what it freed. On beauty
+        (256 users a batch), whole runs peaked at 1152 to 2440 MiB before blocks and one
+        validation pass raised the peak by up to 134 MiB; in 4 MiB blocks (86 users) the
+        same run peaked at 720 MiB, a pass by at most 92 MiB, as fast
+        (benchmarks/results/eval_memory.md).
         """
         self.model.eval()
         rows = len(item_seq)

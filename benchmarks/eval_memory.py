@@ -39,22 +39,18 @@ def vm(key: str) -> int:
 
 def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | None) -> dict:
     """One pass in this process: {"rise_mib", "base_mib", "seconds", "users"}."""
-    import numpy as np
     from tiny_mmmlp import MMMLPConfig, data
     import tiny_mmmlp.backends as backends
-    from tiny_mmmlp.checkpoint import load_model
     from tiny_mmmlp.evaluate import evaluate
+    from training_run import trained_backend
     if score_bytes is not None:
         backends.CPU_SCORE_BYTES = score_bytes
-    params, meta = load_model(run) if run else (None, {"config": {}, "data": data_dir, "modalities": ["id"]})
-    ds = data.load(meta["data"])
-    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
-    cfg = MMMLPConfig.from_dict(meta["config"]) if run else MMMLPConfig()
-    backend = backends.make_backend("torch", cfg, ds.n_items, feats, 0, 1e-3, 0.0, None,
-                                    meta.get("model", "mmmlp"), meta.get("encoder"))
-    if params is not None:
-        backend.load_params({k: np.asarray(v) for k, v in params.items()})
-    split = data.split_leave_one_out(ds)
+    if run:
+        backend, cfg, split = trained_backend(run, "torch")
+    else:
+        ds, cfg = data.load(data_dir), MMMLPConfig()
+        backend = backends.make_backend("torch", cfg, ds.n_items, {}, 0, 1e-3, 0.0, None, "mmmlp", None)
+        split = data.split_leave_one_out(ds)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                                        # VmHWM := VmRSS
     base = vm("VmRSS")

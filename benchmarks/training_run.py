@@ -2,6 +2,7 @@
 
     metrics, peak_rss_gb, wall_s = run_training(cmd, out)
     masked = masked_test(out)      # the same saved model under --mask-history's protocol
+    backend, cfg, split = trained_backend(out, "torch")   # that model in a backend of choice
     backend, batches, batch_size = id_only_steps(data_dir, model, max_len)  # timed/profiled steps
 
 ``cmd`` is a ``python -m tiny_mmmlp.train ... --out OUT`` command; the child runs in the
@@ -39,24 +40,31 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     return metrics, peak_gb, time.perf_counter() - start
 
 
-def masked_test(run_dir) -> dict:
-    """Test metrics of a finished run's saved model (``model.npz``, its best epoch) under
-    --mask-history's protocol: each user's history leaves the ranking, the target stays.
-    MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
+def trained_backend(run_dir, backend: str | None = None):
+    """(backend holding a finished run's saved model, its config, its data's split).
+
+    backend: "numpy" or "torch"; None picks NumPy for MMMLP and torch for a baseline."""
     import numpy as np
     from tiny_mmmlp import MMMLPConfig, data
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.checkpoint import load_model
-    from tiny_mmmlp.evaluate import evaluate
     params, meta = load_model(run_dir)
     ds = data.load(meta["data"])
     feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
     cfg = MMMLPConfig.from_dict(meta["config"])
     model = meta.get("model", "mmmlp")
-    backend = make_backend("numpy" if model == "mmmlp" else "torch", cfg, ds.n_items, feats, 0, 1e-3, 0.0,
-                           None, model, meta.get("encoder"))
-    backend.load_params({k: np.asarray(v) for k, v in params.items()})
-    split = data.split_leave_one_out(ds)
+    backend = backend or ("numpy" if model == "mmmlp" else "torch")
+    b = make_backend(backend, cfg, ds.n_items, feats, 0, 1e-3, 0.0, None, model, meta.get("encoder"))
+    b.load_params({k: np.asarray(v) for k, v in params.items()})
+    return b, cfg, data.split_leave_one_out(ds)
+
+
+def masked_test(run_dir) -> dict:
+    """Test metrics of a finished run's saved model (``model.npz``, its best epoch) under
+    --mask-history's protocol: each user's history leaves the ranking, the target stays.
+    MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
+    from tiny_mmmlp.evaluate import evaluate
+    backend, cfg, split = trained_backend(run_dir)
     return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
 
 

@@ -135,7 +135,7 @@ def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch,
     any folder is made; the same run with the default evaluation batch starts."""
     import tiny_mmmlp.preflight as preflight
     from tiny_mmmlp.config import MMMLPConfig
-    V = 200                                        # toyshop-tiny's items, more than enough
+    V = 200                                        # any item count: the formula alone
     cfg = MMMLPConfig(max_len=8, d_model=16, token_hidden=8, channel_hidden=16, n_layers=1)
     small, big = (preflight.estimate_bytes(cfg, V, [384, 8], 64, e) for e in (64, 10**6))
     assert big - small == 2 * 4 * (10**6 - 64) * (V + 1)          # the E·V score term alone

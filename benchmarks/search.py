@@ -29,14 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
-from tiny_mmmlp.config import SAVED_WITHOUT  # noqa: E402
+from tiny_mmmlp.config import DEFAULT_CHANGES  # noqa: E402
 
 # model -> lever -> choices; the first choice is that model's default (the base of its
 # ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
 _TRAINING = {
     "weight_decay": [0.0, 0.05],
     "schedule": ["constant", "warmup1+cosine"],
-    "label_smoothing": [0.1, 0.0],           # the default since issue 12 (on top of the bias)
+    "label_smoothing": [0.2, 0.1, 0.0],      # the default since issue 12 (on top of the bias)
     "negatives": [0, 256],
     "history_bias": [True, False],           # the default since issue 12; False: the paper's models
     "text_input": ["full", "title"],         # only on sets with a text field
@@ -159,7 +159,7 @@ def report(study) -> str:
     """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base.
 
     The base is the trial with the model's defaults; in a study run before a default changed
-    (SAVED_WITHOUT), the trial with the defaults of the latest time it holds (``eras``).
+    (DEFAULT_CHANGES), the trial with the defaults of the latest time it holds (``eras``).
     """
     import optuna
     defaults = base_of(study.user_attrs.get("model", "mmmlp"))
@@ -193,10 +193,12 @@ def report(study) -> str:
 
 
 def eras(defaults: dict) -> list:
-    """The levers' defaults now and before each change of SAVED_WITHOUT (in the order the
-    defaults changed), newest first: the last entry is the defaults before any change."""
-    changed = [(k, v) for k, v in SAVED_WITHOUT.items() if k in defaults]
-    return [{**defaults, **dict(changed[i:])} for i in range(len(changed), -1, -1)]
+    """The levers' defaults now and before each change of DEFAULT_CHANGES, newest first: the
+    last entry is the defaults before any change. Before change i, a field holds its value
+    before the first change of it from i on."""
+    changed = [(k, v) for k, v in DEFAULT_CHANGES if k in defaults]
+    era = lambda i: {**defaults, **dict(reversed(changed[i:]))}
+    return [era(i) for i in range(len(changed), -1, -1)]
 
 
 def trial_params(t, defaults: dict) -> dict:

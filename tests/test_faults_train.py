@@ -25,6 +25,7 @@ from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_in
                     good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
 from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
+from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
 
@@ -150,7 +151,7 @@ def test_resume_names_each_changed_flag(run, capsys):
 
 @pytest.mark.parametrize("key, old_flags, changed", [
     ("history_bias", ["--no-history-bias"], "--history-bias False -> True"),
-    ("label_smoothing", ["--label-smoothing", "0"], "--label-smoothing 0.0 -> 0.1")])
+    ("label_smoothing", ["--label-smoothing", "0"], f"--label-smoothing 0.0 -> {DEFAULT_LABEL_SMOOTHING}")])
 def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_flags, changed,
                                                                      tmp_path, capsys):
     """A checkpoint written before a lever existed holds no such flag or config key: it ran at
@@ -165,6 +166,18 @@ def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_fl
     rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", *old_flags], capsys)
     assert rc == 0, err
     assert load_checkpoint(out)["run"]["epoch"] == 2
+
+
+def test_a_checkpoint_from_an_older_default_value_resumes_at_it(tmp_path, capsys):
+    """A run saved while label smoothing defaulted to 0.1 holds 0.1 in its flags: a resume at
+    today's defaults names the change, and resumes with the old value asked for."""
+    out = tmp_path / "ls01"
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--label-smoothing", "0.1"], capsys)[0] == 0
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, f"--label-smoothing 0.1 -> {DEFAULT_LABEL_SMOOTHING}")
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--label-smoothing", "0.1"],
+                      capsys)
+    assert rc == 0, err
 
 
 def test_overwrite_replaces_the_run(run, capsys):

@@ -90,8 +90,8 @@ def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
     optuna = pytest.importorskip("optuna")
     base = {**search.base_of("sasrec"), "budget": "40/6"}
     eras = search.eras(search.base_of("sasrec"))
-    assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.1), (True, 0.0),
-                                                                         (False, 0.0)]
+    assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.2), (True, 0.1),
+                                                                         (True, 0.0), (False, 0.0)]
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["sasrec"][k]) for k in base}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
@@ -104,8 +104,14 @@ def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
     rows = search.report(study).splitlines()[2:]
     assert rows[0].startswith("| 0 | (base, budget 40/6) | ")
     assert rows[1].startswith("| 1 | history_bias=False | ") and "| -0.0124 |" in rows[1]
-    study.add_trial(optuna.trial.create_trial(params=base, distributions=space, value=0.0755,
-                                              user_attrs=attrs))
+    study.add_trial(optuna.trial.create_trial(params={**base, "label_smoothing": 0.1}, distributions=space,
+                                              value=0.0755, user_attrs=attrs))
     rows = search.report(study).splitlines()[2:]
     assert rows[2].startswith("| 2 | (base, budget 40/6) | ")
     assert rows[0].startswith("| 0 | label_smoothing=0.0 | ") and "| -0.0021 |" in rows[0]
+    # a default that changed value (label smoothing 0.1 -> 0.2): today's trial becomes the base
+    study.add_trial(optuna.trial.create_trial(params=base, distributions=space, value=0.0770,
+                                              user_attrs=attrs))
+    rows = search.report(study).splitlines()[2:]
+    assert rows[3].startswith("| 3 | (base, budget 40/6) | ")
+    assert rows[2].startswith("| 2 | label_smoothing=0.1 | ") and "| -0.0015 |" in rows[2]

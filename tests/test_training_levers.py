@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING
 from tiny_mmmlp.reference import losses
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.reference.layers import softmax_cross_entropy_forward
@@ -148,7 +149,7 @@ def test_train_cli_takes_the_new_levers(tmp_path):
     assert (m["config"]["negatives"], m["config"]["label_smoothing"], m["args"]["label_smoothing"]) == (16, 0.0, 0.0)
     train_main([*flags, "--out", str(tmp_path / "d")])          # the default: smoothed, saved as such
     m = json.loads((tmp_path / "d" / "metrics.json").read_text())
-    assert m["config"]["label_smoothing"] == m["args"]["label_smoothing"] == 0.1
+    assert m["config"]["label_smoothing"] == m["args"]["label_smoothing"] == DEFAULT_LABEL_SMOOTHING
     with pytest.raises(SystemExit) as err:
         train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
     assert err.value.code == 2

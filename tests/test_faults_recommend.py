@@ -94,6 +94,19 @@ def test_any_byte_flips_in_model_file_end_in_exit_0_or_2(flips, base_run, user, 
         assert_one_sentence(rc, err)
 
 
+def test_a_model_file_with_an_unknown_zip_version_is_refused(base_run, user, tmp_path, capsys):
+    """A flipped byte in a zip header's "version needed" makes zipfile raise
+    NotImplementedError (found by the test above): one sentence and exit 2, like other damage."""
+    run = tmp_path / "run"
+    shutil.copytree(base_run, run)
+    blob = bytearray((run / "model.npz").read_bytes())
+    central = blob.index(b"PK\x01\x02")                 # the first central-directory entry
+    blob[central + 6] = 109                              # version needed to extract: 10.9
+    (run / "model.npz").write_bytes(bytes(blob))
+    rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
+    assert_one_sentence(rc, err, "model.npz")
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_edited_model_metadata_recommends_or_is_refused(data, base_run, user, tmp_path_factory,

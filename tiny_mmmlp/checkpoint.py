@@ -35,7 +35,10 @@ from .errors import UserError
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
 FORMAT = "tiny_mmmlp-checkpoint-1"
-_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError)
+# what a damaged .npz raises; zipfile raises NotImplementedError for a version or compression
+# method it does not know (a flipped byte in a header), so it is damage too
+_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+               NotImplementedError)
 
 
 def _npz_bytes(arrays: dict) -> bytes:

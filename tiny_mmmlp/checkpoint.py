@@ -25,6 +25,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,11 @@ from .errors import UserError
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
 FORMAT = "tiny_mmmlp-checkpoint-1"
-# what a damaged .npz raises; zipfile raises NotImplementedError for a version or compression
-# method it does not know (a flipped byte in a header), so it is damage too
+# what a damaged .npz raises. A flipped byte in a zip header can also make zipfile raise
+# RuntimeError (a member marked encrypted; NotImplementedError, its subclass, for an unknown
+# version or compression method) or zlib.error (a member marked deflated): damage too
 _NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
-               NotImplementedError)
+               RuntimeError, zlib.error)
 
 
 def _npz_bytes(arrays: dict) -> bytes:

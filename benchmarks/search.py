@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training  # noqa: E402
+from tiny_mmmlp.baselines import MODEL_DEFAULTS  # noqa: E402
 from tiny_mmmlp.config import DEFAULT_CHANGES  # noqa: E402
 
 # model -> lever -> choices; the first choice is that model's default (the base of its
@@ -43,7 +44,7 @@ _TRAINING = {
 }
 SPACES = {
     "mmmlp": {"budget": ["40/6", "8/8"], "max_len": [20, 50], "d_model": [64, 128],
-              "n_layers": [2, 3], "dropout": [0.2, 0.1, 0.4], **_TRAINING},
+              "n_layers": [2, 3], "dropout": [0.4, 0.2, 0.5], **_TRAINING},
     "sasrec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [50, 128],
                "n_layers": [2, 3], "dropout": [0.5, 0.2, 0.3], **_TRAINING},
     "gru4rec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [100, 200],
@@ -162,12 +163,13 @@ def report(study) -> str:
     (DEFAULT_CHANGES), the trial with the defaults of the latest time it holds (``eras``).
     """
     import optuna
-    defaults = base_of(study.user_attrs.get("model", "mmmlp"))
+    model = study.user_attrs.get("model", "mmmlp")
+    defaults = base_of(model)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
-    is_base = lambda t, base: all(trial_params(t, defaults)[k] == v for k, v in base.items() if k != "budget")
-    base_t = next((t for base in eras(defaults) for t in done if is_base(t, base)), None)
-    reference = trial_params(base_t, defaults) if base_t else defaults
+    is_base = lambda t, base: all(trial_params(t, model)[k] == v for k, v in base.items() if k != "budget")
+    base_t = next((t for base in eras(model) for t in done if is_base(t, base)), None)
+    reference = trial_params(base_t, model) if base_t else defaults
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
     lines = ["| trial | change from the base | valid NDCG@10, budget 20/3 replayed (epoch) | Δ | "
@@ -176,7 +178,7 @@ def report(study) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     d = lambda x, b: f"{x - b:+.4f}" if b is not None else "-"
     for t in done:
-        diff = ", ".join(f"{k}={v}" for k, v in trial_params(t, defaults).items()
+        diff = ", ".join(f"{k}={v}" for k, v in trial_params(t, model).items()
                          if k != "budget" and reference.get(k) != v) or f"(base, budget {budget})"
         u = t.user_attrs
         o, o_ep, ran = old(t)
@@ -192,27 +194,30 @@ def report(study) -> str:
     return "\n".join(lines)
 
 
-def eras(defaults: dict) -> list:
-    """The levers' defaults now and before each change of DEFAULT_CHANGES, newest first: the
-    last entry is the defaults before any change. Before change i, a field holds its value
-    before the first change of it from i on."""
-    changed = [(k, v) for k, v in DEFAULT_CHANGES if k in defaults]
+def eras(model: str) -> list:
+    """``model``'s levers' defaults now and before each change of DEFAULT_CHANGES that concerns
+    it, newest first: the last entry is the defaults before any change. Before change i, a
+    field holds its value before the first change of it from i on. A size (max_len, d_model,
+    dropout) is MMMLPConfig's for MMMLP only: the baselines take theirs from MODEL_DEFAULTS."""
+    defaults = base_of(model)
+    own = lambda k: model == "mmmlp" or k not in MODEL_DEFAULTS["mmmlp"]
+    changed = [(k, v) for k, v in DEFAULT_CHANGES if k in defaults and own(k)]
     era = lambda i: {**defaults, **dict(reversed(changed[i:]))}
     return [era(i) for i in range(len(changed), -1, -1)]
 
 
-def trial_params(t, defaults: dict) -> dict:
+def trial_params(t, model: str) -> dict:
     """The lever values a trial ran (or is queued) with. A lever missing from them was added
     after the trial: it ran at the value of that time (the oldest of ``eras``)."""
     given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    return {**eras(defaults)[-1], **given}
+    return {**eras(model)[-1], **given}
 
 
 def enqueue_once(study, params: dict):
     """Queue a trial of ``params`` unless the study holds one already (finished, running or
     queued)."""
-    defaults = base_of(study.user_attrs.get("model", "mmmlp"))
-    same = lambda t: all(trial_params(t, defaults).get(k) == v for k, v in params.items())
+    model = study.user_attrs.get("model", "mmmlp")
+    same = lambda t: all(trial_params(t, model).get(k) == v for k, v in params.items())
     if not any(same(t) for t in study.trials if t.state.name != "FAIL"):
         study.enqueue_trial(params)
 

@@ -65,8 +65,10 @@ def test_a_trial_from_before_the_history_bias_counts_as_without_it():
     from tiny_mmmlp import MMMLPConfig
     base = {**search.base_of("mmmlp"), "budget": "8/8"}
     assert base["history_bias"] is MMMLPConfig().history_bias is True
-    # that study's base: no bias lever, and label smoothing at its default of the time (0)
-    old_params = {k: v for k, v in base.items() if k != "history_bias"} | {"label_smoothing": 0.0}
+    # that study's base: no bias lever, the other levers at their defaults of the time
+    oldest = {**search.eras("mmmlp")[-1], "budget": "8/8"}
+    assert (oldest["label_smoothing"], oldest["dropout"]) == (0.0, 0.2)
+    old_params = {k: v for k, v in oldest.items() if k != "history_bias"}
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["mmmlp"][k]) for k in old_params}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
@@ -74,8 +76,8 @@ def test_a_trial_from_before_the_history_bias_counts_as_without_it():
     study.add_trial(optuna.trial.create_trial(params=old_params, distributions=space, value=0.06,
                                               user_attrs=attrs))
     old = study.trials[0]
-    assert search.trial_params(old, search.base_of("mmmlp"))["history_bias"] is False
-    search.enqueue_once(study, {**base, "history_bias": False, "label_smoothing": 0.0})  # the old trial
+    assert search.trial_params(old, "mmmlp")["history_bias"] is False
+    search.enqueue_once(study, oldest)                               # the old trial
     assert len(study.trials) == 1
     search.enqueue_once(study, base)                                 # the new base is not
     assert len(study.trials) == 2 and study.trials[1].state.name == "WAITING"
@@ -89,9 +91,12 @@ def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
     import pytest
     optuna = pytest.importorskip("optuna")
     base = {**search.base_of("sasrec"), "budget": "40/6"}
-    eras = search.eras(search.base_of("sasrec"))
+    eras = search.eras("sasrec")
     assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.2), (True, 0.1),
                                                                          (True, 0.0), (False, 0.0)]
+    assert {e["dropout"] for e in eras} == {0.5}                # MMMLP's dropout change is its own
+    assert [(e["history_bias"], e["label_smoothing"], e["dropout"]) for e in search.eras("mmmlp")] == [
+        (True, 0.2, 0.4), (True, 0.2, 0.2), (True, 0.1, 0.2), (True, 0.0, 0.2), (False, 0.0, 0.2)]
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["sasrec"][k]) for k in base}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}

@@ -82,7 +82,7 @@ def show(fig, name):
 #   c_v = E[v] + \textstyle\sum_m P_m F_m[v],$$
 #
 # trained with softmax cross-entropy over all $V$ items, label-smoothed by default: the
-# target distribution puts $1-\varepsilon$ on the bought item and spreads $\varepsilon = 0.1$
+# target distribution puts $1-\varepsilon$ on the bought item and spreads $\varepsilon = 0.2$
 # evenly over all $V$ (`MMMLPConfig.label_smoothing`), which keeps the model from betting
 # everything on one item and won on all three Amazon sets. The sum over modalities in $c_v$
 # ("candidate features") goes beyond the paper: it lets an item be scored by its text and

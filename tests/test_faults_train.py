@@ -180,6 +180,22 @@ def test_a_checkpoint_from_an_older_default_value_resumes_at_it(tmp_path, capsys
     assert rc == 0, err
 
 
+def test_a_checkpoint_at_the_old_dropout_default_names_it(tmp_path, capsys):
+    """Runs saved before the sizes were resolved into the flags hold None for a size left to
+    its default: the resume reads it from the saved config, so MMMLP's dropout change is named."""
+    from tiny_mmmlp import MMMLPConfig
+    out = tmp_path / "do02"
+    assert call(train_main, [*SMALL, "--out", out, "--dropout", "0.2"], capsys)[0] == 0
+    state = load_checkpoint(out)
+    assert state["flags"]["dropout"] == 0.2                   # saved resolved now
+    state["flags"]["dropout"] = None                          # as an older run saved it
+    save_checkpoint(out, state)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, f"--dropout 0.2 -> {MMMLPConfig().dropout}")
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--dropout", "0.2"], capsys)
+    assert rc == 0, err
+
+
 def test_overwrite_replaces_the_run(run, capsys):
     rc, _, err = call(train_main, [*SMALL, "--out", run, "--overwrite", "--seed", "1"], capsys)
     assert rc == 0, err

@@ -131,6 +131,8 @@ def make_config(args, modalities) -> MMMLPConfig:
         field = str(err).split()[0].split(".")[-1]
         raise UserError(f"--{field.replace('_', '-')}: {err}") from None
     args.label_smoothing = cfg.label_smoothing   # the run's saved flags say what it trained with
+    for f in PER_MODEL:                          # (so does a per-model size left to its default)
+        setattr(args, f, values[f])
     return cfg
 
 
@@ -210,7 +212,10 @@ def resume(ckpt, out, backend, args, meta) -> dict:
     """Load checkpoint ``ckpt`` of the run in ``out`` into ``backend``; refuse changed flags."""
     try:
         # a flag or config key missing from an older checkpoint ran at its old value (as_saved)
-        changed = changed_flags(as_saved(ckpt["flags"]), training_flags(args))
+        # a per-model size saved as None (before runs saved the resolved value) is its config's
+        saved = {**as_saved(ckpt["flags"])}
+        saved.update({f: ckpt["meta"]["config"][f] for f in PER_MODEL if saved.get(f) is None})
+        changed = changed_flags(saved, training_flags(args))
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")

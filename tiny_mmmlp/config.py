@@ -92,16 +92,15 @@ DEFAULT_LABEL_SMOOTHING = 0.2
 
 # Every change of a default since files were first saved, in order: (field, its value before
 # the change). A run saved in between holds the value of its time (train.py writes the resolved
-# config and flags), so only a file saved before a field existed needs this history.
+# config and flags); a file saved before a field existed, and a search study's older trials
+# (benchmarks/search.py, ``eras``), need this history.
 DEFAULT_CHANGES = (("history_bias", False), ("label_smoothing", 0.0), ("label_smoothing", 0.1),
                    ("dropout", 0.2))
 
 # A field missing from a saved file: the file predates the field's first change, so it ran at
 # the value before it (a model.npz from before the history bias has no head.history_bias; a
 # config from before label smoothing trained without it).
-SAVED_WITHOUT: dict = {}
-for _field, _before in DEFAULT_CHANGES:
-    SAVED_WITHOUT.setdefault(_field, _before)
+SAVED_WITHOUT = dict(reversed(DEFAULT_CHANGES))      # the first change of each field wins
 
 
 def as_saved(d: dict) -> dict:

@@ -42,7 +42,7 @@ from .schedule import SCHEDULES, lr_at
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout", "label_smoothing", "negatives")
-PER_MODEL = ("max_len", "d_model", "dropout")       # defaults differ by --model (MODEL_DEFAULTS)
+PER_MODEL = tuple(MODEL_DEFAULTS["mmmlp"])          # sizes whose defaults differ by --model
 
 
 def per_model_help(flag):
@@ -130,9 +130,8 @@ def make_config(args, modalities) -> MMMLPConfig:
     except ValueError as err:
         field = str(err).split()[0].split(".")[-1]
         raise UserError(f"--{field.replace('_', '-')}: {err}") from None
-    args.label_smoothing = cfg.label_smoothing   # the run's saved flags say what it trained with
-    for f in PER_MODEL:                          # (so does a per-model size left to its default)
-        setattr(args, f, values[f])
+    for f in (*PER_MODEL, "label_smoothing"):    # the run's saved flags say what it trained with,
+        setattr(args, f, getattr(cfg, f))        # defaults resolved
     return cfg
 
 
@@ -213,7 +212,7 @@ def resume(ckpt, out, backend, args, meta) -> dict:
     try:
         # a flag or config key missing from an older checkpoint ran at its old value (as_saved)
         # a per-model size saved as None (before runs saved the resolved value) is its config's
-        saved = {**as_saved(ckpt["flags"])}
+        saved = as_saved(ckpt["flags"])
         saved.update({f: ckpt["meta"]["config"][f] for f in PER_MODEL if saved.get(f) is None})
         changed = changed_flags(saved, training_flags(args))
         if changed:

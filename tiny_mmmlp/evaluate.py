@@ -10,11 +10,18 @@ from .metrics import mask_history, metrics_from_ranks, popularity_scores, target
 def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
     """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (DESIGN.md §4).
 
+    mask_history: the other protocol (``metrics.mask_history``): each user's whole history
+    (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
+    """
+    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history))
+
+
+def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> np.ndarray:
+    """(M,) int64: each user's 0-based rank of the target among all items, as ``evaluate`` counts.
+
     A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
     each rank ranks its block of whole batches and the integer ranks are gathered in order, so
     the metrics equal those of one process.
-    mask_history: the other protocol (``metrics.mask_history``): each user's whole history
-    (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
     """
     group = getattr(backend, "group", None)
     lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
@@ -25,7 +32,7 @@ def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=
         full = _full_histories(hist[start:start + batch_size]) if mask_history else None
         ranks.append(backend.ranks(seq, tgt, full))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-    return metrics_from_ranks(group.gather(ranks) if group else ranks)
+    return group.gather(ranks) if group else ranks
 
 
 def _full_histories(histories):

@@ -73,19 +73,24 @@ def train_once(cmd, out):
     if any(out.glob("checkpoint*")) and not (out / "metrics.json").exists():
         cmd = [*cmd, "--resume"]
     m, peak_rss_gb, wall_s = run_training(cmd, out)
-    record = {k: m[k] for k in ("test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",
+    record = {k: m[k] for k in ("valid", "test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",
                                 "seed", "modalities", "config", "encoder")}
     record.update(peak_rss_gb=peak_rss_gb, peak_rss_source="VmHWM", wall_s=wall_s,
                   command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
     write_text(out / "compare.json", json.dumps(record, indent=2))
-    return with_masked_test(out, record)
+    return with_evaluations(out, record)
 
 
-def with_masked_test(out: Path, record: dict) -> dict:
-    """``record`` with "test_masked": the run's saved model under --mask-history's protocol
-    (evaluated once, then kept in its compare.json)."""
+def with_evaluations(out: Path, record: dict) -> dict:
+    """``record`` with "valid" (the best epoch's validation metrics, from the run's metrics.json,
+    for a record from before it kept them) and "test_masked" (the run's saved model under
+    --mask-history's protocol), each found once, then kept in its compare.json."""
+    before = dict(record)
+    if "valid" not in record and (out / "metrics.json").exists():
+        record["valid"] = json.loads((out / "metrics.json").read_text())["valid"]
     if "test_masked" not in record:
         record["test_masked"] = masked_test(out)
+    if record != before:
         write_text(out / "compare.json", json.dumps(record, indent=2))
     return record
 
@@ -130,7 +135,7 @@ def finished_runs(args):
         seeds, recs = groups.setdefault((name, model, mods), ([], []))
         seeds.append(seed)
         if path.exists():
-            recs.append(with_masked_test(path.parent, json.loads(path.read_text())))
+            recs.append(with_evaluations(path.parent, json.loads(path.read_text())))
         else:
             missing.append(f"{name} {model} {mods} seed {seed}")
     return groups, missing
@@ -188,13 +193,14 @@ def quality_rows(groups, args) -> list:
         label = "id" if mods == "id" else ",".join(recs[0]["modalities"])
         epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in recs)
         masked = fmt([r["test_masked"]["NDCG@10"] for r in recs])
+        valid = fmt([r["valid"]["NDCG@10"] for r in recs]) if all("valid" in r for r in recs) else "-"
         rows.append(f"| {name} | {model} | {label} | {len(recs)} of {len(seeds)} | {t('HR@10')} | "
-                    f"{t('NDCG@10')} | {t('MRR@10')} | {masked} | {epochs} | "
+                    f"{t('NDCG@10')} | {t('MRR@10')} | {masked} | {valid} | {epochs} | "
                     f"{fmt([r['seconds_per_epoch'] for r in recs], 1)} | "
                     f"{peak_rss(args, name, model, mods, recs)} |")
     for name, pop in popular.items():
         rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
-                    f"{pop['MRR@10']:.4f} | - | - | - | - |")
+                    f"{pop['MRR@10']:.4f} | - | - | - | - | - |")
     return rows
 
 
@@ -375,10 +381,12 @@ def write_table(args):
          "of seed 0 (`compare.py memory`: training, validation, test and saving), else the "
          "largest VmHWM of the row's runs ('-' where neither was measured). The masked column ranks the same "
          "saved models with `--mask-history`'s protocol (the user's history leaves the ranking, "
-         "the target stays), for setting beside papers that mask.\n\n"
+         "the target stays), for setting beside papers that mask; valid NDCG@10 is the best "
+         "epoch's validation figure, the one that chose it (`benchmarks/by_length.py` splits "
+         "both by users' history length).\n\n"
          "| set | model | modalities | seeds | test HR@10 | test NDCG@10 | test MRR@10 | "
-         "masked NDCG@10 | epochs (best) | s / epoch | peak RSS GB |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|\n"
+         "masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch | peak RSS GB |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
          + "\n".join(q_rows) + "\n")
     if missing:
         q += ("\n**Not run yet** (the same command finishes them, reusing the runs above): "

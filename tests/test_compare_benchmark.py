@@ -51,13 +51,21 @@ def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
                 assert m.out == str(out) and out.parent == Path("/runs/memory")
 
 
-def _fake_run(runs_dir, name, model, mods, seed, ndcg):
+def _fake_run(runs_dir, name, model, mods, seed, ndcg, valid=None):
+    """A finished run's compare.json; ``valid``: its validation NDCG@10 in the record (a float),
+    only in the run's metrics.json ("metrics.json", a record from before compare.json kept it,
+    validation at 1.5 × ndcg) or nowhere (None)."""
     out = compare.run_dir(runs_dir, name, model, mods, seed)
     out.mkdir(parents=True)
     metrics = {"HR@10": 2 * ndcg, "NDCG@10": ndcg, "MRR@10": ndcg / 2}
-    (out / "compare.json").write_text(json.dumps({
-        "test": metrics, "test_masked": metrics, "popularity": metrics, "epochs": 9, "best_epoch": 6, "seconds_per_epoch": 3.0,
-        "seed": seed, "modalities": ["id"] if mods == "id" else ["id", "text"], "peak_rss_gb": 0.5}))
+    record = {"test": metrics, "test_masked": metrics, "popularity": metrics, "epochs": 9, "best_epoch": 6,
+              "seconds_per_epoch": 3.0, "seed": seed, "modalities": ["id"] if mods == "id" else ["id", "text"],
+              "peak_rss_gb": 0.5}
+    if isinstance(valid, float):
+        record["valid"] = {"NDCG@10": valid}
+    elif valid == "metrics.json":
+        (out / "metrics.json").write_text(json.dumps({"valid": {"NDCG@10": 1.5 * ndcg}, "test": metrics}))
+    (out / "compare.json").write_text(json.dumps(record))
 
 
 def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scaling(tmp_path):
@@ -65,9 +73,10 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
                            models="mmmlp,sasrec", epochs=60, patience=3, out=str(tmp_path / "compare.md"),
                            note="", set="beauty")
     for seed in range(3):
-        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", seed, 0.040 + 0.001 * seed)
-        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "all", seed, 0.050 + 0.001 * seed)
-        _fake_run(args.runs_dir, "toyshop-tiny", "sasrec", "id", seed, 0.045 + 0.001 * seed)
+        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", seed, 0.040 + 0.001 * seed,
+                  None if seed == 2 else 0.06)
+        _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "all", seed, 0.050 + 0.001 * seed, 0.07 + 0.002 * seed)
+        _fake_run(args.runs_dir, "toyshop-tiny", "sasrec", "id", seed, 0.045 + 0.001 * seed, "metrics.json")
     # peak RSS: the memory pass where it ran, else the runs' own VmHWM, else not measured
     mem = compare.memory_path(args.runs_dir, "toyshop-tiny", "mmmlp", "all")
     mem.parent.mkdir()
@@ -85,7 +94,15 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
     compare.write_table(args)
     text = Path(args.out).read_text()
     assert ("| toyshop-tiny | mmmlp | id,text | 3 of 3 | 0.1020 ± 0.0020 | 0.0510 ± 0.0010 | "
-            "0.0255 ± 0.0005 | 0.0510 ± 0.0010 | 9 (6), 9 (6), 9 (6) |") in text
+            "0.0255 ± 0.0005 | 0.0510 ± 0.0010 | 0.0720 ± 0.0020 | 9 (6), 9 (6), 9 (6) |") in text
+    # validation: from the record, else read once from the run's metrics.json and kept; a row
+    # with a seed that has neither shows none
+    assert "| toyshop-tiny | sasrec | id | 3 of 3 | 0.0920 ± 0.0020 | 0.0460 ± 0.0010 | 0.0230 ± 0.0005 | " \
+           "0.0460 ± 0.0010 | 0.0690 ± 0.0015 |" in text
+    kept = json.loads((compare.run_dir(args.runs_dir, "toyshop-tiny", "sasrec", "id", 0) / "compare.json").read_text())
+    assert kept["valid"] == {"NDCG@10": 0.045 * 1.5}
+    assert "| toyshop-tiny | mmmlp | id | 3 of 3 | 0.0820 ± 0.0020 | 0.0410 ± 0.0010 | 0.0205 ± 0.0005 | " \
+           "0.0410 ± 0.0010 | - |" in text
     rows = {tuple(c.strip() for c in line.split("|")[1:4]): line.split("|")[-2].strip()
             for line in text.splitlines() if line.startswith("| toyshop-tiny |")}
     assert rows[("toyshop-tiny", "mmmlp", "id,text")] == "0.42"

@@ -89,8 +89,7 @@ def table(results: list, metric: str) -> str:
                 "| run | split | all users | " + " | ".join(labels) + " |",
                 "|---|---|---|" + "---|" * len(labels),
                 f"| users | | {sum(users)} | " + " | ".join(map(str, users)) + " |"]
-        for run, _, _, rows in mine:
-            label = run_label(run, [r[0] for r in results])
+        for label, _, _, rows in mine:
             values = {name: (per, whole) for name, per, whole in rows}
             for name, (per, whole) in values.items():
                 out.append(f"| {label} | {name} | {whole:.4f} | " + " | ".join(f"{v:.4f}" for v in per) + " |")
@@ -110,10 +109,9 @@ def plot(results: list, metric: str, path: Path) -> bool:
         return False
     axes = fig.subplots(1, len(sets), squeeze=False)[0]
     for ax, data_name in zip(axes, sets):
-        for run, _, parts, rows in (r for r in results if r[1] == data_name):
+        for label, _, parts, rows in (r for r in results if r[1] == data_name):
             x = np.arange(len(parts))
             values = {name: per for name, per, _ in rows}
-            label = run_label(run, [r[0] for r in results])
             line, = ax.plot(x, values["valid"], "o-", label=f"{label} valid")
             ax.plot(x, values["test"], "s--", color=line.get_color(), label=f"{label} test")
         ax.set_xticks(np.arange(len(parts)), [f"{label}\n({n})" for label, n in parts])
@@ -137,10 +135,10 @@ def main(argv=None):
     for run in args.runs:
         if not (run / "model.npz").is_file():
             raise UserError(f"{run}: holds no finished run (no model.npz)")
-    results = []
+    results = []                                  # (label, data set, groups, rows) per run
     for run in args.runs:
         data_name, parts, rows = run_rows(run, args.edges, args.metric)
-        results.append((run, data_name, parts, rows))
+        results.append((run_label(run, args.runs), data_name, parts, rows))
         print(f"{run}: done", file=sys.stderr, flush=True)
     text = table(results, args.metric)
     print(text)

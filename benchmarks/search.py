@@ -44,16 +44,16 @@ _TRAINING = {
 }
 SPACES = {
     "mmmlp": {"budget": ["40/6", "8/8"], "max_len": [20, 50], "d_model": [64, 128],
-              "n_layers": [2, 3], "dropout": [0.4, 0.2, 0.5], **_TRAINING},
+              "n_layers": [2, 3], "dropout": [0.4, 0.2, 0.5], "lr": [0.002, 0.001], **_TRAINING},
     "sasrec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [50, 128],
-               "n_layers": [2, 3], "dropout": [0.5, 0.2, 0.3], **_TRAINING},
+               "n_layers": [2, 3], "dropout": [0.5, 0.2, 0.3], "lr": [0.001, 0.002], **_TRAINING},
     "gru4rec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [100, 200],
-                "n_layers": [1, 2], "dropout": [0.3, 0.1, 0.5], **_TRAINING},
+                "n_layers": [1, 2], "dropout": [0.3, 0.1, 0.5], "lr": [0.001, 0.002], **_TRAINING},
 }
 # the one-at-a-time variants, in the order they are run (most promising first): every
 # non-default choice of SPACES[model] except the budget
 ABLATION_ORDER = ("history_bias", "max_len", "dropout", "weight_decay", "schedule", "label_smoothing", "d_model",
-                  "negatives", "text_input", "n_layers")
+                  "negatives", "text_input", "n_layers", "lr")
 LAYERS_FLAG = {"mmmlp": "--n-layers", "sasrec": "--encoder-layers", "gru4rec": "--encoder-layers"}
 
 
@@ -80,7 +80,8 @@ def flags_of(params: dict, model: str = "mmmlp") -> list:
     flags = ["--model", model, "--epochs", epochs, "--patience", patience,
              "--max-len", str(params["max_len"]), "--d-model", str(params["d_model"]),
              LAYERS_FLAG[model], str(params["n_layers"]),
-             "--dropout", str(params["dropout"]), "--weight-decay", str(params["weight_decay"]),
+             "--dropout", str(params["dropout"]), "--lr", str(params["lr"]),
+             "--weight-decay", str(params["weight_decay"]),
              "--label-smoothing", str(params["label_smoothing"]),
              "--negatives", str(params["negatives"])]
     flags.append("--history-bias" if params["history_bias"] else "--no-history-bias")
@@ -197,8 +198,9 @@ def report(study) -> str:
 def eras(model: str) -> list:
     """``model``'s levers' defaults now and before each change of DEFAULT_CHANGES that concerns
     it, newest first: the last entry is the defaults before any change. Before change i, a
-    field holds its value before the first change of it from i on. A size (max_len, d_model,
-    dropout) is MMMLPConfig's for MMMLP only: the baselines take theirs from MODEL_DEFAULTS."""
+    field holds its value before the first change of it from i on. A per-model default
+    (max_len, d_model, dropout, lr) changed for MMMLP only: the baselines take theirs from
+    MODEL_DEFAULTS."""
     defaults = base_of(model)
     own = lambda k: model == "mmmlp" or k not in MODEL_DEFAULTS["mmmlp"]
     changed = [(k, v) for k, v in DEFAULT_CHANGES if k in defaults and own(k)]

@@ -25,7 +25,7 @@ from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_in
                     good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
 from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
-from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING
+from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING, DEFAULT_LR
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
 
@@ -145,7 +145,7 @@ def test_resume_names_each_changed_flag(run, capsys):
     before = run_files(run)
     rc, _, err = call(train_main, [*SMALL, "--out", run, "--resume", "--epochs", "2", "--lr", "0.01",
                                    "--seed", "3", "--batch-size", "32"], capsys)
-    assert_one_sentence(rc, err, "--lr 0.001 -> 0.01", "--seed 0 -> 3", "--batch-size 64 -> 32")
+    assert_one_sentence(rc, err, f"--lr {DEFAULT_LR} -> 0.01", "--seed 0 -> 3", "--batch-size 64 -> 32")
     assert_run_intact(run, before)
 
 
@@ -168,15 +168,18 @@ def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_fl
     assert load_checkpoint(out)["run"]["epoch"] == 2
 
 
-def test_a_checkpoint_from_an_older_default_value_resumes_at_it(tmp_path, capsys):
-    """A run saved while label smoothing defaulted to 0.1 holds 0.1 in its flags: a resume at
-    today's defaults names the change, and resumes with the old value asked for."""
-    out = tmp_path / "ls01"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--label-smoothing", "0.1"], capsys)[0] == 0
+@pytest.mark.parametrize("old_flags, changed", [
+    (["--label-smoothing", "0.1"], f"--label-smoothing 0.1 -> {DEFAULT_LABEL_SMOOTHING}"),
+    (["--lr", "0.001"], f"--lr 0.001 -> {DEFAULT_LR}")])
+def test_a_checkpoint_from_an_older_default_value_resumes_at_it(old_flags, changed, tmp_path, capsys):
+    """A run saved while label smoothing defaulted to 0.1 (or MMMLP's learning rate to 1e-3)
+    holds that value in its flags: a resume at today's defaults names the change, and resumes
+    with the old value asked for."""
+    out = tmp_path / "old"
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", *old_flags], capsys)[0] == 0
     rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, f"--label-smoothing 0.1 -> {DEFAULT_LABEL_SMOOTHING}")
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--label-smoothing", "0.1"],
-                      capsys)
+    assert_one_sentence(rc, err, changed)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", *old_flags], capsys)
     assert rc == 0, err
 
 

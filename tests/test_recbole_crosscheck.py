@@ -43,6 +43,7 @@ def test_the_config_matches_our_sasrec_and_early_stopping(tmp_path):
     assert (cfg["hidden_size"], cfg["n_layers"], cfg["n_heads"], cfg["MAX_ITEM_LIST_LENGTH"]) == (
         ours["d_model"], ours["encoder_layers"], ours["heads"], ours["max_len"])
     assert cfg["hidden_dropout_prob"] == cfg["attn_dropout_prob"] == ours["dropout"]
+    assert cfg["learning_rate"] == ours["lr"]
     assert cfg["loss_type"] == "CE" and cfg["train_neg_sample_args"] is None
     assert cfg["valid_metric"] == "NDCG@10" and cfg["eval_args"]["mode"] == "full"
     assert (cfg["stopping_step"], cfg["epochs"], cfg["data_path"], cfg["dataset"]) == (2, 60, "/d", "scientific")

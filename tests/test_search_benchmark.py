@@ -29,13 +29,13 @@ def test_each_model_is_searched_from_its_own_defaults_with_its_own_layer_flag():
     from tiny_mmmlp.train import build_parser
     for model in ("mmmlp", "sasrec", "gru4rec"):
         base = search.base_of(model)
-        for key in ("max_len", "d_model", "dropout"):
+        for key in ("max_len", "d_model", "dropout", "lr"):
             assert base[key] == MODEL_DEFAULTS[model][key], (model, key)
         flags = search.flags_of(base, model)
         args = build_parser().parse_args(["--data", "toyshop-tiny", *flags])   # train.py takes them
         assert args.model == model
         layers = args.n_layers if model == "mmmlp" else args.encoder_layers
-        assert layers == base["n_layers"]
+        assert layers == base["n_layers"] and args.lr == base["lr"]
         # each ablation variant changes one lever of the base; sampled negatives also turn
         # label smoothing off, which train.py refuses beside them
         for lever, changes in search.ablation(model):
@@ -67,7 +67,7 @@ def test_a_trial_from_before_the_history_bias_counts_as_without_it():
     assert base["history_bias"] is MMMLPConfig().history_bias is True
     # that study's base: no bias lever, the other levers at their defaults of the time
     oldest = {**search.eras("mmmlp")[-1], "budget": "8/8"}
-    assert (oldest["label_smoothing"], oldest["dropout"]) == (0.0, 0.2)
+    assert (oldest["label_smoothing"], oldest["dropout"], oldest["lr"]) == (0.0, 0.2, 0.001)
     old_params = {k: v for k, v in oldest.items() if k != "history_bias"}
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["mmmlp"][k]) for k in old_params}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
@@ -94,9 +94,11 @@ def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
     eras = search.eras("sasrec")
     assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.2), (True, 0.1),
                                                                          (True, 0.0), (False, 0.0)]
-    assert {e["dropout"] for e in eras} == {0.5}                # MMMLP's dropout change is its own
-    assert [(e["history_bias"], e["label_smoothing"], e["dropout"]) for e in search.eras("mmmlp")] == [
-        (True, 0.2, 0.4), (True, 0.2, 0.2), (True, 0.1, 0.2), (True, 0.0, 0.2), (False, 0.0, 0.2)]
+    # MMMLP's dropout and learning-rate changes are its own
+    assert {(e["dropout"], e["lr"]) for e in eras} == {(0.5, 0.001)}
+    assert [(e["history_bias"], e["label_smoothing"], e["dropout"], e["lr"]) for e in search.eras("mmmlp")] == [
+        (True, 0.2, 0.4, 0.002), (True, 0.2, 0.4, 0.001), (True, 0.2, 0.2, 0.001), (True, 0.1, 0.2, 0.001),
+        (True, 0.0, 0.2, 0.001), (False, 0.0, 0.2, 0.001)]
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["sasrec"][k]) for k in base}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}

@@ -42,7 +42,7 @@ from .schedule import SCHEDULES, lr_at
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout", "label_smoothing", "negatives")
-PER_MODEL = tuple(MODEL_DEFAULTS["mmmlp"])          # sizes whose defaults differ by --model
+PER_MODEL = tuple(MODEL_DEFAULTS["mmmlp"])          # flags whose defaults differ by --model
 
 
 def per_model_help(flag):
@@ -76,7 +76,8 @@ def build_parser():
     p.add_argument("--eval-batch-size", type=positive_int, default=None,
                    help="users ranked at once in evaluation (memory: this times the item count; "
                         "default: --batch-size, so the numpy backend's workspaces serve both)")
-    p.add_argument("--lr", type=finite_positive_float, default=1e-3)
+    p.add_argument("--lr", type=finite_positive_float, default=None,
+                   help="AdamW learning rate (" + per_model_help("lr") + ")")
     p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default=None,
@@ -114,10 +115,10 @@ def build_parser():
 
 
 def make_config(args, modalities) -> MMMLPConfig:
+    for f in PER_MODEL:                          # the run's saved flags say what it trained
+        if getattr(args, f) is None:             # with: --model's default where not given
+            setattr(args, f, MODEL_DEFAULTS[args.model][f])
     values = {f: getattr(args, f) for f in CONFIG_FLAGS}
-    for f in PER_MODEL:
-        if values[f] is None:
-            values[f] = MODEL_DEFAULTS[args.model][f]
     if args.model != "mmmlp" and "id" not in modalities:
         raise UserError(f"--modalities {args.modalities}: --model {args.model} always reads "
                         "item IDs, so the list must include id")
@@ -130,8 +131,7 @@ def make_config(args, modalities) -> MMMLPConfig:
     except ValueError as err:
         field = str(err).split()[0].split(".")[-1]
         raise UserError(f"--{field.replace('_', '-')}: {err}") from None
-    for f in (*PER_MODEL, "label_smoothing"):    # the run's saved flags say what it trained with,
-        setattr(args, f, getattr(cfg, f))        # defaults resolved
+    args.label_smoothing = cfg.label_smoothing   # resolved too (0 with --negatives)
     return cfg
 
 
@@ -213,12 +213,13 @@ def resume(ckpt, out, backend, args, meta) -> dict:
         # a flag or config key missing from an older checkpoint ran at its old value (as_saved)
         # a per-model size saved as None (before runs saved the resolved value) is its config's
         saved = as_saved(ckpt["flags"])
-        saved.update({f: ckpt["meta"]["config"][f] for f in PER_MODEL if saved.get(f) is None})
+        saved.update({f: ckpt["meta"]["config"][f] for f in PER_MODEL
+                      if saved.get(f) is None and f in CONFIG_FLAGS})
         changed = changed_flags(saved, training_flags(args))
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")
-        if {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"])} != meta:
+        if {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"], meta["config"])} != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
         backend.load_params(ckpt["params"])
         backend.load_state(ckpt["backend_state"])

@@ -2,21 +2,22 @@
 
 ``build_model(name, cfg, n_items, features, seed, encoder)`` returns the torch module of
 ``--model name``; every model has ``forward(item_seq) -> (B, V + 1)``, ``loss`` and
-``scores``. ``MODEL_DEFAULTS`` holds each paper's default sizes, used for any of
---max-len, --d-model, --dropout, --encoder-layers, --heads the user does not give.
+``scores``. ``MODEL_DEFAULTS`` holds each model's defaults, used for any of --max-len,
+--d-model, --dropout, --encoder-layers, --heads, --lr the user does not give.
 """
 from __future__ import annotations
 
-from ..config import MMMLPConfig
+from ..config import DEFAULT_LR, MMMLPConfig
 
 MODELS = ("mmmlp", "sasrec", "gru4rec")
 
-# Each paper's defaults. MMMLP's are MMMLPConfig's; SASRec: Kang & McAuley 2018 §IV-C for
-# the sparse Amazon sets; GRU4Rec: Hidasi et al. 2016 (one GRU layer of 100 units).
+# Each paper's defaults. MMMLP's sizes are MMMLPConfig's and its learning rate DEFAULT_LR;
+# SASRec: Kang & McAuley 2018 §IV-C for the sparse Amazon sets (Adam, lr 0.001); GRU4Rec:
+# Hidasi et al. 2016 (one GRU layer of 100 units), at the harness's Adam lr 0.001 (RecBole's).
 MODEL_DEFAULTS = {
-    "mmmlp": {f: getattr(MMMLPConfig, f) for f in ("max_len", "d_model", "dropout")},
-    "sasrec": {"max_len": 50, "d_model": 50, "dropout": 0.5, "encoder_layers": 2, "heads": 1},
-    "gru4rec": {"max_len": 50, "d_model": 100, "dropout": 0.3, "encoder_layers": 1},
+    "mmmlp": {**{f: getattr(MMMLPConfig, f) for f in ("max_len", "d_model", "dropout")}, "lr": DEFAULT_LR},
+    "sasrec": {"max_len": 50, "d_model": 50, "dropout": 0.5, "encoder_layers": 2, "heads": 1, "lr": 1e-3},
+    "gru4rec": {"max_len": 50, "d_model": 100, "dropout": 0.3, "encoder_layers": 1, "lr": 1e-3},
 }
 
 

@@ -2,7 +2,7 @@
 by the length of each user's history.
 
     python benchmarks/by_length.py RUN [RUN ...] [--edges 5,8,13,21] [--metric NDCG@10] \
-        [--out by_length.md] [--plot by_length.png]
+        [--out by_length.md] [--plot by_length.png] [--data FOLDER]
 
 Each RUN is a finished run folder (``model.npz``, its best validation epoch). Users are
 grouped once, by the length of their training part (= the validation history; the test
@@ -54,9 +54,10 @@ def groups(lengths: np.ndarray, edges: list) -> list:
     return out
 
 
-def run_rows(run: Path, edges: list, metric: str) -> tuple[str, list, list]:
-    """(data set, [(label, users)], [(split, [value per group], overall)]) of one run."""
-    backend, cfg, split = trained_backend(run, "torch")
+def run_rows(run: Path, edges: list, metric: str, source=None) -> tuple[str, list, list]:
+    """(data set, [(label, users)], [(split, [value per group], overall)]) of one run;
+    source: its data, if it moved since training."""
+    backend, cfg, split = trained_backend(run, "torch", source)
     lengths = np.array([len(h) for h in split.valid_history])          # (M,) training part
     parts = groups(lengths, edges)
     rows = []
@@ -65,12 +66,12 @@ def run_rows(run: Path, edges: list, metric: str) -> tuple[str, list, list]:
         ranks = ranks_of(backend, hist, tgt, cfg.max_len)               # (M,)
         rows.append((name, [metrics_from_ranks(ranks[m])[metric] if m.any() else float("nan")
                             for _, m in parts], metrics_from_ranks(ranks)[metric]))
-    return data_name_of(run), [(label, int(m.sum())) for label, m in parts], rows
+    return data_name_of(run, source), [(label, int(m.sum())) for label, m in parts], rows
 
 
-def data_name_of(run: Path) -> str:
-    """The name of the data folder the run trained on (its model file's metadata)."""
-    return Path(str(load_model(run)[1]["data"])).name
+def data_name_of(run: Path, source=None) -> str:
+    """The name of the data folder the run trained on (its model file's metadata), or of source."""
+    return Path(str(source or load_model(run)[1]["data"])).name
 
 
 def run_label(run: Path, runs: list) -> str:
@@ -131,13 +132,15 @@ def main(argv=None):
     p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10")
     p.add_argument("--out", type=Path, help="also write the Markdown table here")
     p.add_argument("--plot", type=Path, help="draw the groups as a PNG here")
+    p.add_argument("--data", help="the runs' data folder, if it moved since training "
+                                  "(every run given must have trained on it)")
     args = p.parse_args(argv)
     for run in args.runs:
         if not (run / "model.npz").is_file():
             raise UserError(f"{run}: holds no finished run (no model.npz)")
     results = []                                  # (label, data set, groups, rows) per run
     for run in args.runs:
-        data_name, parts, rows = run_rows(run, args.edges, args.metric)
+        data_name, parts, rows = run_rows(run, args.edges, args.metric, args.data)
         results.append((run_label(run, args.runs), data_name, parts, rows))
         print(f"{run}: done", file=sys.stderr, flush=True)
     text = table(results, args.metric)

@@ -40,16 +40,21 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     return metrics, peak_gb, time.perf_counter() - start
 
 
-def trained_backend(run_dir, backend: str | None = None):
+def trained_backend(run_dir, backend: str | None = None, source=None):
     """(backend holding a finished run's saved model, its config, its data's split).
 
-    backend: "numpy" or "torch"; None picks NumPy for MMMLP and torch for a baseline."""
+    backend: "numpy" or "torch"; None picks NumPy for MMMLP and torch for a baseline.
+    source: the data, if it moved since training (default: where the run's metadata says)."""
     import numpy as np
     from tiny_mmmlp import MMMLPConfig, data
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.checkpoint import load_model
+    from tiny_mmmlp.errors import UserError
     params, meta = load_model(run_dir)
-    ds = data.load(meta["data"])
+    ds = data.load(source or meta["data"])
+    if ds.n_items != meta["n_items"]:
+        raise UserError(f"{source or meta['data']}: has {ds.n_items} items, the model in {run_dir} "
+                        f"{meta['n_items']}")
     feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
     cfg = MMMLPConfig.from_dict(meta["config"])
     model = meta.get("model", "mmmlp")

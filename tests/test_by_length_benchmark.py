@@ -39,7 +39,7 @@ def test_a_folder_without_a_run_is_named(tmp_path, capsys):
     assert f"{tmp_path}: holds no finished run" in capsys.readouterr().err
 
 
-def test_the_groups_add_up_to_the_runs_own_metrics(tmp_path):
+def test_the_groups_add_up_to_the_runs_own_metrics(tmp_path, capsys):
     run = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", "--data", "toyshop-tiny", "--backend", "torch",
                     "--modalities", "id", "--epochs", "1", "--out", str(run), "--no-progress"],
@@ -57,3 +57,11 @@ def test_the_groups_add_up_to_the_runs_own_metrics(tmp_path):
     assert f"| run | valid | {saved['valid']['NDCG@10']:.4f} |" in text
     assert f"| users | | {users.sum()} | " in text
     assert (tmp_path / "p.png").stat().st_size > 1000
+    # data that moved is named with --data; data with another item count is refused in one line
+    assert by_length.run_rows(run, [4, 6], "NDCG@10", "toyshop-tiny") == (data_name, parts, rows)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        by_length.main([str(run), "--data", "toyshop"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "toyshop: has 1000 items, the model in" in err[0]

@@ -46,17 +46,10 @@ def trained_backend(run_dir, backend: str | None = None, source=None):
     backend: "numpy" or "torch"; None picks NumPy for MMMLP and torch for a baseline.
     source: the data, if it moved since training (default: where the run's metadata says)."""
     import numpy as np
-    from tiny_mmmlp import MMMLPConfig, data
+    from tiny_mmmlp import data
     from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.checkpoint import load_model
-    from tiny_mmmlp.errors import UserError
-    params, meta = load_model(run_dir)
-    ds = data.load(source or meta["data"])
-    if ds.n_items != meta["n_items"]:
-        raise UserError(f"{source or meta['data']}: has {ds.n_items} items, the model in {run_dir} "
-                        f"{meta['n_items']}")
-    feats = data.build_features(ds, [m for m in meta["modalities"] if m != "id"], progress=False)
-    cfg = MMMLPConfig.from_dict(meta["config"])
+    from tiny_mmmlp.recommend import load_run
+    params, meta, cfg, ds, feats = load_run(run_dir, source)      # checked as recommend checks it
     model = meta.get("model", "mmmlp")
     backend = backend or ("numpy" if model == "mmmlp" else "torch")
     b = make_backend(backend, cfg, ds.n_items, feats, 0, 1e-3, 0.0, None, model, meta.get("encoder"))

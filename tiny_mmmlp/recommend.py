@@ -33,8 +33,9 @@ def build_parser():
     return p
 
 
-def load_trained(run, source=None):
-    """(NumPy MMMLP with the run's best parameters, its Dataset, its metadata)."""
+def load_run(run, source=None):
+    """(best parameters, metadata, config, Dataset, features) of a saved run, each checked;
+    source: the data, if it moved since training (default: where the metadata says)."""
     params, meta = load_model(run)
     try:
         where, n_items, modalities = source or meta["data"], meta["n_items"], list(meta["modalities"])
@@ -45,8 +46,14 @@ def load_trained(run, source=None):
         raise UserError(f"{run}: the model file's metadata is not a tiny_mmmlp run's ({err})") from None
     ds = data.load(where)
     if ds.n_items != n_items:
-        raise UserError(f"{where}: has {ds.n_items} items, the model {n_items}")
+        raise UserError(f"{where}: has {ds.n_items} items, the model in {run} {n_items}")
     feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
+    return params, meta, cfg, ds, feats
+
+
+def load_trained(run, source=None):
+    """(NumPy MMMLP with the run's best parameters, its Dataset, its metadata)."""
+    params, meta, cfg, ds, feats = load_run(run, source)
     check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1,
                  eval_batch=1)
     name = meta.get("model", "mmmlp")

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import id_only_steps, masked_test, run_training  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
 SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
 ID_ONLY_SETS = ("beauty",)
@@ -95,10 +96,38 @@ def with_evaluations(out: Path, record: dict) -> dict:
     return record
 
 
+def check_flags(args, run) -> None:
+    """Refuse a finished run of ``run`` (set, model, modalities, seed) that trained with other
+    flags than the request's, e.g. one copied in from another era's runs folder: its result
+    would stand in the table for runs it is not. Compared as --resume compares them (defaults
+    resolved on both sides), plus --epochs and --patience, which are the table's budget."""
+    from tiny_mmmlp.run_folder import changed_flags
+    from tiny_mmmlp.train import build_parser, make_config, saved_flags
+    out = run_dir(args.runs_dir, *run)
+    path = out / "metrics.json"
+    if not (out / "compare.json").exists() or not path.exists():
+        return
+    metrics = json.loads(path.read_text())
+    if "args" not in metrics:                    # a record from before runs saved their flags
+        return
+    cmd, _ = quality_command(args, *run)
+    saved = saved_flags(metrics["args"], metrics["config"])
+    wanted = build_parser().parse_args(cmd[3:])
+    make_config(wanted, metrics["modalities"])   # resolves --model's defaults as train.py does
+    wanted = vars(wanted)
+    changed = changed_flags(saved, wanted) + [f"--{k} {saved[k]} -> {wanted[k]}" for k in ("epochs", "patience")
+                                              if saved.get(k) != wanted[k]]
+    if changed:
+        raise UserError(f"{out}: finished with other flags than this table asks for "
+                        f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")
+
+
 def quality(args):
     """Every planned run not yet finished, --jobs at a time (each one a training subprocess);
     the table is rewritten after each run ends."""
     runs = plan(args.sets.split(","), args.models.split(","), seeds_of(args), args.data_root)
+    for run in runs:
+        check_flags(args, run)
     todo = [(name, model, mods, seed) for name, model, mods, seed in runs
             if not (run_dir(args.runs_dir, name, model, mods, seed) / "compare.json").exists()]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -135,6 +164,7 @@ def finished_runs(args):
         seeds, recs = groups.setdefault((name, model, mods), ([], []))
         seeds.append(seed)
         if path.exists():
+            check_flags(args, (name, model, mods, seed))
             recs.append(with_evaluations(path.parent, json.loads(path.read_text())))
         else:
             missing.append(f"{name} {model} {mods} seed {seed}")
@@ -407,6 +437,7 @@ def write_table(args):
     print(text, flush=True)
 
 
+@exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"])

@@ -140,3 +140,32 @@ def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
     text = Path(args.out).read_text()
     assert "compare.py quality --flags=--no-history-bias`" in text and "| toyshop-tiny | mmmlp | id |" in text
     assert "## Cost in sequence length" not in text and not (tmp_path / "variant-scaling.png").exists()
+
+
+def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path):
+    import pytest
+    from tiny_mmmlp.train import build_parser, make_config, training_flags
+    args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny", models="mmmlp",
+                           epochs=60, patience=3, out=str(tmp_path / "t.md"), note="", set="beauty",
+                           device="", flags="")
+    run = ("toyshop-tiny", "mmmlp", "id", 0)
+    _fake_run(args.runs_dir, *run, 0.04)
+    cmd, out = compare.quality_command(args, *run)
+    ran = build_parser().parse_args(cmd[3:])
+    cfg = make_config(ran, ["id"])
+    metrics = {"valid": {"NDCG@10": 0.05}, "modalities": ["id"], "config": vars(cfg)}
+
+    def saved(**changes):
+        (out / "metrics.json").write_text(json.dumps({**metrics, "args": {**training_flags(ran), **changes}}))
+
+    saved()                                              # the request's own flags: tabled
+    compare.check_flags(args, run)
+    saved(dropout=None)                                  # an older run: its config's dropout
+    compare.check_flags(args, run)
+    for changes, said in (({"lr": 0.001}, "--lr 0.001 -> 0.002"), ({"epochs": 20}, "--epochs 20 -> 60"),
+                          ({"history_bias": False}, "--history-bias False -> True")):
+        saved(**changes)
+        with pytest.raises(compare.UserError, match=f"{out}: finished with other flags.*{said}"):
+            compare.write_table(args)
+    saved(lr=0.001)                                      # ...which a table of that variant takes
+    compare.check_flags(SimpleNamespace(**{**vars(args), "flags": "--lr 0.001"}), run)

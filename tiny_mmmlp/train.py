@@ -189,6 +189,15 @@ def training_flags(args) -> dict:
     return {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
 
 
+def saved_flags(flags: dict, config: dict) -> dict:
+    """A run's saved training flags as they ran: a flag or config key missing from an older run
+    at its old value (as_saved), a per-model size saved as None (before runs saved the resolved
+    value) at its saved config's."""
+    saved = as_saved(flags)
+    saved.update({f: config[f] for f in PER_MODEL if saved.get(f) is None and f in CONFIG_FLAGS})
+    return saved
+
+
 def resume_command(args, out) -> str:
     """The full command that continues this run: every flag that differs from its default."""
     parts = ["python", "-m", "tiny_mmmlp.train"]
@@ -210,12 +219,7 @@ def resume_command(args, out) -> str:
 def resume(ckpt, out, backend, args, meta) -> dict:
     """Load checkpoint ``ckpt`` of the run in ``out`` into ``backend``; refuse changed flags."""
     try:
-        # a flag or config key missing from an older checkpoint ran at its old value (as_saved)
-        # a per-model size saved as None (before runs saved the resolved value) is its config's
-        saved = as_saved(ckpt["flags"])
-        saved.update({f: ckpt["meta"]["config"][f] for f in PER_MODEL
-                      if saved.get(f) is None and f in CONFIG_FLAGS})
-        changed = changed_flags(saved, training_flags(args))
+        changed = changed_flags(saved_flags(ckpt["flags"], ckpt["meta"]["config"]), training_flags(args))
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")

@@ -12,7 +12,8 @@ Every run is ``python -m tiny_mmmlp.train --backend torch`` in a subprocess (whi
 its own peak resident memory, VmHWM) with each model's default sizes and the same --epochs
 and --patience for every model. A run folder that already holds a
 result is reused, and an unfinished one is continued with --resume, so the same command
-completes a table that was stopped. Writes benchmarks/results/compare.md.
+completes a table that was stopped; a finished one that trained with other flags (another
+era's defaults, another --flags) is refused, never tabled. Writes benchmarks/results/compare.md.
 """
 from __future__ import annotations
 

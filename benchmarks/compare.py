@@ -71,8 +71,11 @@ def run_dir(runs_dir, name, model, mods, seed):
 
 
 def train_once(cmd, out):
-    """Run one training subprocess; returns its result record (also written to out)."""
-    if any(out.glob("checkpoint*")) and not (out / "metrics.json").exists():
+    """Run one training subprocess; returns its result record (also written to out).
+    A folder with a checkpoint is resumed: an unfinished run continues, and a finished one
+    whose record was not written (the table stopped in between) is evaluated again, not
+    refused as a run already there."""
+    if any(out.glob("checkpoint*")):
         cmd = [*cmd, "--resume"]
     m, peak_rss_gb, wall_s = run_training(cmd, out)
     record = {k: m[k] for k in ("valid", "test", "popularity", "epochs", "best_epoch", "seconds_per_epoch",

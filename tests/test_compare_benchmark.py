@@ -169,3 +169,14 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
             compare.write_table(args)
     saved(lr=0.001)                                      # ...which a table of that variant takes
     compare.check_flags(SimpleNamespace(**{**vars(args), "flags": "--lr 0.001"}), run)
+
+
+def test_a_finished_run_without_its_record_is_taken_up_again_not_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "masked_test", lambda out: {})
+    args = SimpleNamespace(data_root="", runs_dir=str(tmp_path), epochs=1, patience=3, device="", flags="")
+    cmd, out = compare.quality_command(args, "toyshop-tiny", "gru4rec", "id", 0)
+    first = compare.train_once(cmd, out)
+    (out / "compare.json").unlink()              # the table stopped after training, before its record
+    again = compare.train_once(cmd, out)
+    assert again["command"].endswith("--resume") and not first["command"].endswith("--resume")
+    assert again["test"] == first["test"] and again["epochs"] == first["epochs"] == 1

@@ -135,6 +135,13 @@ def _bomb_png(path: Path):
     path.write_bytes(bytes(blob))
 
 
+def _npy_with_header(path: Path, old: bytes, new: bytes):
+    """A (10, 2) float32 .npy whose header text has ``old`` replaced by ``new``."""
+    buf = io.BytesIO()
+    np.save(buf, np.ones((10, 2), np.float32))
+    path.write_bytes(buf.getvalue().replace(old, new, 1))
+
+
 DESCRIBE_FAULTS = {
     "empty-inter": (lambda f: write_atomic(f, ""), "line 1"),
     "bad-header": (lambda f: write_atomic(f, "user_id\titem_id\n"), "header"),
@@ -146,6 +153,8 @@ DESCRIBE_FAULTS = {
                             np.save(f / "e.npy", np.ones((3, 2), np.float32))), "e.npy"),
     "npy-corrupt": (lambda f: (write_atomic(f, good_inter(), good_item()),
                                (f / "e.npy").write_bytes(b"\x93NUMPY garbage")), "e.npy"),
+    "npy-bad-header": (lambda f: (write_atomic(f, good_inter(), good_item()),            # "(10, 2(, }":
+                                  _npy_with_header(f / "e.npy", b"), }", b"(, }")), "e.npy"),  # TokenError
     "npy-inf": (lambda f: (write_atomic(f, good_inter(), good_item()),
                            np.save(f / "e.npy", np.full((10, 2), np.inf, np.float32))), "e.npy"),
     "float-seq-text": (lambda f: write_atomic(f, good_inter(), good_item(

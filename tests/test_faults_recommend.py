@@ -107,6 +107,21 @@ def test_a_model_file_with_an_unknown_zip_version_is_refused(base_run, user, tmp
     assert_one_sentence(rc, err, "model.npz")
 
 
+@pytest.mark.parametrize("header", [b"(, }", b"[, }"])
+def test_a_model_file_with_an_unparsable_array_header_is_refused(base_run, user, tmp_path, capsys, header):
+    """A flipped byte in an array's .npy header (a shape's ")" made "(", found by the test
+    above) sends NumPy to its Python 2 header filter, which raises tokenize's TokenError or an
+    IndentationError, not ValueError: one sentence and exit 2, like other damage."""
+    run = tmp_path / "run"
+    shutil.copytree(base_run, run)
+    blob = bytearray((run / "model.npz").read_bytes())
+    at = blob.index(b"), }")                             # the end of the first array's shape
+    blob[at:at + 4] = header
+    (run / "model.npz").write_bytes(bytes(blob))
+    rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
+    assert_one_sentence(rc, err, "model.npz")
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_edited_model_metadata_recommends_or_is_refused(data, base_run, user, tmp_path_factory,

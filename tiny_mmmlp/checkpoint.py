@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.atomic import write_bytes, write_text
-from .errors import UserError
+from .errors import NPY_ERRORS, UserError
 
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
@@ -39,7 +39,7 @@ FORMAT = "tiny_mmmlp-checkpoint-1"
 # what a damaged .npz raises. A flipped byte in a zip header can also make zipfile raise
 # RuntimeError (a member marked encrypted; NotImplementedError, its subclass, for an unknown
 # version or compression method) or zlib.error (a member marked deflated): damage too
-_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+_NPZ_ERRORS = (*NPY_ERRORS, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
                RuntimeError, zlib.error)
 
 

@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import functools
 import sys
+import tokenize
+
+# What np.load raises on a damaged .npy (or .npz member): ValueError for most damage, OSError
+# for a short or unreadable file, and, where a flipped byte breaks the header's Python literal,
+# tokenize.TokenError or SyntaxError from NumPy's filter for Python 2 headers
+NPY_ERRORS = (OSError, ValueError, tokenize.TokenError, SyntaxError)
 
 
 class UserError(Exception):

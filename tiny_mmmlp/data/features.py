@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import NPY_ERRORS, UserError
 from . import images, text, tokens
 from .atomic import default_cache_dir, save_npy
 from .load import TEXT_FIELDS
@@ -59,7 +59,7 @@ def _read_npy(ds, stem: str) -> np.ndarray:
     path = Path(ds.folder) / f"{stem}.npy"
     try:
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except NPY_ERRORS as err:
         raise UserError(f"{path}: is not a readable .npy matrix ({err}).") from None
     if matrix.ndim != 2:
         raise UserError(f"{path}: has shape {matrix.shape}; expected (items, features).")
@@ -167,7 +167,7 @@ def build_features(ds, modalities=None, cache_dir=None, progress: bool = True) -
             try:
                 out[name] = np.load(path, allow_pickle=False)
                 continue
-            except (OSError, ValueError):
+            except NPY_ERRORS:
                 pass  # unreadable cache entry: rebuild it
         table = _build_one(ds, name, progress).astype(np.float32)
         table[0] = 0.0

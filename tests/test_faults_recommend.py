@@ -11,11 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faults import base_run, run  # noqa: F401 (pytest fixtures)
-from faults import SMALL, Tree, assert_one_sentence, call, mutated, run_files
+from faults import Tree, assert_one_sentence, call, mutated, run_files
 from tiny_mmmlp import data
 from tiny_mmmlp.recommend import main as recommend_main
-from tiny_mmmlp.train import main as train_main
-
 
 
 @pytest.fixture(scope="module")

@@ -108,8 +108,8 @@ def test_a_model_file_with_an_unknown_zip_version_is_refused(base_run, user, tmp
 @pytest.mark.parametrize("header", [b"(, }", b"[, }"])
 def test_a_model_file_with_an_unparsable_array_header_is_refused(base_run, user, tmp_path, capsys, header):
     """A flipped byte in an array's .npy header (a shape's ")" made "(", found by the test
-    above) sends NumPy to its Python 2 header filter, which raises tokenize's TokenError or an
-    IndentationError, not ValueError: one sentence and exit 2, like other damage."""
+    above) sends NumPy to its Python 2 header filter, which raises tokenize's TokenError, not
+    ValueError: one sentence and exit 2, like other damage."""
     run = tmp_path / "run"
     shutil.copytree(base_run, run)
     blob = bytearray((run / "model.npz").read_bytes())

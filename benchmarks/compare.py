@@ -105,7 +105,7 @@ def check_flags(args, run) -> None:
     flags than the request's, e.g. one copied in from another era's runs folder: its result
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
     resolved on both sides), plus --epochs and --patience, which are the table's budget."""
-    from tiny_mmmlp.run_folder import changed_flags
+    from tiny_mmmlp.run_folder import FREE_ON_RESUME, changed_flags
     from tiny_mmmlp.train import build_parser, make_config, saved_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
@@ -119,8 +119,7 @@ def check_flags(args, run) -> None:
     wanted = build_parser().parse_args(cmd[3:])
     make_config(wanted, metrics["modalities"])   # resolves --model's defaults as train.py does
     wanted = vars(wanted)
-    changed = changed_flags(saved, wanted) + [f"--{k} {saved[k]} -> {wanted[k]}" for k in ("epochs", "patience")
-                                              if saved.get(k) != wanted[k]]
+    changed = changed_flags(saved, wanted, FREE_ON_RESUME - {"epochs", "patience"})
     if changed:
         raise UserError(f"{out}: finished with other flags than this table asks for "
                         f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")

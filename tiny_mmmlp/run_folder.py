@@ -115,10 +115,11 @@ def prepare(out: Path, resume: bool, overwrite: bool) -> None:
             p.unlink(missing_ok=True)
 
 
-def changed_flags(saved: dict, now: dict) -> list:
-    """``["--lr 0.001 -> 0.01", ...]`` for each training flag that differs from the saved run."""
+def changed_flags(saved: dict, now: dict, free=FREE_ON_RESUME) -> list:
+    """``["--lr 0.001 -> 0.01", ...]`` for each training flag that differs from the saved run
+    (flags in ``free`` may differ: by default those a --resume may change)."""
     out = []
-    for key in sorted(set(saved) & set(now) - FREE_ON_RESUME):
+    for key in sorted(set(saved) & set(now) - free):
         if saved[key] != now[key]:
             out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
     return out

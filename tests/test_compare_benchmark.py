@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
 spec = importlib.util.spec_from_file_location("compare", SCRIPT)
 compare = importlib.util.module_from_spec(spec)
@@ -143,7 +145,6 @@ def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
 
 
 def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path):
-    import pytest
     from tiny_mmmlp.train import build_parser, make_config, training_flags
     args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny", models="mmmlp",
                            epochs=60, patience=3, out=str(tmp_path / "t.md"), note="", set="beauty",

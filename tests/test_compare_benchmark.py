@@ -1,4 +1,5 @@
-"""benchmarks/compare.py: the order of its runs and the command of each (no training here)."""
+"""benchmarks/compare.py: the order of its runs, the command of each, its table and its checks of
+finished runs (training only one-epoch toyshop-tiny runs)."""
 import importlib.util
 import json
 import sys

@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import id_only_steps, masked_test, run_training  # noqa: E402
+from training_run import id_only_steps, masked_test, read_record, run_training  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
@@ -92,7 +92,7 @@ def with_evaluations(out: Path, record: dict) -> dict:
     --mask-history's protocol), each found once, then kept in its compare.json."""
     before = dict(record)
     if "valid" not in record and (out / "metrics.json").exists():
-        record["valid"] = json.loads((out / "metrics.json").read_text())["valid"]
+        record["valid"] = read_record(out / "metrics.json")["valid"]
     if "test_masked" not in record:
         record["test_masked"] = masked_test(out)
     if record != before:
@@ -111,7 +111,7 @@ def check_flags(args, run) -> None:
     path = out / "metrics.json"
     if not (out / "compare.json").exists() or not path.exists():
         return
-    metrics = json.loads(path.read_text())
+    metrics = read_record(path)
     if "args" not in metrics:                    # a record from before runs saved their flags
         return
     cmd, _ = quality_command(args, *run)
@@ -168,7 +168,7 @@ def finished_runs(args):
         seeds.append(seed)
         if path.exists():
             check_flags(args, (name, model, mods, seed))
-            recs.append(with_evaluations(path.parent, json.loads(path.read_text())))
+            recs.append(with_evaluations(path.parent, read_record(path)))
         else:
             missing.append(f"{name} {model} {mods} seed {seed}")
     return groups, missing
@@ -210,7 +210,7 @@ def peak_rss(args, name, model, mods, recs) -> str:
     """The row's peak RSS: the memory pass's, else the largest VmHWM of its runs, else "-"."""
     path = memory_path(args.runs_dir, name, model, mods)
     if path.exists():
-        return f"{json.loads(path.read_text())['peak_rss_gb']:.2f}"
+        return f"{read_record(path)['peak_rss_gb']:.2f}"
     own = [r["peak_rss_gb"] for r in recs if r.get("peak_rss_source") == "VmHWM"]
     return f"{max(own):.2f}" if own else "-"
 
@@ -234,6 +234,20 @@ def quality_rows(groups, args) -> list:
     for name, pop in popular.items():
         rows.append(f"| {name} | popularity | - | - | {pop['HR@10']:.4f} | {pop['NDCG@10']:.4f} | "
                     f"{pop['MRR@10']:.4f} | - | - | - | - | - |")
+    return rows
+
+
+def seed_rows(groups) -> list:
+    """One table row per finished run (``finished_runs``): each seed's own figures, which the
+    means above summarise, so that they stay on record when the runs folder is gone."""
+    rows = []
+    for (name, model, mods), (_, recs) in groups.items():
+        for r in sorted(recs, key=lambda r: r["seed"]):
+            valid = f"{r['valid']['NDCG@10']:.4f}" if "valid" in r else "-"
+            rows.append(f"| {name} | {model} | {mods} | {r['seed']} | {r['test']['HR@10']:.4f} | "
+                        f"{r['test']['NDCG@10']:.4f} | {r['test']['MRR@10']:.4f} | "
+                        f"{r['test_masked']['NDCG@10']:.4f} | {valid} | {r['epochs']} ({r['best_epoch']}) | "
+                        f"{r['seconds_per_epoch']:.1f} |")
     return rows
 
 
@@ -349,7 +363,7 @@ def scaling_records(args) -> dict:
     """{(model, max length): record} of the finished scaling runs."""
     recs = {}
     for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")):
-        r = json.loads(p.read_text())
+        r = read_record(p)
         recs[(r["model"], r["max_len"])] = r
     return recs
 
@@ -434,7 +448,11 @@ def write_table(args):
     if draw_scaling(args, recs, picture):
         s += f"\n![seconds per 1,000 examples against max length, log-log]({picture.name})\n"
     t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args, groups, recs)) + "\n"
-    text = head + (args.note + "\n\n" if args.note else "") + q + s + t
+    each = ("\n## Each run\n\nThe quality rows seed by seed (their columns; modalities as "
+            "planned, `id` or `all`).\n\n| set | model | modalities | seed | test HR@10 | test NDCG@10 | "
+            "test MRR@10 | masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(seed_rows(groups)) + "\n")
+    text = head + (args.note + "\n\n" if args.note else "") + q + s + t + each
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_text(Path(args.out), text)
     print(text, flush=True)

@@ -32,12 +32,27 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise fail(f"run failed: {' '.join(map(str, cmd))}")
-    metrics = json.loads((Path(out) / "metrics.json").read_text())
+    metrics = read_record(Path(out) / "metrics.json")
     # the child's own peak (VmHWM, see distributed.peak_memory_mib), not wait4's ru_maxrss,
     # which on Linux is at least this (large) driver process's peak
     peaks = [m for m in metrics.get("peak_memory_mib") or [] if m is not None]
     peak_gb = max(peaks) / 1024 if peaks else usage.ru_maxrss / 1024 ** 2
     return metrics, peak_gb, time.perf_counter() - start
+
+
+def read_record(path) -> dict:
+    """The JSON object in ``path``, a run's or a benchmark's own record (metrics.json,
+    compare.json, a scaling or memory record); a damaged one is one sentence, not a traceback."""
+    from tiny_mmmlp.errors import UserError
+    try:
+        record = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"{path}: not a readable record ({type(err).__name__}: {err}); "
+                        "delete it, or its run folder, to make it again") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path}: not a readable record (not a JSON object); "
+                        "delete it, or its run folder, to make it again")
+    return record
 
 
 def trained_backend(run_dir, backend: str | None = None, source=None):

@@ -107,7 +107,7 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
     assert "| toyshop-tiny | mmmlp | id | 3 of 3 | 0.0820 ± 0.0020 | 0.0410 ± 0.0010 | 0.0205 ± 0.0005 | " \
            "0.0410 ± 0.0010 | - |" in text
     rows = {tuple(c.strip() for c in line.split("|")[1:4]): line.split("|")[-2].strip()
-            for line in text.splitlines() if line.startswith("| toyshop-tiny |")}
+            for line in text.split("## Each run")[0].splitlines() if line.startswith("| toyshop-tiny |")}
     assert rows[("toyshop-tiny", "mmmlp", "id,text")] == "0.42"
     assert rows[("toyshop-tiny", "sasrec", "id")] == "0.61"
     assert rows[("toyshop-tiny", "mmmlp", "id")] == "-"            # wait4 figures are not shown
@@ -117,6 +117,11 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
     assert ("**MMMLP's time per 1,000 examples at most linear from 50 to 800, and below SASRec's at "
             "800**: met (15.0× for 16× the length; 0.17× SASRec's time at 800)") in text
     assert (tmp_path / "compare-scaling.png").stat().st_size > 1000
+    # each seed's own figures stay on record below the means (modalities as planned)
+    each = text.split("## Each run")[1]
+    assert "| toyshop-tiny | mmmlp | all | 2 | 0.1040 | 0.0520 | 0.0260 | 0.0520 | 0.0740 | 9 (6) | 3.0 |" in each
+    assert "| toyshop-tiny | mmmlp | id | 2 | 0.0840 | 0.0420 | 0.0210 | 0.0420 | - | 9 (6) | 3.0 |" in each
+    assert sum(line.startswith("| toyshop-tiny |") for line in each.splitlines()) == 9
 
 
 def test_masked_test_ranks_a_baselines_saved_model_and_never_lowers_a_metric(tmp_path):
@@ -182,3 +187,16 @@ def test_a_finished_run_without_its_record_is_taken_up_again_not_refused(tmp_pat
     again = compare.train_once(cmd, out)
     assert again["command"].endswith("--resume") and not first["command"].endswith("--resume")
     assert again["test"] == first["test"] and again["epochs"] == first["epochs"] == 1
+
+
+def test_a_damaged_record_in_the_runs_folder_is_one_sentence_not_a_traceback(tmp_path):
+    args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny", models="mmmlp",
+                           epochs=60, patience=3, out=str(tmp_path / "t.md"), note="", set="beauty",
+                           device="", flags="")
+    _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", 0, 0.04)
+    record = compare.run_dir(args.runs_dir, "toyshop-tiny", "mmmlp", "id", 0) / "compare.json"
+    for damage in (b'{"test": {"NDCG@1', b"[1, 2]", b"\xff\xfe"):
+        record.write_bytes(damage)
+        with pytest.raises(compare.UserError, match=f"{record}: not a readable record"):
+            compare.write_table(args)
+    assert not Path(args.out).exists()

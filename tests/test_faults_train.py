@@ -183,6 +183,34 @@ def test_a_checkpoint_from_an_older_default_value_resumes_at_it(old_flags, chang
     assert rc == 0, err
 
 
+def test_a_resumed_run_reports_the_peak_memory_of_its_earlier_processes_too(tmp_path, capsys):
+    """metrics.json's peak_memory_mib is the run's: a process that only finishes a run (or
+    re-evaluates a finished one) must not report its own, smaller, high-water mark alone."""
+    out = tmp_path / "r"
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1"], capsys)[0] == 0
+    first = json.loads((out / "metrics.json").read_text())["peak_memory_mib"]
+    assert 0 < load_checkpoint(out)["run"]["peak_memory_mib"][0] <= first[0]   # kept each epoch
+    state = load_checkpoint(out)
+    state["run"]["peak_memory_mib"] = [first[0] + 10 ** 6]          # an earlier process's peak
+    save_checkpoint(out, state)
+    assert call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)[0] == 0
+    assert json.loads((out / "metrics.json").read_text())["peak_memory_mib"] == [first[0] + 10 ** 6]
+    assert load_checkpoint(out)["run"]["peak_memory_mib"] == [first[0] + 10 ** 6]
+    state = load_checkpoint(out)
+    state["run"]["peak_memory_mib"] = ["1 GB"]
+    save_checkpoint(out, state)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "3"], capsys)
+    assert_one_sentence(rc, err, "--resume", "peak_memory_mib")
+
+
+def test_run_peaks_keeps_each_ranks_larger_figure():
+    from tiny_mmmlp.run_folder import run_peaks
+    assert run_peaks(None, [300.0]) == [300.0]
+    assert run_peaks([500.0, None, 200.0], [300.0, 400.0, None]) == [500.0, 400.0, 200.0]
+    assert run_peaks([None], [None]) == [None]
+    assert run_peaks([900.0], [300.0, 310.0]) == [300.0, 310.0]      # another world size: dropped
+
+
 def test_a_checkpoint_at_the_old_dropout_default_names_it(tmp_path, capsys):
     """Runs saved before the sizes were resolved into the flags hold None for a size left to
     its default: the resume reads it from the saved config, so MMMLP's dropout change is named."""

@@ -134,6 +134,16 @@ def _metrics(m) -> bool:
     return isinstance(m, dict) and all(_number(m.get(k)) and 0 <= m[k] <= 1 for k in METRIC_NAMES)
 
 
+def run_peaks(saved, now: list) -> list:
+    """Each rank's peak resident memory in MiB over a run's processes: the larger of the one
+    saved in its checkpoint (``saved``, None before any) and this process's (``now``); a rank
+    whose figure is unknown (None) on both sides stays None. A saved list of another world
+    size is dropped: those were other processes' ranks."""
+    if not isinstance(saved, list) or len(saved) != len(now):
+        return list(now)
+    return [max((x for x in (a, b) if x is not None), default=None) for a, b in zip(saved, now)]
+
+
 def check_run_record(run: dict) -> None:
     """Raise ValueError unless ``run`` looks like the record ``train`` writes each epoch."""
     epoch, bad, history = run["epoch"], run["bad_epochs"], run["history"]
@@ -148,3 +158,6 @@ def check_run_record(run: dict) -> None:
         raise ValueError("best or seconds is not a number")
     if epoch and not (run.get("best_epoch") in range(1, epoch + 1) and _metrics(run.get("best_valid"))):
         raise ValueError("the best epoch's record is missing")
+    peaks = run.get("peak_memory_mib", [])
+    if not (isinstance(peaks, list) and all(p is None or (_number(p) and p >= 0) for p in peaks)):
+        raise ValueError("peak_memory_mib is not a list of MiB figures")

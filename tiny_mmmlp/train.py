@@ -36,7 +36,7 @@ from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
 from .preflight import check_device, check_memory
 from .plots import plot_training_curves
-from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare
+from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare, run_peaks
 from .schedule import SCHEDULES, lr_at
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
@@ -297,6 +297,11 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
             save_checkpoint(out, {"meta": meta, "flags": training_flags(args),
                                   "params": backend.params(), "backend_state": backend.state(),
                                   "run": run})
+        # each rank's high-water mark so far, its earlier processes' included, for the next
+        # save (a resumed run reports the peak of all of them, not only of the process that
+        # finishes it); gathered after the save, so that a dead rank cannot cost the checkpoint
+        run["peak_memory_mib"] = run_peaks(run.get("peak_memory_mib"),
+                                           group.objects(distributed.peak_memory_mib()))
 
     print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
           f"model {args.model}; backend {args.backend}; {data.n_train_examples(split.train)} training examples")
@@ -346,7 +351,8 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
               "config": cfg.to_dict(), "history": run["history"],
               "args": training_flags(args),
               "world_size": group.world_size,
-              "peak_memory_mib": group.objects(distributed.peak_memory_mib())}
+              "peak_memory_mib": run_peaks(run.get("peak_memory_mib"),
+                                           group.objects(distributed.peak_memory_mib()))}
     group.close()
     if not group.is_main:
         return result

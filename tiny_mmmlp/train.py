@@ -292,16 +292,18 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
         run = resume(ckpt, out, backend, args, meta)
         print(f"resuming {out} after epoch {run['epoch']}")
 
+    def peaks_so_far() -> list:
+        """Each rank's high-water mark so far, its earlier processes' included (a resumed run
+        reports the peak of all of them, not only of the process that finishes it)."""
+        return run_peaks(run.get("peak_memory_mib"), group.objects(distributed.peak_memory_mib()))
+
     def checkpoint():
         if group.is_main:
             save_checkpoint(out, {"meta": meta, "flags": training_flags(args),
                                   "params": backend.params(), "backend_state": backend.state(),
                                   "run": run})
-        # each rank's high-water mark so far, its earlier processes' included, for the next
-        # save (a resumed run reports the peak of all of them, not only of the process that
-        # finishes it); gathered after the save, so that a dead rank cannot cost the checkpoint
-        run["peak_memory_mib"] = run_peaks(run.get("peak_memory_mib"),
-                                           group.objects(distributed.peak_memory_mib()))
+        # kept for the next save; gathered after this one, so a dead rank cannot cost it
+        run["peak_memory_mib"] = peaks_so_far()
 
     print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
           f"model {args.model}; backend {args.backend}; {data.n_train_examples(split.train)} training examples")
@@ -351,8 +353,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
               "config": cfg.to_dict(), "history": run["history"],
               "args": training_flags(args),
               "world_size": group.world_size,
-              "peak_memory_mib": run_peaks(run.get("peak_memory_mib"),
-                                           group.objects(distributed.peak_memory_mib()))}
+              "peak_memory_mib": peaks_so_far()}
     group.close()
     if not group.is_main:
         return result

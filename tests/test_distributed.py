@@ -26,7 +26,7 @@ from tiny_mmmlp import data  # noqa: E402
 from tiny_mmmlp.backends import make_backend  # noqa: E402
 from tiny_mmmlp.checkpoint import load_model  # noqa: E402
 from tiny_mmmlp.config import MMMLPConfig  # noqa: E402
-from tiny_mmmlp.distributed import Group  # noqa: E402
+from tiny_mmmlp.distributed import Group, RankStopped, stop_on_signals  # noqa: E402
 from tiny_mmmlp.evaluate import evaluate  # noqa: E402
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 
@@ -72,6 +72,38 @@ def test_shares_cover_every_row_once(n, k, batch):
     spans = [Group(r, k).eval_span(n, batch) for r in range(k)]
     assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(n))
     assert all(lo % batch == 0 or lo == hi for lo, hi in spans)    # whole batches, as one process
+
+
+@pytest.fixture
+def own_signals():
+    """Give back the test process's SIGINT and SIGTERM handlers after the test."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def signal_self(signum):
+    os.kill(os.getpid(), signum)
+    time.sleep(0.05)                    # the handler runs here, in this (the main) thread
+
+
+@pytest.mark.parametrize("first", ["SIGTERM", "SIGINT", "lost peer"])
+def test_a_rank_stops_once_and_later_signals_cannot_cut_its_goodbye_short(first, own_signals,
+                                                                         capsys):
+    # The CI failure this guards: rank 1 killed, rank 0's collective lost it and began to stop,
+    # then torchrun's SIGTERM raised again inside the stop and the "interrupted" line was lost.
+    group = Group(0, 2)
+    stop_on_signals(group)
+    expected = {"SIGTERM": RankStopped, "SIGINT": KeyboardInterrupt, "lost peer": RankStopped}
+    with pytest.raises(expected[first]):
+        if first == "lost peer":
+            raise group.lost(RuntimeError("Connection reset by peer"))
+        signal_self(getattr(signal, first))
+    assert group.stopping
+    signal_self(signal.SIGTERM)         # torchrun's stop while this rank is stopping: ignored
+    signal_self(signal.SIGINT)
+    assert capsys.readouterr().err.count("rank 0: stopping") == (first != "SIGINT")
 
 
 def test_numpy_backend_under_torchrun_is_a_clear_error(tmp_path):

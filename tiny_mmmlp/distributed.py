@@ -66,6 +66,7 @@ class Group:
     def __init__(self, rank=0, world_size=1, local_rank=0, device="cpu"):
         self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
         self.device = device
+        self.stopping = False           # set by the first stop; later signals are then ignored
 
     @property
     def is_main(self) -> bool:
@@ -92,6 +93,7 @@ class Group:
 
     def stopped(self, why) -> RankStopped:
         """``RankStopped(why)``, after saying why on stderr (the only output other ranks keep)."""
+        self.stopping = True            # first: a signal arriving from here on is ignored
         print(f"rank {self.rank}: stopping: {why}", file=sys.stderr, flush=True)
         return RankStopped(why)
 
@@ -219,7 +221,8 @@ def setup(args) -> Group:
 
     Under torchrun with K > 1 this also picks the rank's device (``--device cuda`` becomes
     ``cuda:LOCAL_RANK``, and the process group NCCL; the CPU uses gloo), turns off progress
-    bars and stdout on ranks other than 0, and turns torchrun's SIGTERM into ``RankStopped``.
+    bars and stdout on ranks other than 0, and turns torchrun's SIGTERM into ``RankStopped``
+    (``stop_on_signals``).
     """
     if not launched_by_torchrun():
         return Group()
@@ -252,10 +255,29 @@ def setup(args) -> Group:
         args.no_progress = True
         sys.stdout = open(os.devnull, "w")          # noqa: SIM115  (lives as long as the process)
 
-    def on_sigterm(signum, frame):
-        raise group.stopped("torchrun stopped this rank (another rank failed or was interrupted)")
-    signal.signal(signal.SIGTERM, on_sigterm)
+    stop_on_signals(group)
     return group
+
+
+def stop_on_signals(group: Group) -> None:
+    """Stop this rank once on Ctrl-C (SIGINT) or torchrun's SIGTERM, and only once.
+
+    The first stop raises (``KeyboardInterrupt``, or ``RankStopped`` for SIGTERM) and is
+    caught by the training loop, which then says where the checkpoint is. torchrun sends its
+    SIGTERM right after a peer dies, often while this rank is already stopping because a
+    collective lost that peer; raised again there, it would cut that message short (exit 1,
+    no "interrupted" line). So once the group is stopping, signals are ignored.
+    """
+    def on_signal(signum, frame):
+        if group.stopping:
+            return
+        if signum == signal.SIGINT:
+            group.stopping = True
+            raise KeyboardInterrupt
+        raise group.stopped("torchrun stopped this rank (another rank failed or was interrupted)")
+    signal.signal(signal.SIGTERM, on_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:     # a background job keeps it off
+        signal.signal(signal.SIGINT, on_signal)
 
 
 def peak_memory_mib() -> float | None:

@@ -76,8 +76,10 @@ def test_shares_cover_every_row_once(n, k, batch):
 
 @pytest.fixture
 def own_signals():
-    """Give back the test process's SIGINT and SIGTERM handlers after the test."""
+    """SIGINT as a terminal leaves it (a background job starts with it ignored); the test
+    process's SIGINT and SIGTERM handlers are given back after the test."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     for s, handler in saved.items():
         signal.signal(s, handler)
@@ -104,6 +106,12 @@ def test_a_rank_stops_once_and_later_signals_cannot_cut_its_goodbye_short(first,
     signal_self(signal.SIGTERM)         # torchrun's stop while this rank is stopping: ignored
     signal_self(signal.SIGINT)
     assert capsys.readouterr().err.count("rank 0: stopping") == (first != "SIGINT")
+
+
+def test_a_rank_started_with_ctrl_c_ignored_keeps_ignoring_it(own_signals):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # as a shell starts a background job
+    stop_on_signals(Group(0, 2))
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_numpy_backend_under_torchrun_is_a_clear_error(tmp_path):

@@ -32,7 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import id_only_steps, masked_test, read_record, run_training  # noqa: E402
+from training_run import (id_only_steps, masked_test, read_record, run_training,  # noqa: E402
+                          stop_on_sigterm, stop_runs)
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
@@ -133,10 +134,18 @@ def quality(args):
         check_flags(args, run)
     todo = [(name, model, mods, seed) for name, model, mods, seed in runs
             if not (run_dir(args.runs_dir, name, model, mods, seed) / "compare.json").exists()]
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         for done in as_completed([pool.submit(train_once, *quality_command(args, *run)) for run in todo]):
             done.result()
             write_table(args)
+    except BaseException as stop:
+        pool.shutdown(wait=False, cancel_futures=True)     # no queued run starts after this
+        if not isinstance(stop, SystemExit):               # Ctrl-C or kill: end the runs going;
+            stop_runs()                                    # a failed run lets the others finish
+        raise
+    finally:
+        pool.shutdown()
 
 
 def quality_command(args, name, model, mods, seed):
@@ -486,6 +495,7 @@ def main():
     p.add_argument("--model", default="mmmlp", help=argparse.SUPPRESS)
     p.add_argument("--max-len", type=int, default=50, help=argparse.SUPPRESS)
     args = p.parse_args()
+    stop_on_sigterm()
     {"quality": quality, "scaling": scaling, "memory": memory, "table": write_table,
      "_scale": scale_one}[args.what](args)
 

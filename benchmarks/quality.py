@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import masked_test, run_training  # noqa: E402
+from training_run import masked_test, run_training, stop_on_sigterm  # noqa: E402
 
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
@@ -82,6 +82,7 @@ def main():
     p.add_argument("--seeds", default="", help="e.g. 0,1,2: mean ± std over seeds, both protocols")
     p.add_argument("--flags", default="", help="extra train.py flags for every run")
     args = p.parse_args()
+    stop_on_sigterm()
     if args.seeds:
         return seeded_table(args)
     rows = []

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
-from training_run import run_training  # noqa: E402
+from training_run import run_training, stop_on_sigterm  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/recbole_crosscheck.md"
@@ -166,6 +166,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
+    stop_on_sigterm()
     if args.patience < 1 or args.epochs < 1:
         p.error("--epochs and --patience must be at least 1")
     if not (args.data / f"{args.data.name}.inter").exists():

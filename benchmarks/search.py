@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import run_training  # noqa: E402
+from training_run import run_training, stop_on_sigterm  # noqa: E402
 from tiny_mmmlp.baselines import MODEL_DEFAULTS  # noqa: E402
 from tiny_mmmlp.config import DEFAULT_CHANGES  # noqa: E402
 
@@ -245,6 +245,7 @@ def main():
     p.add_argument("--trials", type=int, default=0, help="TPE trials after the enqueued ones")
     p.add_argument("--report", action="store_true", help="print the study as a markdown table")
     args = p.parse_args()
+    stop_on_sigterm()
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend

@@ -8,16 +8,38 @@
 ``cmd`` is a ``python -m tiny_mmmlp.train ... --out OUT`` command; the child runs in the
 repository root, its peak resident memory is the one it records itself (VmHWM), and
 ``OUT/metrics.json`` is read back once it has exited.
+
+A driver's runs end with it: ``stop_on_sigterm()`` (called by each driver's ``main``) makes a
+``kill`` of the driver a ``KeyboardInterrupt``, as Ctrl-C is, and a driver stopping while
+runs are going ends them (``stop_runs``); each keeps its last checkpoint, and the same driver
+command resumes it. Without this a killed driver left its runs training on, unseen, in the
+folders its next call would use.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNNING: set[subprocess.Popen] = set()       # runs started by run_training, not yet seen to end
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``) stops this driver as Ctrl-C does: KeyboardInterrupt, its runs ended."""
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def stop_runs() -> None:
+    """End every run this driver started and has not seen end (SIGTERM; the run's last
+    checkpoint stays). For a driver stopping while other threads wait for their runs."""
+    for proc in list(RUNNING):
+        proc.terminate()
 
 
 def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
@@ -29,7 +51,15 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     print("$", " ".join(map(str, cmd)), flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
+    RUNNING.add(proc)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:                   # the driver stops while waiting: so does the run
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        RUNNING.discard(proc)
     if os.waitstatus_to_exitcode(status) != 0:
         raise fail(f"run failed: {' '.join(map(str, cmd))}")
     metrics = read_record(Path(out) / "metrics.json")

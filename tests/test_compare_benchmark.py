@@ -2,6 +2,7 @@
 finished runs (training only one-epoch toyshop-tiny runs)."""
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -200,3 +201,45 @@ def test_a_damaged_record_in_the_runs_folder_is_one_sentence_not_a_traceback(tmp
         with pytest.raises(compare.UserError, match=f"{record}: not a readable record"):
             compare.write_table(args)
     assert not Path(args.out).exists()
+
+
+def _run_alive(folder: Path) -> bool:
+    """True while a training run holds ``folder``'s lock (run_folder.RunLock: flock, for the
+    life of the run; the kernel drops it when the process ends)."""
+    import fcntl
+    lock = folder / ".lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+@pytest.mark.slow
+def test_killing_the_driver_ends_its_runs_and_starts_no_queued_one(tmp_path):
+    import signal
+    import subprocess
+    import time
+    runs = tmp_path / "runs"
+    driver = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "quality", "--data-root", "", "--sets", "toyshop-tiny",
+         "--models", "mmmlp", "--jobs", "2", "--epochs", "500", "--patience", "500",
+         "--runs-dir", str(runs), "--out", str(tmp_path / "t.md")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300            # two runs going (of six planned)
+        while len([d for d in runs.glob("*") if _run_alive(d)]) < 2:
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGTERM)           # `kill` of the driver, as a user would
+        _, err = driver.communicate(timeout=120)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
+    assert driver.returncode == 130 and "interrupted" in err, err[-2000:]
+    folders = sorted(runs.glob("*"))
+    assert len(folders) == 2, folders                # the queued runs never started
+    assert not any(_run_alive(d) for d in folders)   # and the two going ended with the driver

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_
 from training_run import masked_test, run_training, stop_on_sigterm  # noqa: E402
 
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 
 
 def runs_for(name, modalities, each=False, paper_head=True):
@@ -67,6 +68,7 @@ def run_one(data, flags, out, backend, seed=0):
     return m
 
 
+@exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))

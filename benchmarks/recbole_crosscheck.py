@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
 from training_run import run_training, stop_on_sigterm  # noqa: E402
+from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/recbole_crosscheck.md"
@@ -157,6 +158,7 @@ def table(ours: dict, theirs: dict, args, load: tuple) -> str:
             f"Validation NDCG@10 by epoch, RecBole: {curve(theirs['valid_curve'])}\n")
 
 
+@exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("recbole_venv", type=Path, help="virtual environment with recbole 1.2.1")

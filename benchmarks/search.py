@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training, stop_on_sigterm  # noqa: E402
+from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.baselines import MODEL_DEFAULTS  # noqa: E402
 from tiny_mmmlp.config import DEFAULT_CHANGES  # noqa: E402
 
@@ -224,6 +225,7 @@ def enqueue_once(study, params: dict):
         study.enqueue_trial(params)
 
 
+@exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", required=True, help="scientific, instruments or beauty")

@@ -243,3 +243,24 @@ def test_killing_the_driver_ends_its_runs_and_starts_no_queued_one(tmp_path):
     folders = sorted(runs.glob("*"))
     assert len(folders) == 2, folders                # the queued runs never started
     assert not any(_run_alive(d) for d in folders)   # and the two going ended with the driver
+
+
+def test_a_driver_killed_while_waiting_for_its_one_run_ends_that_run(tmp_path):
+    # quality.py and search.py wait for one run in their main thread
+    import signal
+    import threading
+    saved = signal.getsignal(signal.SIGTERM)
+    pid_file = tmp_path / "pid"
+    child = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+             "time.sleep(120)")
+    kill_me = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        compare.stop_on_sigterm()
+        kill_me.start()
+        with pytest.raises(KeyboardInterrupt):
+            compare.run_training([sys.executable, "-c", child], tmp_path)
+    finally:
+        kill_me.cancel()
+        signal.signal(signal.SIGTERM, saved)
+    with pytest.raises(ProcessLookupError):          # ended and reaped, not left running
+        os.kill(int(pid_file.read_text()), 0)

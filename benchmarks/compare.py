@@ -141,7 +141,7 @@ def quality(args):
             write_table(args)
     except BaseException as stop:
         pool.shutdown(wait=False, cancel_futures=True)     # no queued run starts after this
-        if not isinstance(stop, SystemExit):               # Ctrl-C or kill: end the runs going;
+        if isinstance(stop, KeyboardInterrupt):            # Ctrl-C or kill: end the runs going;
             stop_runs()                                    # a failed run lets the others finish
         raise
     finally:

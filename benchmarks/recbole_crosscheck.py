@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
-from training_run import run_training, stop_on_sigterm  # noqa: E402
+from training_run import RUNNING, run_training, stop_on_sigterm, stop_runs  # noqa: E402
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
@@ -100,10 +100,15 @@ def run_recbole(venv: Path, data_dir: Path, work: Path, args) -> dict:
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)
     with open(work / "recbole.log", "w") as log:
-        proc = subprocess.run([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
-                              stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
+                                stdout=subprocess.PIPE, stderr=log, text=True)
+        RUNNING.add(proc)                    # so that a stopping driver ends it (stop_runs)
+        try:
+            stdout, _ = proc.communicate()
+        finally:
+            RUNNING.discard(proc)
     text = (work / "recbole.log").read_text()
-    answer = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@ ")]
+    answer = [ln for ln in stdout.splitlines() if ln.startswith("@@ ")]
     if proc.returncode != 0 or not answer:
         raise SystemExit(f"RecBole failed (exit {proc.returncode}); the end of its log:\n{text[-2000:]}")
     return {**json.loads(answer[-1][3:]), **parse_recbole_log(text)}
@@ -188,8 +193,13 @@ def main():
 
         side = threading.Thread(target=recbole_side)
         side.start()
-        ours = run_ours(args.data, work / "ours", args)
-        side.join()
+        try:
+            ours = run_ours(args.data, work / "ours", args)
+        except BaseException:                # stopped, or our run failed: RecBole's ends too
+            stop_runs()
+            raise
+        finally:
+            side.join()
         if "error" in theirs:
             raise SystemExit(theirs["error"])
     text = table(ours, theirs, args, (load0[0], os.getloadavg()[0]))

@@ -47,3 +47,46 @@ def test_the_config_matches_our_sasrec_and_early_stopping(tmp_path):
     assert cfg["loss_type"] == "CE" and cfg["train_neg_sample_args"] is None
     assert cfg["valid_metric"] == "NDCG@10" and cfg["eval_args"]["mode"] == "full"
     assert (cfg["stopping_step"], cfg["epochs"], cfg["data_path"], cfg["dataset"]) == (2, 60, "/d", "scientific")
+
+
+def test_a_killed_driver_ends_recboles_run_as_well_as_ours(tmp_path):
+    # RecBole runs in a thread beside our run; before, a kill ended ours and then waited for it
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+    data = tmp_path / "shop"
+    data.mkdir()
+    rng = random.Random(0)
+    rows = [f"u{u}\ti{rng.randrange(30)}\t{t}" for u in range(60) for t in range(6)]
+    (data / "shop.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n"
+                                     + "\n".join(rows) + "\n")
+    pid_file = tmp_path / "recbole.pid"
+    venv = tmp_path / "venv"                   # a stand-in: "imports recbole", then trains forever
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin/python").write_text(f'#!/bin/sh\n[ "$1" = "-c" ] && exit 0\n'
+                                     f'echo $$ > {pid_file}\nexec sleep 300\n')
+    (venv / "bin/python").chmod(0o755)
+    driver = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(venv), "--data", str(data), "--epochs", "500",
+         "--patience", "500", "--out", str(tmp_path / "t.md")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+            time.sleep(0.2)
+        time.sleep(3)                            # our run is going too by now
+        driver.send_signal(signal.SIGTERM)
+        _, err = driver.communicate(timeout=60)  # not the stand-in's 300 s
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
+    assert driver.returncode == 130 and "interrupted" in err, err[-2000:]
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except ProcessLookupError:
+        pass                                     # ended with the driver
+    else:
+        raise AssertionError("RecBole's run outlived the driver")
+    assert not (tmp_path / "t.md").exists()

@@ -219,8 +219,9 @@ def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path):
 
 @needs_gloo
 @pytest.mark.slow
-def test_resume_under_torchrun_continues_exactly_with_dropout(tmp_path):
-    flags = ["--batch-size", "64", "--dropout", "0.2"]        # rank 1 reseeds from its step count
+@pytest.mark.parametrize("average", [[], ["--ema", "0.9"]])
+def test_resume_under_torchrun_continues_exactly_with_dropout(tmp_path, average):
+    flags = ["--batch-size", "64", "--dropout", "0.2", *average]   # rank 1 reseeds from its steps
     run_torchrun(tmp_path / "straight", "--epochs", "2", *flags)
     run_torchrun(tmp_path / "resumed", "--epochs", "1", *flags)
     run_torchrun(tmp_path / "resumed", "--epochs", "2", "--resume", *flags)

@@ -42,6 +42,13 @@ def finite_non_negative_float(text):
     return value
 
 
+def ema_decay(text):
+    value = float(text)
+    if not (value == 0 or 0 < value < 1):
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or a decay between 0 and 1, got {text}")
+    return value
+
+
 def seed_int(text):
     value = int(text)
     if not 0 <= value < 2**63:

@@ -25,11 +25,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import data, distributed
+from .averaging import with_average
 from .backends import BACKENDS, make_backend
 from .baselines import MODEL_DEFAULTS, MODELS, encoder_settings
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
-from .cli import OneLineParser, finite_non_negative_float, finite_positive_float, positive_int, seed_int
+from .cli import (OneLineParser, ema_decay, finite_non_negative_float, finite_positive_float,
+                  positive_int, seed_int)
 from .config import MMMLPConfig, as_saved
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
@@ -79,6 +81,9 @@ def build_parser():
     p.add_argument("--lr", type=finite_positive_float, default=None,
                    help="AdamW learning rate (" + per_model_help("lr") + ")")
     p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
+    p.add_argument("--ema", type=ema_decay, default=0.0, metavar="DECAY",
+                   help="evaluate, keep and save an exponential moving average of the weights, "
+                        "updated after every step with this decay, e.g. 0.999 (default 0: off)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default=None,
                    help="run folder (default: runs/<data>-<modalities>-<backend>)")
@@ -225,12 +230,11 @@ def resume(ckpt, out, backend, args, meta) -> dict:
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")
         if {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"], meta["config"])} != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
-        backend.load_params(ckpt["params"])
-        backend.load_state(ckpt["backend_state"])
         run = dict(ckpt["run"])
         check_run_record(run)
         backend.load_params(run["best_params"])               # checks the best copy too...
         backend.load_params(ckpt["params"])                   # ...then the current weights
+        backend.load_state(ckpt["backend_state"])             # (last: --ema's trained weights)
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
@@ -258,8 +262,9 @@ def train(args) -> dict:
     # the model is built before the run folder is claimed, so a size it refuses leaves no folder
     encoder = None if args.model == "mmmlp" else encoder_settings(args.model, args.encoder_layers,
                                                                   args.heads)
-    backend = group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed, args.lr,
-                                      args.weight_decay, args.device, args.model, encoder), args.seed)
+    backend = with_average(group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed,
+                                                   args.lr, args.weight_decay, args.device,
+                                                   args.model, encoder), args.seed), args.ema)
     runner = args.backend if args.model == "mmmlp" else args.model
     out = Path(args.out) if args.out else default_out(ds.name, modalities, runner)
     lock = RunLock(out) if group.is_main else contextlib.nullcontext()   # rank 0 alone writes

@@ -1,0 +1,76 @@
+"""--ema: the exponential moving average of the weights (tiny_mmmlp.averaging)."""
+import json
+
+import numpy as np
+import pytest
+
+from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp.averaging import WeightAverage, with_average
+from tiny_mmmlp.backends import make_backend
+from tiny_mmmlp.train import main as train_main
+
+CFG = MMMLPConfig(max_len=4, d_model=4, token_hidden=3, channel_hidden=4, n_layers=1, dropout=0.0)
+SEQ, TARGETS = np.array([[0, 1, 2, 3], [0, 0, 4, 5], [1, 2, 3, 4]]), np.array([6, 7, 8])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_the_average_follows_its_recurrence_and_ranking_uses_it(backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    inner = make_backend(backend, CFG, 9, {}, 0, 5e-2, 0.0)
+    b, d = with_average(inner, 0.6), 0.6
+    expect = inner.params()                                  # θ̄ starts at the initial θ
+    for _ in range(3):
+        b.step(SEQ, TARGETS)
+        theta = inner.params()
+        expect = {k: d * expect[k] + (1 - d) * theta[k] for k in expect}   # by hand, float64
+    got = b.params()
+    for k in expect:
+        np.testing.assert_allclose(got[k], expect[k], rtol=1e-5, atol=1e-7, err_msg=k)
+    assert not np.allclose(got["head.proj.W"], theta["head.proj.W"])      # θ̄ lags θ
+    ranks = b.ranks(SEQ, TARGETS)
+    assert all(np.array_equal(v, theta[k]) for k, v in inner.params().items())   # θ put back
+    reference = make_backend(backend, CFG, 9, {}, 0, 5e-2, 0.0)
+    reference.load_params(got)
+    np.testing.assert_array_equal(ranks, reference.ranks(SEQ, TARGETS))    # ranked with θ̄
+
+
+def test_decay_zero_is_no_wrapper_and_out_of_range_is_refused():
+    inner = make_backend("numpy", CFG, 9, {}, 0, 1e-2, 0.0)
+    assert with_average(inner, 0.0) is inner
+    for bad in (1.0, -0.5):
+        with pytest.raises(ValueError):
+            WeightAverage(inner, bad)
+
+
+SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
+         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "32", "--no-progress",
+         "--modalities", "id,text", "--ema", "0.9", "--patience", "5"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    run = lambda out, *extra: train_main([*SMALL, "--backend", backend, "--out", str(out), *extra])
+    read = lambda out: json.loads((out / "metrics.json").read_text())
+    run(tmp_path / "a", "--epochs", "3")
+    run(tmp_path / "b", "--epochs", "1")
+    run(tmp_path / "b", "--epochs", "3", "--resume")
+    straight, resumed = read(tmp_path / "a"), read(tmp_path / "b")
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "examples_per_s"} for h in hist]
+    assert strip(resumed["history"]) == strip(straight["history"])
+    assert resumed["test"] == straight["test"] and straight["args"]["ema"] == 0.9
+    run(tmp_path / "plain", "--epochs", "3", "--ema", "0")
+    assert read(tmp_path / "plain")["history"][-1]["valid"] != straight["history"][-1]["valid"]
+    # model.npz holds the weights that were tested: ranking with it gives the test figures
+    from tiny_mmmlp.recommend import load_trained
+    from tiny_mmmlp import data
+    from tiny_mmmlp.evaluate import evaluate
+    model, ds, meta = load_trained(tmp_path / "a")
+    split = data.split_leave_one_out(ds)
+    numpy_backend = make_backend("numpy", model.cfg, ds.n_items, model.features, 0, 1e-3, 0.0)
+    numpy_backend.load_params(model.params)
+    test = evaluate(numpy_backend, split.test_history, split.test_target, model.cfg.max_len, 32)
+    for k, v in straight["test"].items():
+        assert abs(test[k] - v) < 1e-6, k

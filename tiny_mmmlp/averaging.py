@@ -27,17 +27,19 @@ class WeightAverage:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"the average's decay must lie in (0, 1), got {decay}")
         self.backend, self.decay = backend, decay
-        self.average = backend.params()                     # θ̄ = θ at the start
+        self.average = _copies(backend.live_params())        # θ̄ = θ at the start
 
     def __getattr__(self, name):                            # name, set_lr, model, ...
         return getattr(self.backend, name)
 
     def step(self, item_seq, targets):
+        """The backend's step, then the average's, on the backend's own arrays (on a GPU the
+        average stays there: nothing is copied to the host per step)."""
         loss = self.backend.step(item_seq, targets)
         d = self.decay
-        for k, theta in self.backend.params().items():
+        for k, theta in self.backend.live_params().items():
             avg = self.average[k]
-            if np.issubdtype(avg.dtype, np.floating):
+            if _floating(avg):
                 avg *= d
                 avg += theta * (1.0 - d)                    # θ̄ ← d θ̄ + (1 − d) θ
             else:
@@ -45,23 +47,25 @@ class WeightAverage:
         return loss
 
     def ranks(self, *args, **kwargs):
-        """The backend's ranks with θ̄ in place of θ, which is put back afterwards."""
-        theta = self.backend.params()
-        self.backend.load_params(self.average)
+        """The backend's ranks with θ̄ in place of θ, which is put back afterwards (copies
+        within the backend's own arrays, on its device)."""
+        live = self.backend.live_params()
+        theta = _copies(live)
+        _assign(live, self.average)
         try:
             return self.backend.ranks(*args, **kwargs)
         finally:
-            self.backend.load_params(theta)
+            _assign(live, theta)
 
     def params(self):
-        """θ̄: the weights that are evaluated, kept as the best and saved."""
-        return {k: v.copy() for k, v in self.average.items()}
+        """θ̄ as NumPy arrays: the weights that are evaluated, kept as the best and saved."""
+        return {k: _host_copy(v) for k, v in self.average.items()}
 
     def load_params(self, params):
         """θ̄ and θ both set to ``params`` (a best copy before the test, or a checkpoint's θ̄,
         whose θ ``load_state`` then restores)."""
         self.backend.load_params(params)
-        self.average = self.backend.params()
+        self.average = _copies(self.backend.live_params())
 
     def state(self):
         return {**self.backend.state(), "trained_weights": self.backend.params()}
@@ -69,3 +73,23 @@ class WeightAverage:
     def load_state(self, state):
         self.backend.load_state({k: v for k, v in state.items() if k != "trained_weights"})
         self.backend.load_params(state["trained_weights"])
+
+
+# The average holds arrays of the backend's own kind: NumPy arrays (numpy backend) or torch
+# tensors on the backend's device (torch, triton). These helpers are all that differ.
+
+def _copies(arrays):
+    return {k: v.copy() if isinstance(v, np.ndarray) else v.clone() for k, v in arrays.items()}
+
+
+def _floating(a):
+    return np.issubdtype(a.dtype, np.floating) if isinstance(a, np.ndarray) else a.is_floating_point()
+
+
+def _host_copy(a):
+    return a.copy() if isinstance(a, np.ndarray) else a.detach().cpu().numpy().copy()
+
+
+def _assign(destination, source):
+    for k, v in destination.items():
+        v[...] = source[k]

@@ -5,6 +5,8 @@ Each backend holds a model and its AdamW optimizer and offers
     ranks(item_seq, targets, history=None) -> (B,) ranks   0-based full-ranking ranks, ties
                                              against the target; ``history`` (B, H) masks those items
     params() -> {name: np.ndarray}           the shared parameter names (tiny_mmmlp.params)
+    live_params() -> {name: array}           the same, the backend's own arrays (NumPy arrays or
+                                             torch tensors on its device), updated in place by step
     set_lr(lr)                               the learning rate of the next steps (schedules)
     load_params(params), state() / load_state(state)   for checkpoints and --resume
 Parameters move between backends by name, so a checkpoint of one loads into another.
@@ -98,6 +100,9 @@ class NumpyBackend:
     def params(self):
         return {k: v.copy() for k, v in self.model.params.items()}
 
+    def live_params(self):
+        return self.model.params
+
     def set_lr(self, lr):
         self.opt.lr = lr
 
@@ -176,6 +181,9 @@ class TorchBackend:
 
     def params(self):
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+
+    def live_params(self):
+        return {k: v.detach() for k, v in self.model.state_dict().items()}
 
     def set_lr(self, lr):
         for group in self.opt.param_groups:

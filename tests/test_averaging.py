@@ -74,3 +74,14 @@ def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend
     test = evaluate(numpy_backend, split.test_history, split.test_target, model.cfg.max_len, 32)
     for k, v in straight["test"].items():
         assert abs(test[k] - v) < 1e-6, k
+
+
+def test_the_memory_preflight_counts_the_average_and_its_swap():
+    """--ema keeps θ̄ and, while ranking, a copy of θ: two more parameter-sized arrays."""
+    from tiny_mmmlp import preflight
+    V, F = 200, 8
+    plain, averaged = (preflight.estimate_bytes(CFG, V, [F], 64, 64, averaged=a) for a in (False, True))
+    layers = 2 * CFG.n_layers + CFG.fusion_layers               # id and one feature branch
+    params = (V + 1) * CFG.d_model + F * CFG.d_model + layers * (
+        2 * CFG.max_len * CFG.token_hidden + 2 * CFG.d_model * CFG.channel_hidden)
+    assert averaged - plain == 2 * 4 * params

@@ -9,6 +9,7 @@ The big buffers of a run, in float32 (4 bytes), with V items, D = d_model, N = m
 B = batch size, E = evaluation batch, F = the summed raw feature widths and M the number of branches:
 
     parameters, gradients, two AdamW moments, best copy:   5 · 4 · (V·D + F·D + per-block weights)
+    with --ema, the average and θ's copy while it ranks:   2 · 4 · (the same)
     feature tables:                                       4 · V · F
     training scores, softmax and its gradient:            3 · 4 · B · V
     evaluation scores (batches of E users):               2 · 4 · E · V
@@ -35,7 +36,9 @@ def available_bytes() -> int | None:
     return None
 
 
-def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int) -> int:
+def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int,
+                   averaged: bool = False) -> int:
+    """The module docstring's sum, in bytes; ``averaged``: the run keeps a weight average (--ema)."""
     V, D, N, B = n_items + 1, cfg.d_model, cfg.max_len, batch_size
     F = sum(feature_widths)
     branches = len(feature_widths) + (1 if cfg.id_branch else 0)
@@ -43,11 +46,14 @@ def estimate_bytes(cfg, n_items: int, feature_widths: list, batch_size: int, eva
     block = 2 * N * cfg.token_hidden + 2 * D * cfg.channel_hidden
     params = V * D + F * D + layers * block
     wide = max(D, cfg.channel_hidden, cfg.token_hidden)
-    return 4 * (5 * params + V * F + 3 * B * V + 2 * eval_batch * V + 12 * B * N * wide * max(layers, 1))
+    copies = 5 + (2 if averaged else 0)
+    return 4 * (copies * params + V * F + 3 * B * V + 2 * eval_batch * V + 12 * B * N * wide * max(layers, 1))
 
 
-def check_memory(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int) -> None:
-    need, have = estimate_bytes(cfg, n_items, feature_widths, batch_size, eval_batch), available_bytes()
+def check_memory(cfg, n_items: int, feature_widths: list, batch_size: int, eval_batch: int,
+                 averaged: bool = False) -> None:
+    need = estimate_bytes(cfg, n_items, feature_widths, batch_size, eval_batch, averaged)
+    have = available_bytes()
     if have is not None and need > have:
         raise UserError(f"this run needs at least {need / 2**30:.1f} GiB of memory for its embedding, "
                         f"activation and score matrices but {have / 2**30:.1f} GiB is available; lower "

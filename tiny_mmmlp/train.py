@@ -252,7 +252,7 @@ def train(args) -> dict:
         cfg = make_config(args, modalities)
         widths = data.modality_widths(ds)
         check_memory(cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], args.batch_size,
-                     eval_batch_of(args))
+                     eval_batch_of(args), averaged=bool(args.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=not args.no_progress)
     split = data.split_leave_one_out(ds)

@@ -168,6 +168,20 @@ def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_fl
     assert load_checkpoint(out)["run"]["epoch"] == 2
 
 
+def test_a_checkpoint_from_before_a_flag_resumes_at_the_flags_default(tmp_path, capsys):
+    """A run saved before --ema existed trained without an average (the flag's default): a
+    resume that asks for one names the flag, instead of failing on the missing average."""
+    out = tmp_path / "old"
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1"], capsys)[0] == 0
+    state = load_checkpoint(out)
+    del state["flags"]["ema"]
+    save_checkpoint(out, state)
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--ema", "0.9"],
+                      capsys)
+    assert_one_sentence(rc, err, "--ema 0.0 -> 0.9")
+    assert call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)[0] == 0
+
+
 @pytest.mark.parametrize("old_flags, changed", [
     (["--label-smoothing", "0.1"], f"--label-smoothing 0.1 -> {DEFAULT_LABEL_SMOOTHING}"),
     (["--lr", "0.001"], f"--lr 0.001 -> {DEFAULT_LR}")])

@@ -196,9 +196,11 @@ def training_flags(args) -> dict:
 
 def saved_flags(flags: dict, config: dict) -> dict:
     """A run's saved training flags as they ran: a flag or config key missing from an older run
-    at its old value (as_saved), a per-model size saved as None (before runs saved the resolved
-    value) at its saved config's."""
-    saved = as_saved(flags)
+    at its old value (as_saved: the value before a default changed) or, for a flag added since
+    the run (such as --ema), at its default, which is how the run trained; a per-model size
+    saved as None (before runs saved the resolved value) at its saved config's."""
+    defaults = {a.dest: a.default for a in build_parser()._actions if a.option_strings}
+    saved = {**defaults, **as_saved(flags)}
     saved.update({f: config[f] for f in PER_MODEL if saved.get(f) is None and f in CONFIG_FLAGS})
     return saved
 

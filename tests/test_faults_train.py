@@ -422,13 +422,16 @@ def test_kill_9_during_writes_then_resume(tmp_path):
     assert not list(out.glob(".*.tmp")) and len(list(out.glob("checkpoint-*.npz"))) == 1
 
 
-def test_ctrl_c_exits_130_naming_the_resume_command(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_kill_exits_naming_the_resume_command(tmp_path, sig, code):
+    """Ctrl-C, or `kill` (a benchmark driver ending its runs), stops the run in one line that
+    says how to go on; the checkpoint stays."""
     out = tmp_path / "r"
     proc = _spawn(out, "--epochs", "500", "--patience", "500")
     _wait_for_epoch(out, 1, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert proc.returncode == code and "Traceback" not in stderr
     assert "--resume" in stdout and "--epochs 500" in stdout and str(out) in stdout
     assert load_checkpoint(out)["run"]["epoch"] >= 1
 

@@ -280,6 +280,32 @@ def stop_on_signals(group: Group) -> None:
         signal.signal(signal.SIGINT, on_signal)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM in a run outside torchrun: stops it as Ctrl-C does (``terminate_as_interrupt``)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within: SIGTERM (``kill``, a benchmark driver ending its runs) raises ``Terminated``, so
+    a one-process run stops as on Ctrl-C and says where its checkpoint is and how to go on.
+    The previous handler comes back after. Only the main thread can set one; elsewhere (and
+    under torchrun, where ``stop_on_signals`` handles SIGTERM) this does nothing."""
+    import threading
+    if launched_by_torchrun() or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)      # once: a second kill waits for the first
+        raise Terminated
+
+    saved = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
 def peak_memory_mib() -> float | None:
     """This process's peak resident memory in MiB (Linux/macOS), or None where unknown.
 

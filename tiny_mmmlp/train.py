@@ -336,10 +336,10 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
                   f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
                   flush=True)
             checkpoint()
-    except (KeyboardInterrupt, distributed.RankStopped):
+    except (KeyboardInterrupt, distributed.RankStopped) as stop:
         print(f"\ninterrupted: the checkpoint after epoch {run['epoch']} is in {out}; "
               f"continue with: {resume_command(args, out)}")
-        raise SystemExit(130) from None
+        raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
 
     backend.load_params(run["best_params"])
     test = evaluate(backend, split.test_history, split.test_target, cfg.max_len,
@@ -375,7 +375,8 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        train(args)
+        with distributed.terminate_as_interrupt():
+            train(args)
     except distributed.RankStopped:              # its one line is on stderr already
         raise SystemExit(1) from None
     finally:

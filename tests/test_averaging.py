@@ -35,6 +35,26 @@ def test_the_average_follows_its_recurrence_and_ranking_uses_it(backend):
     np.testing.assert_array_equal(ranks, reference.ranks(SEQ, TARGETS))    # ranked with θ̄
 
 
+def test_the_warm_up_decays_by_its_rule_and_resumes_its_step_count():
+    """d_t = min(d, (1 + t) / (10 + t)): 0.1, 0.1818..., then d once the rule passes it; the
+    step count travels in the state, so a resumed average goes on with the same d_t."""
+    inner = make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0)
+    b, d = with_average(inner, 0.15, warmup=True), 0.15
+    expect = inner.params()
+    for t in range(3):
+        assert b.decay_now() == min(d, (1 + t) / (10 + t))
+        b.step(SEQ, TARGETS)
+        theta = inner.params()
+        d_t = [0.1, 0.15, 0.15][t]                              # 1/10, then 2/11 > 0.15
+        expect = {k: d_t * expect[k] + (1 - d_t) * theta[k] for k in expect}
+    for k, v in b.params().items():
+        np.testing.assert_allclose(v, expect[k], rtol=1e-5, atol=1e-7, err_msg=k)
+    fresh = with_average(make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0), 0.15, warmup=True)
+    fresh.load_params(b.params())
+    fresh.load_state(b.state())
+    assert fresh.steps == 3 and with_average(inner, 0.15).decay_now() == 0.15   # no warm-up: d
+
+
 def test_decay_zero_is_no_wrapper_and_out_of_range_is_refused():
     inner = make_backend("numpy", CFG, 9, {}, 0, 1e-2, 0.0)
     assert with_average(inner, 0.0) is inner
@@ -48,11 +68,12 @@ SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token
          "--modalities", "id,text", "--ema", "0.9", "--patience", "5"]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend):
+@pytest.mark.parametrize("backend, warmup", [("numpy", []), ("torch", []), ("numpy", ["--ema-warmup"])])
+def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend, warmup):
     if backend == "torch":
         pytest.importorskip("torch")
-    run = lambda out, *extra: train_main([*SMALL, "--backend", backend, "--out", str(out), *extra])
+    run = lambda out, *extra: train_main([*SMALL, *warmup, "--backend", backend, "--out", str(out),
+                                          *extra])
     read = lambda out: json.loads((out / "metrics.json").read_text())
     run(tmp_path / "a", "--epochs", "3")
     run(tmp_path / "b", "--epochs", "1")
@@ -61,7 +82,8 @@ def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend
     strip = lambda hist: [{k: v for k, v in h.items() if k != "examples_per_s"} for h in hist]
     assert strip(resumed["history"]) == strip(straight["history"])
     assert resumed["test"] == straight["test"] and straight["args"]["ema"] == 0.9
-    run(tmp_path / "plain", "--epochs", "3", "--ema", "0")
+    train_main([*SMALL, "--backend", backend, "--out", str(tmp_path / "plain"), "--epochs", "3",
+                "--ema", "0"])
     assert read(tmp_path / "plain")["history"][-1]["valid"] != straight["history"][-1]["valid"]
     # model.npz holds the weights that were tested: ranking with it gives the test figures
     from tiny_mmmlp.recommend import load_trained
@@ -85,3 +107,10 @@ def test_the_memory_preflight_counts_the_average_and_its_swap():
     params = (V + 1) * CFG.d_model + F * CFG.d_model + layers * (
         2 * CFG.max_len * CFG.token_hidden + 2 * CFG.d_model * CFG.channel_hidden)
     assert averaged - plain == 2 * 4 * params
+
+
+def test_a_warm_up_without_a_decay_is_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        train_main(["--data", "toyshop-tiny", "--ema-warmup", "--out", str(tmp_path / "r")])
+    assert err.value.code == 2 and not (tmp_path / "r").exists()
+    assert "--ema-warmup" in capsys.readouterr().err

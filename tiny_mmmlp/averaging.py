@@ -8,25 +8,34 @@ Training updates θ as before; evaluation ranks with θ̄, and θ̄ is what the 
 best weights and saves in model.npz. With d = 0.999 the average spans about the last 1/(1 − d)
 = 1000 steps. A checkpoint holds both: θ as the backend's own state, θ̄ beside it, so that
 --resume continues exactly.
+
+With a warm-up (--ema-warmup) the decay of step t (t = 0, 1, ...) is
+
+    d_t = min(d, (1 + t) / (10 + t))
+
+so that early on θ̄ spans about the last tenth of the steps so far instead of leaning on the
+initial weights for its first 1/(1 − d) steps (the rule of TensorFlow's
+ExponentialMovingAverage with num_updates). It reaches 0.99 after 890 steps, 0.999 after 8,990.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def with_average(backend, decay: float):
+def with_average(backend, decay: float, warmup: bool = False):
     """``backend`` itself when decay is 0 (off); else a ``WeightAverage`` around it."""
-    return WeightAverage(backend, decay) if decay else backend
+    return WeightAverage(backend, decay, warmup) if decay else backend
 
 
 class WeightAverage:
     """The backend's interface (see ``tiny_mmmlp.backends``), its weights replaced by θ̄ for
     ``ranks``, ``params`` and ``load_params``."""
 
-    def __init__(self, backend, decay: float):
+    def __init__(self, backend, decay: float, warmup: bool = False):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"the average's decay must lie in (0, 1), got {decay}")
-        self.backend, self.decay = backend, decay
+        self.backend, self.decay, self.warmup = backend, decay, warmup
+        self.steps = 0                                      # t: averaging steps taken so far
         self.average = _copies(backend.live_params())        # θ̄ = θ at the start
 
     def __getattr__(self, name):                            # name, set_lr, model, ...
@@ -36,7 +45,8 @@ class WeightAverage:
         """The backend's step, then the average's, on the backend's own arrays (on a GPU the
         average stays there: nothing is copied to the host per step)."""
         loss = self.backend.step(item_seq, targets)
-        d = self.decay
+        d = self.decay_now()
+        self.steps += 1
         for k, theta in self.backend.live_params().items():
             avg = self.average[k]
             if _floating(avg):
@@ -45,6 +55,11 @@ class WeightAverage:
             else:
                 avg[...] = theta
         return loss
+
+    def decay_now(self) -> float:
+        """d_t of the next step: d, or with the warm-up min(d, (1 + t) / (10 + t))."""
+        t = self.steps
+        return min(self.decay, (1 + t) / (10 + t)) if self.warmup else self.decay
 
     def ranks(self, *args, **kwargs):
         """The backend's ranks with θ̄ in place of θ, which is put back afterwards (copies
@@ -68,11 +83,14 @@ class WeightAverage:
         self.average = _copies(self.backend.live_params())
 
     def state(self):
-        return {**self.backend.state(), "trained_weights": self.backend.params()}
+        return {**self.backend.state(), "trained_weights": self.backend.params(),
+                "average_steps": self.steps}
 
     def load_state(self, state):
-        self.backend.load_state({k: v for k, v in state.items() if k != "trained_weights"})
+        own = ("trained_weights", "average_steps")
+        self.backend.load_state({k: v for k, v in state.items() if k not in own})
         self.backend.load_params(state["trained_weights"])
+        self.steps = int(state.get("average_steps", 0))     # 0: saved before the warm-up existed
 
 
 # The average holds arrays of the backend's own kind: NumPy arrays (numpy backend) or torch

@@ -84,6 +84,9 @@ def build_parser():
     p.add_argument("--ema", type=ema_decay, default=0.0, metavar="DECAY",
                    help="evaluate, keep and save an exponential moving average of the weights, "
                         "updated after every step with this decay, e.g. 0.999 (default 0: off)")
+    p.add_argument("--ema-warmup", action="store_true",
+                   help="with --ema: the decay of step t is min(DECAY, (1 + t) / (10 + t)), so "
+                        "that the average does not lean on the initial weights early on")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default=None,
                    help="run folder (default: runs/<data>-<modalities>-<backend>)")
@@ -248,6 +251,8 @@ def resume(ckpt, out, backend, args, meta) -> dict:
 def train(args) -> dict:
     group = distributed.setup(args)            # under torchrun: this rank; else a group of one
     check_device(args.backend, args.device)
+    if args.ema_warmup and not args.ema:
+        raise UserError("--ema-warmup: give --ema DECAY too (the decay it warms up to)")
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         ds = data.load(args.data)
         modalities = choose_modalities(args.modalities, data.available_modalities(ds))
@@ -266,7 +271,8 @@ def train(args) -> dict:
                                                                   args.heads)
     backend = with_average(group.wrap(make_backend(args.backend, cfg, ds.n_items, feats, args.seed,
                                                    args.lr, args.weight_decay, args.device,
-                                                   args.model, encoder), args.seed), args.ema)
+                                                   args.model, encoder), args.seed),
+                           args.ema, args.ema_warmup)
     runner = args.backend if args.model == "mmmlp" else args.model
     out = Path(args.out) if args.out else default_out(ds.name, modalities, runner)
     lock = RunLock(out) if group.is_main else contextlib.nullcontext()   # rank 0 alone writes

@@ -52,3 +52,28 @@ def plot_training_curves(history: list, path, title="") -> bool:
         fig.suptitle(title)
     save_figure(fig, path)
     return True
+
+
+def plot_run_curves(curves: dict, path, metric="NDCG@10", title="") -> bool:
+    """Several runs side by side: {label: history} drawn as training loss and validation
+    ``metric`` per epoch, each run's best epoch starred (benchmarks/curves.py)."""
+    fig = _figure(figsize=(10, 3.8)) if curves else None
+    if fig is None:
+        return False
+    ax1, ax2 = fig.subplots(1, 2)
+    for label, history in curves.items():
+        epochs = [h["epoch"] for h in history]
+        values = [h["valid"][metric] for h in history]
+        line, = ax1.plot(epochs, [h["loss"] for h in history], "o-", ms=3, label=label)
+        ax2.plot(epochs, values, "o-", ms=3, color=line.get_color(), label=label)
+        best = max(range(len(values)), key=values.__getitem__)
+        ax2.plot(epochs[best], values[best], "*", ms=12, color=line.get_color())
+    ax1.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    ax2.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric} (★ best)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+    return True

@@ -1,0 +1,80 @@
+"""Training curves of several runs in one figure: training loss and a validation metric per
+epoch, the best epoch of each run marked.
+
+    python benchmarks/curves.py RUN[=LABEL] [RUN[=LABEL] ...] --out curves.png \
+        [--metric NDCG@10] [--title TITLE]
+
+Each RUN is a run folder: a finished one (its metrics.json) or one that is still going or was
+stopped (the history in its checkpoint, read without unpickling anything). LABEL names the
+run in the legend (default: the folder's name). The runs need not share a data set, but the
+figure is made to set runs of one set side by side, e.g. the same training with and without
+--ema, whose losses coincide while their validation curves do not.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training_run import read_record  # noqa: E402
+
+from tiny_mmmlp.checkpoint import CHECKPOINT_FILE, load_checkpoint  # noqa: E402
+from tiny_mmmlp.cli import OneLineParser  # noqa: E402
+from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
+from tiny_mmmlp.metrics import METRIC_NAMES  # noqa: E402
+from tiny_mmmlp.plots import plot_run_curves  # noqa: E402
+
+
+def run_arg(text: str) -> tuple[Path, str]:
+    """``RUN`` or ``RUN=LABEL``: (the folder, its label)."""
+    folder, _, label = text.partition("=")
+    return Path(folder), label or Path(folder).name
+
+
+def history_of(folder: Path) -> tuple[list, bool]:
+    """(the run's epochs, whether it finished): metrics.json's history, else its checkpoint's."""
+    if (folder / "metrics.json").is_file():
+        history = read_record(folder / "metrics.json").get("history")
+        finished = True
+    elif (folder / CHECKPOINT_FILE).is_file():
+        history = load_checkpoint(folder)["run"].get("history")
+        finished = False
+    else:
+        raise UserError(f"{folder}: holds no run (no metrics.json or {CHECKPOINT_FILE})")
+    ok = isinstance(history, list) and all(
+        isinstance(h, dict) and isinstance(h.get("valid"), dict) and "loss" in h and "epoch" in h
+        for h in history)
+    if not ok or not history:
+        raise UserError(f"{folder}: its record holds no epochs to draw")
+    return history, finished
+
+
+@exit_on_user_error
+def main(argv=None):
+    p = OneLineParser(prog="python benchmarks/curves.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]")
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10")
+    p.add_argument("--title", default="")
+    args = p.parse_args(argv)
+    labels = [label for _, label in args.runs]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise UserError(f"{label}: two runs have this label; give them their own (RUN=LABEL)")
+    curves = {}
+    for folder, label in args.runs:
+        history, finished = history_of(folder)
+        curves[label if finished else f"{label} (unfinished)"] = history
+        best = max(history, key=lambda h: h["valid"][args.metric])
+        print(f"{label}: {len(history)} epochs{'' if finished else ' so far'}, best "
+              f"{args.metric} {best['valid'][args.metric]:.4f} at epoch {best['epoch']}")
+    if not plot_run_curves(curves, args.out, args.metric, args.title):
+        raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""benchmarks/curves.py: several runs' curves in one figure, finished or not."""
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tiny_mmmlp.train import main as train_main
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "curves.py"
+spec = importlib.util.spec_from_file_location("curves", SCRIPT)
+curves = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(curves)
+
+SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
+         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "32", "--no-progress",
+         "--modalities", "id", "--epochs", "3", "--patience", "5"]
+
+
+def test_finished_and_unfinished_runs_are_drawn_with_their_best_epochs(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    train_main([*SMALL, "--out", str(tmp_path / "plain")])
+    train_main([*SMALL, "--ema", "0.9", "--out", str(tmp_path / "ema")])
+    plain, averaged = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("plain", "ema"))
+    going = tmp_path / "going"                       # a run with a checkpoint and no metrics.json
+    going.mkdir()
+    for f in (tmp_path / "ema").glob("checkpoint*"):
+        shutil.copy(f, going / f.name)
+    capsys.readouterr()
+    assert curves.main([str(tmp_path / "plain"), f"{tmp_path / 'ema'}=averaged", str(going),
+                        "--out", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    for label, run in (("plain", plain), ("averaged", averaged)):
+        assert (f"{label}: 3 epochs, best NDCG@10 {run['valid']['NDCG@10']:.4f} at epoch "
+                f"{run['best_epoch']}") in out
+    assert "going: 3 epochs so far" in out
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("case", ["missing", "same label"])
+def test_bad_runs_are_one_sentence_and_exit_2(tmp_path, capsys, case):
+    if case == "missing":
+        argv, says = [str(tmp_path / "nothing")], "holds no run"
+    else:
+        (tmp_path / "a").mkdir()
+        argv, says = [f"{tmp_path / 'a'}=x", f"{tmp_path / 'a'}=x"], "two runs have this label"
+    with pytest.raises(SystemExit) as stop:
+        curves.main([*argv, "--out", str(tmp_path / "c.png")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.png").exists()

@@ -25,6 +25,7 @@ from tiny_mmmlp.cli import OneLineParser  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.metrics import METRIC_NAMES  # noqa: E402
 from tiny_mmmlp.plots import plot_run_curves  # noqa: E402
+from tiny_mmmlp.run_folder import check_history  # noqa: E402
 
 
 def run_arg(text: str) -> tuple[Path, str]:
@@ -43,10 +44,11 @@ def history_of(folder: Path) -> tuple[list, bool]:
         finished = False
     else:
         raise UserError(f"{folder}: holds no run (no metrics.json or {CHECKPOINT_FILE})")
-    ok = isinstance(history, list) and all(
-        isinstance(h, dict) and isinstance(h.get("valid"), dict) and "loss" in h and "epoch" in h
-        for h in history)
-    if not ok or not history:
+    try:
+        check_history(history)
+    except ValueError as err:
+        raise UserError(f"{folder}: its record is damaged ({err})") from None
+    if not history:
         raise UserError(f"{folder}: its record holds no epochs to draw")
     return history, finished
 

@@ -38,10 +38,16 @@ def test_finished_and_unfinished_runs_are_drawn_with_their_best_epochs(tmp_path,
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("case", ["missing", "same label"])
+@pytest.mark.parametrize("case", ["missing", "same label", "damaged"])
 def test_bad_runs_are_one_sentence_and_exit_2(tmp_path, capsys, case):
     if case == "missing":
         argv, says = [str(tmp_path / "nothing")], "holds no run"
+    elif case == "damaged":                          # a metric that is not a number
+        (tmp_path / "a").mkdir()
+        epoch = {"epoch": 1, "loss": 5.0, "examples_per_s": 9.0,
+                 "valid": {"NDCG@10": "x", "HR@10": 0.1}}
+        (tmp_path / "a" / "metrics.json").write_text(json.dumps({"history": [epoch]}))
+        argv, says = [str(tmp_path / "a")], "history entry 1 is not an epoch record"
     else:
         (tmp_path / "a").mkdir()
         argv, says = [f"{tmp_path / 'a'}=x", f"{tmp_path / 'a'}=x"], "two runs have this label"

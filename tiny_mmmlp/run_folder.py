@@ -144,16 +144,24 @@ def run_peaks(saved, now: list) -> list:
     return [max((x for x in (a, b) if x is not None), default=None) for a, b in zip(saved, now)]
 
 
+def check_history(history) -> None:
+    """Raise ValueError unless ``history`` is the list of epoch records ``train`` keeps (in a
+    checkpoint's run record and in metrics.json), epochs 1, 2, ... in order."""
+    if not isinstance(history, list):
+        raise ValueError("the history is not a list")
+    for i, h in enumerate(history, start=1):
+        if not (isinstance(h, dict) and h.get("epoch") == i and _number(h.get("loss"))
+                and _metrics(h.get("valid")) and _number(h.get("examples_per_s"))):
+            raise ValueError(f"history entry {i} is not an epoch record")
+
+
 def check_run_record(run: dict) -> None:
     """Raise ValueError unless ``run`` looks like the record ``train`` writes each epoch."""
     epoch, bad, history = run["epoch"], run["bad_epochs"], run["history"]
     if not (type(epoch) is int and type(bad) is int and isinstance(history, list)
             and 0 <= bad <= epoch == len(history)):
         raise ValueError(f"epoch {epoch!r}, bad epochs {bad!r} and the history disagree")
-    for i, h in enumerate(history, start=1):
-        if not (isinstance(h, dict) and h.get("epoch") == i and _number(h.get("loss"))
-                and _metrics(h.get("valid")) and _number(h.get("examples_per_s"))):
-            raise ValueError(f"history entry {i} is not an epoch record")
+    check_history(history)
     if not (_number(run["best"]) and _number(run["seconds"]) and run["seconds"] >= 0):
         raise ValueError("best or seconds is not a number")
     if epoch and not (run.get("best_epoch") in range(1, epoch + 1) and _metrics(run.get("best_valid"))):

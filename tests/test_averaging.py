@@ -35,24 +35,29 @@ def test_the_average_follows_its_recurrence_and_ranking_uses_it(backend):
     np.testing.assert_array_equal(ranks, reference.ranks(SEQ, TARGETS))    # ranked with θ̄
 
 
-def test_the_warm_up_decays_by_its_rule_and_resumes_its_step_count():
-    """d_t = min(d, (1 + t) / (10 + t)): 0.1, 0.1818..., then d once the rule passes it; the
-    step count travels in the state, so a resumed average goes on with the same d_t."""
+@pytest.mark.parametrize("warmup, decays", [(10, [0.1, 0.15, 0.15]),     # 1/10, then 2/11 > 0.15
+                                      (3, [1 / 3, 0.5, 0.6]),         # 1/3, 2/4, 3/5 < 0.7
+                                      (2, [0.5, 2 / 3, 0.7])])        # the plain mean, then d
+def test_the_warm_up_decays_by_its_rule_and_resumes_its_step_count(warmup, decays):
+    """d_t = min(d, (1 + t) / (K + t)), then d once the rule passes it; the step count travels
+    in the state, so a resumed average goes on with the same d_t."""
     inner = make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0)
-    b, d = with_average(inner, 0.15, warmup=True), 0.15
+    d = 0.15 if warmup == 10 else 0.7
+    b = with_average(inner, d, warmup)
     expect = inner.params()
     for t in range(3):
-        assert b.decay_now() == min(d, (1 + t) / (10 + t))
+        d_t = decays[t]
+        assert b.decay_now() == pytest.approx(d_t, rel=1e-15)
         b.step(SEQ, TARGETS)
         theta = inner.params()
-        d_t = [0.1, 0.15, 0.15][t]                              # 1/10, then 2/11 > 0.15
         expect = {k: d_t * expect[k] + (1 - d_t) * theta[k] for k in expect}
     for k, v in b.params().items():
         np.testing.assert_allclose(v, expect[k], rtol=1e-5, atol=1e-7, err_msg=k)
-    fresh = with_average(make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0), 0.15, warmup=True)
+    fresh = with_average(make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0), d, warmup)
     fresh.load_params(b.params())
     fresh.load_state(b.state())
-    assert fresh.steps == 3 and with_average(inner, 0.15).decay_now() == 0.15   # no warm-up: d
+    assert fresh.steps == 3 and fresh.decay_now() == b.decay_now()
+    assert with_average(inner, d).decay_now() == d                          # no warm-up: d
 
 
 def test_decay_zero_is_no_wrapper_and_out_of_range_is_refused():
@@ -68,7 +73,7 @@ SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token
          "--modalities", "id,text", "--ema", "0.9", "--patience", "5"]
 
 
-@pytest.mark.parametrize("backend, warmup", [("numpy", []), ("torch", []), ("numpy", ["--ema-warmup"])])
+@pytest.mark.parametrize("backend, warmup", [("numpy", []), ("torch", []), ("numpy", ["--ema-warmup", "3"])])
 def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend, warmup):
     if backend == "torch":
         pytest.importorskip("torch")
@@ -109,8 +114,20 @@ def test_the_memory_preflight_counts_the_average_and_its_swap():
     assert averaged - plain == 2 * 4 * params
 
 
-def test_a_warm_up_without_a_decay_is_refused_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("flags", [["--ema-warmup", "10"], ["--ema", "0.99", "--ema-warmup", "1"],
+                                   ["--ema", "0.99", "--ema-warmup"]])
+def test_a_bad_warm_up_is_refused_in_one_line(tmp_path, capsys, flags):
+    """Without --ema (nothing to warm up), K = 1 (d_t = 1: θ̄ would never move) or no K."""
     with pytest.raises(SystemExit) as err:
-        train_main(["--data", "toyshop-tiny", "--ema-warmup", "--out", str(tmp_path / "r")])
+        train_main(["--data", "toyshop-tiny", *flags, "--out", str(tmp_path / "r")])
+    err_text = capsys.readouterr().err
     assert err.value.code == 2 and not (tmp_path / "r").exists()
-    assert "--ema-warmup" in capsys.readouterr().err
+    assert "--ema-warmup" in err_text and "Traceback" not in err_text and err_text.count("\n") <= 2
+
+
+def test_a_run_saved_with_the_warm_up_as_a_plain_switch_resumes_as_k_10():
+    """--ema-warmup took no value before K: such a record (True) holds the rule it ran, K = 10."""
+    from tiny_mmmlp.train import saved_flags
+    config = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
+    assert saved_flags({"ema": 0.999, "ema_warmup": True}, config)["ema_warmup"] == 10
+    assert saved_flags({"ema": 0.999, "ema_warmup": False}, config)["ema_warmup"] == 0

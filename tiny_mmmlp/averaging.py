@@ -9,20 +9,22 @@ best weights and saves in model.npz. With d = 0.999 the average spans about the 
 = 1000 steps. A checkpoint holds both: θ as the backend's own state, θ̄ beside it, so that
 --resume continues exactly.
 
-With a warm-up (--ema-warmup) the decay of step t (t = 0, 1, ...) is
+With a warm-up (--ema-warmup K, an integer K >= 2) the decay of step t (t = 0, 1, ...) is
 
-    d_t = min(d, (1 + t) / (10 + t))
+    d_t = min(d, (1 + t) / (K + t))
 
-so that early on θ̄ spans about the last tenth of the steps so far instead of leaning on the
-initial weights for its first 1/(1 − d) steps (the rule of TensorFlow's
-ExponentialMovingAverage with num_updates). It reaches 0.99 after 890 steps, 0.999 after 8,990.
+so that early on θ̄ does not lean on the initial weights for its first 1/(1 − d) steps: until
+d_t reaches d, θ̄ weighs step s of the t so far about as (s / t)^(K − 2), a span of about the
+last 1/(K − 1) of the steps. K = 2 is the plain mean of all weights so far; K = 10 is the rule
+of TensorFlow's ExponentialMovingAverage with num_updates (the last tenth; d_t reaches 0.999
+after 8,990 steps), K = 3 the last half (0.999 after 998 steps).
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def with_average(backend, decay: float, warmup: bool = False):
+def with_average(backend, decay: float, warmup: int = 0):
     """``backend`` itself when decay is 0 (off); else a ``WeightAverage`` around it."""
     return WeightAverage(backend, decay, warmup) if decay else backend
 
@@ -31,9 +33,11 @@ class WeightAverage:
     """The backend's interface (see ``tiny_mmmlp.backends``), its weights replaced by θ̄ for
     ``ranks``, ``params`` and ``load_params``."""
 
-    def __init__(self, backend, decay: float, warmup: bool = False):
+    def __init__(self, backend, decay: float, warmup: int = 0):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"the average's decay must lie in (0, 1), got {decay}")
+        if warmup and warmup < 2:
+            raise ValueError(f"the warm-up's K must be 0 (off) or at least 2, got {warmup}")
         self.backend, self.decay, self.warmup = backend, decay, warmup
         self.steps = 0                                      # t: averaging steps taken so far
         self.average = _copies(backend.live_params())        # θ̄ = θ at the start
@@ -57,9 +61,9 @@ class WeightAverage:
         return loss
 
     def decay_now(self) -> float:
-        """d_t of the next step: d, or with the warm-up min(d, (1 + t) / (10 + t))."""
+        """d_t of the next step: d, or with the warm-up K min(d, (1 + t) / (K + t))."""
         t = self.steps
-        return min(self.decay, (1 + t) / (10 + t)) if self.warmup else self.decay
+        return min(self.decay, (1 + t) / (self.warmup + t)) if self.warmup else self.decay
 
     def ranks(self, *args, **kwargs):
         """The backend's ranks with θ̄ in place of θ, which is put back afterwards (copies

@@ -49,6 +49,13 @@ def ema_decay(text):
     return value
 
 
+def ema_warmup_k(text):
+    value = int(text)
+    if not (value == 0 or value >= 2):
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or an integer >= 2, got {text}")
+    return value
+
+
 def seed_int(text):
     value = int(text)
     if not 0 <= value < 2**63:

@@ -30,8 +30,8 @@ from .backends import BACKENDS, make_backend
 from .baselines import MODEL_DEFAULTS, MODELS, encoder_settings
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
-from .cli import (OneLineParser, ema_decay, finite_non_negative_float, finite_positive_float,
-                  positive_int, seed_int)
+from .cli import (OneLineParser, ema_decay, ema_warmup_k, finite_non_negative_float,
+                  finite_positive_float, positive_int, seed_int)
 from .config import MMMLPConfig, as_saved
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
@@ -84,9 +84,11 @@ def build_parser():
     p.add_argument("--ema", type=ema_decay, default=0.0, metavar="DECAY",
                    help="evaluate, keep and save an exponential moving average of the weights, "
                         "updated after every step with this decay, e.g. 0.999 (default 0: off)")
-    p.add_argument("--ema-warmup", action="store_true",
-                   help="with --ema: the decay of step t is min(DECAY, (1 + t) / (10 + t)), so "
-                        "that the average does not lean on the initial weights early on")
+    p.add_argument("--ema-warmup", type=ema_warmup_k, default=0, metavar="K",
+                   help="with --ema: the decay of step t is min(DECAY, (1 + t) / (K + t)), so "
+                        "that the average does not lean on the initial weights early on: it "
+                        "spans about the last 1/(K - 1) of the steps so far (e.g. 3: the last "
+                        "half; 10: TensorFlow's rule; default 0: off)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default=None,
                    help="run folder (default: runs/<data>-<modalities>-<backend>)")
@@ -204,6 +206,8 @@ def saved_flags(flags: dict, config: dict) -> dict:
     saved as None (before runs saved the resolved value) at its saved config's."""
     defaults = {a.dest: a.default for a in build_parser()._actions if a.option_strings}
     saved = {**defaults, **as_saved(flags)}
+    if saved.get("ema_warmup") is True:                     # a flag without a value before K
+        saved["ema_warmup"] = 10                            # (the rule it ran: K = 10)
     saved.update({f: config[f] for f in PER_MODEL if saved.get(f) is None and f in CONFIG_FLAGS})
     return saved
 

@@ -40,7 +40,7 @@ def history_of(folder: Path) -> tuple[list, bool]:
         history = read_record(folder / "metrics.json").get("history")
         finished = True
     elif (folder / CHECKPOINT_FILE).is_file():
-        history = load_checkpoint(folder)["run"].get("history")
+        history = load_checkpoint(folder, reader="")["run"].get("history")
         finished = False
     else:
         raise UserError(f"{folder}: holds no run (no metrics.json or {CHECKPOINT_FILE})")

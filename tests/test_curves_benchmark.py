@@ -38,7 +38,7 @@ def test_finished_and_unfinished_runs_are_drawn_with_their_best_epochs(tmp_path,
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("case", ["missing", "same label", "damaged"])
+@pytest.mark.parametrize("case", ["missing", "same label", "damaged", "damaged checkpoint"])
 def test_bad_runs_are_one_sentence_and_exit_2(tmp_path, capsys, case):
     if case == "missing":
         argv, says = [str(tmp_path / "nothing")], "holds no run"
@@ -48,6 +48,10 @@ def test_bad_runs_are_one_sentence_and_exit_2(tmp_path, capsys, case):
                  "valid": {"NDCG@10": "x", "HR@10": 0.1}}
         (tmp_path / "a" / "metrics.json").write_text(json.dumps({"history": [epoch]}))
         argv, says = [str(tmp_path / "a")], "history entry 1 is not an epoch record"
+    elif case == "damaged checkpoint":               # said as itself, not as a --resume failure
+        (tmp_path / "a").mkdir()
+        (tmp_path / "a" / "checkpoint.json").write_text("{not json")
+        argv, says = [str(tmp_path / "a")], f"{tmp_path / 'a' / 'checkpoint.json'} is not a readable"
     else:
         (tmp_path / "a").mkdir()
         argv, says = [f"{tmp_path / 'a'}=x", f"{tmp_path / 'a'}=x"], "two runs have this label"
@@ -55,4 +59,5 @@ def test_bad_runs_are_one_sentence_and_exit_2(tmp_path, capsys, case):
         curves.main([*argv, "--out", str(tmp_path / "c.png")])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert "--resume" not in err
     assert not (tmp_path / "c.png").exists()

@@ -158,15 +158,16 @@ def has_checkpoint(folder) -> bool:
     return (Path(folder) / CHECKPOINT_FILE).is_file() or (Path(folder) / LEGACY_CHECKPOINT).exists()
 
 
-def load_checkpoint(folder) -> dict:
-    """Read the state saved by ``save_checkpoint``, checking the hash; never unpickles."""
+def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
+    """Read the state saved by ``save_checkpoint``, checking the hash; never unpickles. Errors
+    begin with ``reader`` (what was reading it: train.py's --resume, or nothing)."""
     folder = Path(folder)
     path = folder / CHECKPOINT_FILE
     if not path.is_file():
         if (folder / LEGACY_CHECKPOINT).exists():
-            raise UserError(f"--resume: {folder / LEGACY_CHECKPOINT} is an old pickle checkpoint, "
+            raise UserError(f"{reader}{folder / LEGACY_CHECKPOINT} is an old pickle checkpoint, "
                             f"which is never loaded (pickle can run code); start a new run")
-        raise UserError(f"--resume: {path} does not exist (give the --out folder of an earlier run)")
+        raise UserError(f"{reader}{path} does not exist (give the --out folder of an earlier run)")
     try:
         head = json.loads(path.read_text("utf-8"))
         if not isinstance(head, dict) or head.get("format") != FORMAT or not _is_ours(str(head.get("arrays"))):
@@ -178,7 +179,7 @@ def load_checkpoint(folder) -> dict:
             arrays = {k: z[k] for k in z.files}
         state = unflatten(head["state"], arrays)
     except (*_NPZ_ERRORS, TypeError, AttributeError, ImportError) as err:
-        raise UserError(f"--resume: {path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise UserError(f"{reader}{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(state, dict):
-        raise UserError(f"--resume: {path} is not a readable checkpoint (its state is not a mapping)")
+        raise UserError(f"{reader}{path} is not a readable checkpoint (its state is not a mapping)")
     return state

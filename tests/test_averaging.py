@@ -114,10 +114,10 @@ def test_the_memory_preflight_counts_the_average_and_its_swap():
     assert averaged - plain == 2 * 4 * params
 
 
-@pytest.mark.parametrize("flags", [["--ema-warmup", "10"], ["--ema", "0.99", "--ema-warmup", "1"],
+@pytest.mark.parametrize("flags", [["--ema", "0", "--ema-warmup", "10"], ["--ema", "0.99", "--ema-warmup", "1"],
                                    ["--ema", "0.99", "--ema-warmup"]])
 def test_a_bad_warm_up_is_refused_in_one_line(tmp_path, capsys, flags):
-    """Without --ema (nothing to warm up), K = 1 (d_t = 1: θ̄ would never move) or no K."""
+    """With --ema 0 (nothing to warm up), K = 1 (d_t = 1: θ̄ would never move) or no K."""
     with pytest.raises(SystemExit) as err:
         train_main(["--data", "toyshop-tiny", *flags, "--out", str(tmp_path / "r")])
     err_text = capsys.readouterr().err
@@ -131,3 +131,26 @@ def test_a_run_saved_with_the_warm_up_as_a_plain_switch_resumes_as_k_10():
     config = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
     assert saved_flags({"ema": 0.999, "ema_warmup": True}, config)["ema_warmup"] == 10
     assert saved_flags({"ema": 0.999, "ema_warmup": False}, config)["ema_warmup"] == 0
+
+
+def test_a_record_from_before_the_average_resumes_without_it():
+    """Runs saved before --ema existed, or before it was on by default, trained without it."""
+    from tiny_mmmlp.train import saved_flags
+    config = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
+    old = saved_flags({"lr": 2e-3}, config)
+    assert (old["ema"], old["ema_warmup"]) == (0.0, 0)
+    assert saved_flags({"ema": 0.999}, config)["ema_warmup"] == 0      # before the warm-up
+
+
+def test_the_default_run_averages_with_the_warm_up_and_ema_0_turns_both_off(tmp_path):
+    from tiny_mmmlp.config import DEFAULT_EMA, DEFAULT_EMA_WARMUP
+    small = [f for f in SMALL if f not in ("--ema", "0.9")]
+    read = lambda out: json.loads((out / "metrics.json").read_text())["args"]
+    train_main([*small, "--epochs", "1", "--out", str(tmp_path / "default")])
+    train_main([*small, "--epochs", "1", "--ema", "0", "--out", str(tmp_path / "off")])
+    train_main([*small, "--epochs", "1", "--ema-warmup", "0", "--out", str(tmp_path / "plain")])
+    got = {name: (read(tmp_path / name)["ema"], read(tmp_path / name)["ema_warmup"])
+           for name in ("default", "off", "plain")}
+    assert got == {"default": (DEFAULT_EMA, DEFAULT_EMA_WARMUP), "off": (0.0, 0),
+                   "plain": (DEFAULT_EMA, 0)}
+    assert DEFAULT_EMA > 0 and DEFAULT_EMA_WARMUP >= 2

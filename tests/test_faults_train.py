@@ -25,7 +25,7 @@ from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_in
                     good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
 from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
-from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING, DEFAULT_LR
+from tiny_mmmlp.config import DEFAULT_EMA, DEFAULT_LABEL_SMOOTHING, DEFAULT_LR
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
 
@@ -169,17 +169,21 @@ def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_fl
 
 
 def test_a_checkpoint_from_before_a_flag_resumes_at_the_flags_default(tmp_path, capsys):
-    """A run saved before --ema existed trained without an average (the flag's default): a
-    resume that asks for one names the flag, instead of failing on the missing average."""
+    """A run saved before --ema existed trained without an average (the value before its
+    default changed): a resume at today's default, or one that asks for another average, names
+    the flag instead of failing on the missing average; --ema 0 continues it."""
     out = tmp_path / "old"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1"], capsys)[0] == 0
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--ema", "0"], capsys)[0] == 0
     state = load_checkpoint(out)
-    del state["flags"]["ema"]
+    del state["flags"]["ema"], state["flags"]["ema_warmup"]
     save_checkpoint(out, state)
     rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--ema", "0.9"],
                       capsys)
     assert_one_sentence(rc, err, "--ema 0.0 -> 0.9")
-    assert call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)[0] == 0
+    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, f"--ema 0.0 -> {DEFAULT_EMA}")
+    assert call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--ema", "0"],
+                capsys)[0] == 0
 
 
 @pytest.mark.parametrize("old_flags, changed", [

@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
 from .cli import (OneLineParser, ema_decay, ema_warmup_k, finite_non_negative_float,
                   finite_positive_float, positive_int, seed_int)
-from .config import MMMLPConfig, as_saved
+from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, as_saved
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
@@ -81,14 +81,15 @@ def build_parser():
     p.add_argument("--lr", type=finite_positive_float, default=None,
                    help="AdamW learning rate (" + per_model_help("lr") + ")")
     p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
-    p.add_argument("--ema", type=ema_decay, default=0.0, metavar="DECAY",
+    p.add_argument("--ema", type=ema_decay, default=DEFAULT_EMA, metavar="DECAY",
                    help="evaluate, keep and save an exponential moving average of the weights, "
-                        "updated after every step with this decay, e.g. 0.999 (default 0: off)")
-    p.add_argument("--ema-warmup", type=ema_warmup_k, default=0, metavar="K",
-                   help="with --ema: the decay of step t is min(DECAY, (1 + t) / (K + t)), so "
-                        "that the average does not lean on the initial weights early on: it "
-                        "spans about the last 1/(K - 1) of the steps so far (e.g. 3: the last "
-                        "half; 10: TensorFlow's rule; default 0: off)")
+                        f"updated after every step with this decay (default {DEFAULT_EMA}; "
+                        "0: off, the weights as trained)")
+    p.add_argument("--ema-warmup", type=ema_warmup_k, default=None, metavar="K",
+                   help="the average's decay at step t is min(DECAY, (1 + t) / (K + t)), so "
+                        "that it does not lean on the initial weights early on: it spans about "
+                        "the last 1/(K - 1) of the steps so far (default "
+                        f"{DEFAULT_EMA_WARMUP} with --ema, the last half; 0: the plain decay)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", default=None,
                    help="run folder (default: runs/<data>-<modalities>-<backend>)")
@@ -256,7 +257,9 @@ def train(args) -> dict:
     group = distributed.setup(args)            # under torchrun: this rank; else a group of one
     check_device(args.backend, args.device)
     if args.ema_warmup and not args.ema:
-        raise UserError("--ema-warmup: give --ema DECAY too (the decay it warms up to)")
+        raise UserError("--ema-warmup: --ema 0 turns the average off, so there is no decay to warm up")
+    if args.ema_warmup is None:                 # the run's saved flags hold the resolved K
+        args.ema_warmup = DEFAULT_EMA_WARMUP if args.ema else 0
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         ds = data.load(args.data)
         modalities = choose_modalities(args.modalities, data.available_modalities(ds))

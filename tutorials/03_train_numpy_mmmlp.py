@@ -239,8 +239,10 @@ assert max(h["NDCG@10"] for h in history) > popular["NDCG@10"]
 # ## 4. Ablation: what does each modality add?
 #
 # The same model with fewer branches. The package's trainer,
-# `python -m tiny_mmmlp.train`, runs exactly the loop above plus early stopping on validation
-# NDCG@10; its `train(args)` returns the metrics it writes to `metrics.json`. We call it
+# `python -m tiny_mmmlp.train`, runs the loop above plus early stopping on validation
+# NDCG@10 and, by default, a moving average of the weights that it evaluates and keeps (`--ema
+# 0.999`, `tiny_mmmlp/averaging.py`: θ̄ ← d θ̄ + (1 − d) θ after every step, which smooths out
+# the last steps' noise); its `train(args)` returns the metrics it writes to `metrics.json`. We call it
 # four times with the same settings and seed, changing only `--modalities`:
 # ID only; ID + text; ID + image; and all modalities (ID, image, text, category, brand).
 

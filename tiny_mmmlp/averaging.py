@@ -17,7 +17,7 @@ so that early on θ̄ does not lean on the initial weights for its first 1/(1 �
 d_t reaches d, θ̄ weighs step s of the t so far about as (s / t)^(K − 2), a span of about the
 last 1/(K − 1) of the steps. K = 2 is the plain mean of all weights so far; K = 10 is the rule
 of TensorFlow's ExponentialMovingAverage with num_updates (the last tenth; d_t reaches 0.999
-after 8,990 steps), K = 3 the last half (0.999 after 998 steps).
+after 8,990 steps), K = 3 the last half (0.999 after 1,997 steps).
 """
 from __future__ import annotations
 

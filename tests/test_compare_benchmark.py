@@ -152,6 +152,7 @@ def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
 
 
 def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path):
+    from tiny_mmmlp.config import DEFAULT_EMA_WARMUP
     from tiny_mmmlp.train import build_parser, make_config, training_flags
     args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny", models="mmmlp",
                            epochs=60, patience=3, out=str(tmp_path / "t.md"), note="", set="beauty",
@@ -169,6 +170,8 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
     saved()                                              # the request's own flags: tabled
     compare.check_flags(args, run)
     saved(dropout=None)                                  # an older run: its config's dropout
+    compare.check_flags(args, run)
+    saved(ema_warmup=DEFAULT_EMA_WARMUP)                 # what a run at the defaults saves
     compare.check_flags(args, run)
     for changes, said in (({"lr": 0.001}, "--lr 0.001 -> 0.002"), ({"epochs": 20}, "--epochs 20 -> 60"),
                           ({"history_bias": False}, "--history-bias False -> True")):

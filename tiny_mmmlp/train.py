@@ -129,6 +129,8 @@ def make_config(args, modalities) -> MMMLPConfig:
     for f in PER_MODEL:                          # the run's saved flags say what it trained
         if getattr(args, f) is None:             # with: --model's default where not given
             setattr(args, f, MODEL_DEFAULTS[args.model][f])
+    if args.ema_warmup is None:                  # likewise the average's K: 3 with --ema, else 0
+        args.ema_warmup = DEFAULT_EMA_WARMUP if args.ema else 0
     values = {f: getattr(args, f) for f in CONFIG_FLAGS}
     if args.model != "mmmlp" and "id" not in modalities:
         raise UserError(f"--modalities {args.modalities}: --model {args.model} always reads "
@@ -258,8 +260,6 @@ def train(args) -> dict:
     check_device(args.backend, args.device)
     if args.ema_warmup and not args.ema:
         raise UserError("--ema-warmup: --ema 0 turns the average off, so there is no decay to warm up")
-    if args.ema_warmup is None:                 # the run's saved flags hold the resolved K
-        args.ema_warmup = DEFAULT_EMA_WARMUP if args.ema else 0
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         ds = data.load(args.data)
         modalities = choose_modalities(args.modalities, data.available_modalities(ds))

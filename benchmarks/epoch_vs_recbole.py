@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from tiny_mmmlp import data
+from tiny_mmmlp.averaging import with_average
 from tiny_mmmlp.backends import make_backend
 from tiny_mmmlp.evaluate import evaluate
 from tiny_mmmlp.train import build_parser, choose_modalities, make_config
@@ -140,8 +141,9 @@ class TinyMMMLP:
         self.cfg = make_config(a, self.modalities)
         feats = data.build_features(self.ds, [m for m in self.modalities if m != "id"], progress=False)
         self.split = data.split_leave_one_out(self.ds)
-        self.backend = make_backend(a.backend, self.cfg, self.ds.n_items, feats, a.seed, a.lr,
-                                    a.weight_decay, a.device)
+        self.backend = with_average(make_backend(a.backend, self.cfg, self.ds.n_items, feats, a.seed,
+                                                 a.lr, a.weight_decay, a.device),
+                                    a.ema, a.ema_warmup)           # the default run's average too
 
     def epoch(self, i: int) -> dict:
         a, cfg, split = self.args, self.cfg, self.split

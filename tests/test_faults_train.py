@@ -452,5 +452,6 @@ def test_two_writing_processes(tmp_path):
         assert first.poll() is None                       # the first run carries on untouched
     finally:
         first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
-    assert first.returncode == 130 and load_checkpoint(out)["run"]["epoch"] >= 1
+        _, first_err = first.communicate(timeout=60)
+    assert first.returncode == 130, f"exit {first.returncode}, stderr: {first_err}"
+    assert load_checkpoint(out)["run"]["epoch"] >= 1

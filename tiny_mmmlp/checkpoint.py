@@ -32,6 +32,7 @@ import numpy as np
 
 from .data.atomic import write_bytes, write_text
 from .errors import NPY_ERRORS, UserError
+from .interrupts import held
 
 MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
@@ -55,7 +56,8 @@ def save_model(folder, params: dict, meta: dict):
     """Write ``model.npz``: params by name and ``meta`` (config, data, modalities) as JSON."""
     arrays = dict(params)
     arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
-    write_bytes(Path(folder) / MODEL_FILE, _npz_bytes(arrays))
+    with held():                                       # Ctrl-C waits for the file (interrupts.py)
+        write_bytes(Path(folder) / MODEL_FILE, _npz_bytes(arrays))
 
 
 def load_model(path):
@@ -135,16 +137,17 @@ def save_checkpoint(folder, state: dict):
     folder = Path(folder)
     arrays = {}
     tree = flatten(state, arrays)
-    blob = _npz_bytes(arrays)
-    digest = hashlib.sha256(blob).hexdigest()
-    npz_name = f"checkpoint-{digest[:16]}.npz"
-    write_bytes(folder / npz_name, blob)
-    write_text(folder / CHECKPOINT_FILE, json.dumps(
-        {"format": FORMAT, "arrays": npz_name, "sha256": digest, "state": tree},
-        allow_nan=False, indent=1))
-    for stale in folder.glob("checkpoint-*.npz"):      # earlier array files: names only we write
-        if stale.name != npz_name and _is_ours(stale.name):
-            stale.unlink(missing_ok=True)
+    with held():                     # Ctrl-C or kill waits for the whole pair (interrupts.py)
+        blob = _npz_bytes(arrays)
+        digest = hashlib.sha256(blob).hexdigest()
+        npz_name = f"checkpoint-{digest[:16]}.npz"
+        write_bytes(folder / npz_name, blob)
+        write_text(folder / CHECKPOINT_FILE, json.dumps(
+            {"format": FORMAT, "arrays": npz_name, "sha256": digest, "state": tree},
+            allow_nan=False, indent=1))
+        for stale in folder.glob("checkpoint-*.npz"):  # earlier array files: names only we write
+            if stale.name != npz_name and _is_ours(stale.name):
+                stale.unlink(missing_ok=True)
 
 
 def _is_ours(name: str) -> bool:

@@ -149,6 +149,21 @@ def test_resume_names_each_changed_flag(run, capsys):
     assert_run_intact(run, before)
 
 
+def test_resume_accepts_the_data_folder_written_another_way(tmp_path, monkeypatch, capsys):
+    """--data shop, then --data /abs/path/shop/: one folder, so the run continues; a folder
+    with other contents is still refused (its description differs)."""
+    monkeypatch.chdir(tmp_path)
+    write_atomic(tmp_path / "shop", good_inter(), good_item())
+    flags = [*MODEL_FLAGS, "--modalities", "id", "--out", "r"]
+    assert call(train_main, ["--data", "shop", *flags], capsys)[0] == 0
+    rc, _, err = call(train_main, ["--data", f"{tmp_path / 'shop'}/", *flags, "--resume", "--epochs", "2"], capsys)
+    assert rc == 0, err
+    assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 2
+    write_atomic(tmp_path / "other", good_inter(users=9), good_item())
+    rc, _, err = call(train_main, ["--data", "other", *flags, "--resume", "--epochs", "3"], capsys)
+    assert_one_sentence(rc, err, "--data", "shop/ -> other")
+
+
 @pytest.mark.parametrize("key, old_flags, changed", [
     ("history_bias", ["--no-history-bias"], "--history-bias False -> True"),
     ("label_smoothing", ["--label-smoothing", "0"], f"--label-smoothing 0.0 -> {DEFAULT_LABEL_SMOOTHING}")])

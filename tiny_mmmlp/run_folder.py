@@ -120,9 +120,16 @@ def changed_flags(saved: dict, now: dict, free=FREE_ON_RESUME) -> list:
     (flags in ``free`` may differ: by default those a --resume may change)."""
     out = []
     for key in sorted(set(saved) & set(now) - free):
-        if saved[key] != now[key]:
+        if saved[key] != now[key] and not (key == "data" and same_folder(saved[key], now[key])):
             out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
     return out
+
+
+def same_folder(a, b) -> bool:
+    """``--data`` written two ways for one folder (relative and absolute, a trailing slash):
+    the same source. Whether its contents changed is checked apart (the data's description)."""
+    return all(isinstance(x, str) and os.path.isdir(x) for x in (a, b)) and \
+        os.path.realpath(a) == os.path.realpath(b)
 
 
 def _number(x) -> bool:

@@ -38,7 +38,8 @@ from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
 from .preflight import check_device, check_memory
 from .plots import plot_training_curves
-from .run_folder import RunLock, changed_flags, check_request, check_run_record, default_out, prepare, run_peaks
+from .run_folder import (RunLock, changed_flags, check_request, check_run_record, default_out, prepare,
+                         run_peaks, same_folder)
 from .schedule import SCHEDULES, lr_at
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
@@ -240,7 +241,10 @@ def resume(ckpt, out, backend, args, meta) -> dict:
         if changed:
             raise UserError(f"--resume: {out} was trained with other flags ({'; '.join(changed)}); "
                             f"repeat the run's flags, or start a new run with --overwrite or another --out")
-        if {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"], meta["config"])} != meta:
+        saved = {**ckpt["meta"], "config": as_saved(ckpt["meta"]["config"], meta["config"])}
+        if same_folder(saved.get("data"), meta["data"]):        # written another way: one folder
+            saved["data"] = meta["data"]
+        if saved != meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
         run = dict(ckpt["run"])
         check_run_record(run)

@@ -441,6 +441,23 @@ def test_kill_9_during_writes_then_resume(tmp_path):
     assert not list(out.glob(".*.tmp")) and len(list(out.glob("checkpoint-*.npz"))) == 1
 
 
+def test_ctrl_c_before_an_epochs_checkpoint_names_the_one_on_disk(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after epoch 1 ended but before its checkpoint was written: the message names
+    epoch 0, the checkpoint a resume starts from, not the epoch the loop had counted."""
+    import tiny_mmmlp.train as train_module
+    real, saves = train_module.save_checkpoint, []
+
+    def save(folder, state):
+        saves.append(state["run"]["epoch"])
+        if len(saves) == 2:                         # epoch 1's save, about to start
+            raise KeyboardInterrupt
+        real(folder, state)
+    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    rc, out, _ = call(train_main, [*SMALL, "--out", tmp_path / "r", "--epochs", "3"], capsys)
+    assert rc == 130 and saves == [0, 1]
+    assert "checkpoint after epoch 0 is in" in out and load_checkpoint(tmp_path / "r")["run"]["epoch"] == 0
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_kill_exits_naming_the_resume_command(tmp_path, sig, code):
     """Ctrl-C, or `kill` (a benchmark driver ending its runs), stops the run in one line that

@@ -321,11 +321,14 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
         reports the peak of all of them, not only of the process that finishes it)."""
         return run_peaks(run.get("peak_memory_mib"), group.objects(distributed.peak_memory_mib()))
 
+    on_disk = {"epoch": run["epoch"]}     # the epoch of the checkpoint a stop leaves behind
+
     def checkpoint():
         if group.is_main:
             save_checkpoint(out, {"meta": meta, "flags": training_flags(args),
                                   "params": backend.params(), "backend_state": backend.state(),
                                   "run": run})
+        on_disk["epoch"] = run["epoch"]
         # kept for the next save; gathered after this one, so a dead rank cannot cost it
         run["peak_memory_mib"] = peaks_so_far()
 
@@ -354,7 +357,7 @@ def _train_locked(args, group, ds, modalities, cfg, split, out, backend, encoder
                   flush=True)
             checkpoint()
     except (KeyboardInterrupt, distributed.RankStopped) as stop:
-        print(f"\ninterrupted: the checkpoint after epoch {run['epoch']} is in {out}; "
+        print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
               f"continue with: {resume_command(args, out)}")
         raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
 

@@ -49,7 +49,7 @@ def timed_run(data: str, flags: list, cache: Path | None, work: Path) -> dict:
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
         raise UserError(f"the training run exited {proc.returncode}: {last}")
-    return {"wall_s": wall, "stdout": proc.stdout,
+    return {"wall_s": wall, "stdout": proc.stdout, "stderr": proc.stderr,
             "metrics": json.loads((out / "metrics.json").read_text("utf-8"))}
 
 
@@ -70,6 +70,15 @@ def peak(metrics: dict) -> str:
     return f"{max(known):.0f}" if known else "unknown"
 
 
+def text_features(result: dict) -> str:
+    """Which text encoder the run used: the README's first command (no ``text`` extra) gets
+    the hashed bag of words, which warns; with the extra, MiniLM."""
+    if "text" not in result["metrics"]["modalities"]:
+        return ""
+    bow = "hashed bag of words" in result["stderr"]
+    return ", text features: " + ("hashed bag of words (no `text` extra)" if bow else "MiniLM (`text` extra)")
+
+
 def table(result: dict, split: dict, load: tuple, command: str, default: bool) -> str:
     m, wall = result["metrics"], result["wall_s"]
     epochs = m["epochs"]
@@ -85,8 +94,8 @@ def table(result: dict, split: dict, load: tuple, command: str, default: bool) -
     return "\n".join([
         f"# The first run, timed ({when}, {platform.machine()}, {os.cpu_count()} CPUs)", "",
         f"Command: `{command}`; the run: `{m['backend']}` backend, modalities "
-        f"{','.join(m['modalities'])}, {epochs} epochs (best {m['best_epoch']}), test NDCG@10 "
-        f"{m['test']['NDCG@10']:.4f}, peak {peak(m)} MiB. "
+        f"{','.join(m['modalities'])}, {epochs} epoch{'s' * (epochs != 1)} (best {m['best_epoch']}), test NDCG@10 "
+        f"{m['test']['NDCG@10']:.4f}, peak {peak(m)} MiB{text_features(result)}. "
         f"Load average before / after: {load[0]:.1f} / {load[1]:.1f}.", "",
         "| phase | seconds | per epoch | share |", "|---|---|---|---|", *rows, "",
         f"Against the target (under {TARGET_S:.0f} s, the install not counted): "

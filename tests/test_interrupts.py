@@ -10,6 +10,15 @@ from tiny_mmmlp.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint, 
 from tiny_mmmlp.interrupts import held
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler for each test: a shell starts background jobs (CI run
+    with nohup, say) with SIGINT ignored, and an ignored Ctrl-C stays ignored by design."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def ctrl_c_in_next_write(monkeypatch):
     """From now on, the first file write gets a Ctrl-C just before it starts; the names of the
     files written are returned."""

@@ -17,7 +17,6 @@ depends on the load, so the table says the load average before and after.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -29,8 +28,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tiny_mmmlp.data.atomic import write_text
-from tiny_mmmlp.errors import UserError, exit_on_user_error
+sys.path.insert(0, str(Path(__file__).resolve().parent))     # the sibling helper training_run.py
+from training_run import read_record  # noqa: E402
+from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 
 TARGET_S = 300.0                                   # issue 12: the default run under 5 minutes
 HEADER = re.compile(r"; (\d+) training examples$")
@@ -50,7 +51,7 @@ def timed_run(data: str, flags: list, cache: Path | None, work: Path) -> dict:
         last = (proc.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
         raise UserError(f"the training run exited {proc.returncode}: {last}")
     return {"wall_s": wall, "stdout": proc.stdout, "stderr": proc.stderr,
-            "metrics": json.loads((out / "metrics.json").read_text("utf-8"))}
+            "metrics": read_record(out / "metrics.json")}
 
 
 def phases(result: dict) -> dict:

@@ -125,21 +125,23 @@ def test_a_bad_warm_up_is_refused_in_one_line(tmp_path, capsys, flags):
     assert "--ema-warmup" in err_text and "Traceback" not in err_text and err_text.count("\n") <= 2
 
 
+# a saved run's config as train.py writes it (the sizes saved_flags needs)
+SAVED_CONFIG = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
+
+
 def test_a_run_saved_with_the_warm_up_as_a_plain_switch_resumes_as_k_10():
     """--ema-warmup took no value before K: such a record (True) holds the rule it ran, K = 10."""
     from tiny_mmmlp.train import saved_flags
-    config = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
-    assert saved_flags({"ema": 0.999, "ema_warmup": True}, config)["ema_warmup"] == 10
-    assert saved_flags({"ema": 0.999, "ema_warmup": False}, config)["ema_warmup"] == 0
+    assert saved_flags({"ema": 0.999, "ema_warmup": True}, SAVED_CONFIG)["ema_warmup"] == 10
+    assert saved_flags({"ema": 0.999, "ema_warmup": False}, SAVED_CONFIG)["ema_warmup"] == 0
 
 
 def test_a_record_from_before_the_average_resumes_without_it():
     """Runs saved before --ema existed, or before it was on by default, trained without it."""
     from tiny_mmmlp.train import saved_flags
-    config = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
-    old = saved_flags({"lr": 2e-3}, config)
+    old = saved_flags({"lr": 2e-3}, SAVED_CONFIG)
     assert (old["ema"], old["ema_warmup"]) == (0.0, 0)
-    assert saved_flags({"ema": 0.999}, config)["ema_warmup"] == 0      # before the warm-up
+    assert saved_flags({"ema": 0.999}, SAVED_CONFIG)["ema_warmup"] == 0      # before the warm-up
 
 
 def test_the_default_run_averages_with_the_warm_up_and_ema_0_turns_both_off(tmp_path):

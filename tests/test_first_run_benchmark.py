@@ -1,10 +1,12 @@
 """benchmarks/first_run.py: the phases add up to the wall time, and a bad flag is one line."""
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+from faults import MODEL_FLAGS
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "first_run.py"
-SMALL = "--max-len 8 --d-model 16 --token-hidden 8 --channel-hidden 16 --n-layers 1 --batch-size 64"
 
 
 def seconds(row: str) -> float:
@@ -13,7 +15,7 @@ def seconds(row: str) -> float:
 
 def test_a_short_run_is_split_into_phases_that_add_up(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), "--data", "toyshop-tiny",
-                          f"--flags=--epochs 2 --modalities id {SMALL}", "--out", str(tmp_path / "t.md")],
+                          f"--flags={shlex.join([*MODEL_FLAGS, '--epochs', '2', '--modalities', 'id'])}", "--out", str(tmp_path / "t.md")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     rows = {line.split("|")[1].strip().strip("*"): line for line in out.stdout.splitlines()

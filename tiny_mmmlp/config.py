@@ -98,9 +98,9 @@ DEFAULT_LR = 2e-3
 
 # Training evaluates, keeps and saves an exponential moving average of the weights (--ema,
 # tiny_mmmlp/averaging.py) with this decay, warmed up with K = DEFAULT_EMA_WARMUP (the decay of
-# step t is min(d, (1 + t) / (3 + t)), so on small sets the average does not lean on the
-# initial weights). Since the fourteenth session: higher on validation on the four rows
-# measured on the three shared sets (three seeds each) and on toyshop (quality.md); 0 before.
+# step t is min(d, (1 + t) / (K + t)), so on small sets the average does not lean on the
+# initial weights). Since the fourteenth session: higher on validation on all five rows of the
+# three shared sets (three seeds each) and on toyshop (quality.md); 0 before.
 DEFAULT_EMA, DEFAULT_EMA_WARMUP = 0.999, 3
 
 # Every change of a default since files were first saved, in order: (field, its value before

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
-from training_run import RUNNING, run_training, stop_on_sigterm, stop_runs  # noqa: E402
+from training_run import RUNNING, run_training, start_run, stop_on_sigterm, stop_runs  # noqa: E402
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
@@ -100,9 +100,8 @@ def run_recbole(venv: Path, data_dir: Path, work: Path, args) -> dict:
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)
     with open(work / "recbole.log", "w") as log:
-        proc = subprocess.Popen([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
-                                stdout=subprocess.PIPE, stderr=log, text=True)
-        RUNNING.add(proc)                    # so that a stopping driver ends it (stop_runs)
+        proc = start_run([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
+                         stdout=subprocess.PIPE, stderr=log, text=True)   # stop_runs ends it
         try:
             stdout, _ = proc.communicate()
         finally:
@@ -190,6 +189,8 @@ def main():
                 theirs.update(run_recbole(args.recbole_venv, args.data, work, args))
             except SystemExit as e:          # a thread's SystemExit would vanish: keep its message
                 theirs["error"] = str(e)
+            except KeyboardInterrupt:        # stop_runs came first: the main thread says why
+                theirs["error"] = "stopped"
 
         side = threading.Thread(target=recbole_side)
         side.start()

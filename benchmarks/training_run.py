@@ -21,11 +21,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNNING: set[subprocess.Popen] = set()       # runs started by run_training, not yet seen to end
+RUNNING: set[subprocess.Popen] = set()       # runs started by start_run, not yet seen to end
+STOPPED = threading.Event()                  # stop_runs was called: no run starts after it
+_STARTING = threading.Lock()                 # a start and a stop never interleave
 
 
 def stop_on_sigterm() -> None:
@@ -37,9 +40,25 @@ def stop_on_sigterm() -> None:
 
 def stop_runs() -> None:
     """End every run this driver started and has not seen end (SIGTERM; the run's last
-    checkpoint stays). For a driver stopping while other threads wait for their runs."""
-    for proc in list(RUNNING):
-        proc.terminate()
+    checkpoint stays), and refuse every later start. For a driver stopping while other
+    threads wait for their runs, or are about to start one: a thread between taking its
+    next run and starting it would otherwise start a run nobody ends, and the stopping
+    driver would wait for it to finish."""
+    with _STARTING:
+        STOPPED.set()
+        for proc in list(RUNNING):
+            proc.terminate()
+
+
+def start_run(cmd, **popen) -> subprocess.Popen:
+    """``subprocess.Popen(cmd, **popen)``, kept in RUNNING (the caller discards it once it
+    has ended), unless the driver is stopping: then KeyboardInterrupt, and nothing starts."""
+    with _STARTING:
+        if STOPPED.is_set():
+            raise KeyboardInterrupt
+        proc = subprocess.Popen(cmd, **popen)
+        RUNNING.add(proc)
+        return proc
 
 
 def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
@@ -50,8 +69,7 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     """
     print("$", " ".join(map(str, cmd)), flush=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    RUNNING.add(proc)
+    proc = start_run(cmd, cwd=ROOT)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     except BaseException:                   # the driver stops while waiting: so does the run

@@ -267,3 +267,19 @@ def test_a_driver_killed_while_waiting_for_its_one_run_ends_that_run(tmp_path):
         signal.signal(signal.SIGTERM, saved)
     with pytest.raises(ProcessLookupError):          # ended and reaped, not left running
         os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_run_taken_as_the_driver_stops_never_starts(tmp_path):
+    # with --jobs 2 a worker thread can be between taking its next run and starting it when
+    # the driver stops: that run must not start (nobody would end it, and the stopping driver
+    # would wait for it to finish); run_training says "stopped" instead
+    marker = tmp_path / "started"
+    child = f"open({str(marker)!r}, 'w').write('yes')"
+    try:
+        compare.stop_runs()
+        with pytest.raises(KeyboardInterrupt):
+            compare.run_training([sys.executable, "-c", child], tmp_path)
+    finally:
+        sys.modules["training_run"].STOPPED.clear()
+    assert not marker.exists()
+    assert not sys.modules["training_run"].RUNNING

@@ -1,8 +1,12 @@
 """Test session setup: one throw-away cache folder for generated data, no downloads."""
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("TINY_MMMLP_CACHE", tempfile.mkdtemp(prefix="tiny_mmmlp_cache_"))
+if "TINY_MMMLP_CACHE" not in os.environ:        # a folder of this session's own, gone after it
+    os.environ["TINY_MMMLP_CACHE"] = tempfile.mkdtemp(prefix="tiny_mmmlp_cache_")
+    atexit.register(shutil.rmtree, os.environ["TINY_MMMLP_CACHE"], ignore_errors=True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -272,7 +272,7 @@ def test_a_driver_killed_while_waiting_for_its_one_run_ends_that_run(tmp_path):
 def test_a_run_taken_as_the_driver_stops_never_starts(tmp_path):
     # with --jobs 2 a worker thread can be between taking its next run and starting it when
     # the driver stops: that run must not start (nobody would end it, and the stopping driver
-    # would wait for it to finish); run_training says "stopped" instead
+    # would wait for it to finish); run_training raises KeyboardInterrupt instead
     marker = tmp_path / "started"
     child = f"open({str(marker)!r}, 'w').write('yes')"
     try:

@@ -61,9 +61,17 @@ def seeds_of(args) -> dict:
     return {m: min(n, most) if most else n for m, n in SEEDS.items()}
 
 
+DEFAULT_SETS, DEFAULT_MODELS = "scientific,instruments,beauty", "mmmlp,sasrec,gru4rec"
+
+
 def variant_flags(args) -> str:
-    """The options that make a variant of the standard runs, as the table's command shows them."""
-    out = f" --seeds {args.seeds}" if getattr(args, "seeds", 0) else ""
+    """The options that make a variant of the standard runs (fewer sets, models or seeds,
+    more flags), as the table's command shows them."""
+    out = ""
+    for flag, default in (("sets", DEFAULT_SETS), ("models", DEFAULT_MODELS)):
+        if getattr(args, flag, default) != default:
+            out += f" --{flag} {getattr(args, flag)}"
+    out += f" --seeds {args.seeds}" if getattr(args, "seeds", 0) else ""
     return out + (f" --flags={shlex.quote(args.flags)}" if getattr(args, "flags", "") else "")
 
 
@@ -472,8 +480,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"])
     p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
-    p.add_argument("--sets", default="scientific,instruments,beauty")
-    p.add_argument("--models", default="mmmlp,sasrec,gru4rec")
+    p.add_argument("--sets", default=DEFAULT_SETS)
+    p.add_argument("--models", default=DEFAULT_MODELS)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--jobs", type=int, default=1,

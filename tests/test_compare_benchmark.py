@@ -34,6 +34,8 @@ def test_seeds_caps_the_seeds_of_every_model():
     assert sorted({seed for *_, seed in runs}) == [0, 1]
     assert compare.variant_flags(SimpleNamespace(seeds=1, flags="--history-bias")) == \
         " --seeds 1 --flags=--history-bias"
+    assert compare.variant_flags(SimpleNamespace(sets="scientific", models=compare.DEFAULT_MODELS,
+                                                 seeds=0, flags="")) == " --sets scientific"
 
 
 def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
@@ -147,7 +149,7 @@ def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
     _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", 0, 0.04)
     compare.write_table(args)
     text = Path(args.out).read_text()
-    assert "compare.py quality --flags=--no-history-bias`" in text and "| toyshop-tiny | mmmlp | id |" in text
+    assert "compare.py quality --sets toyshop-tiny --models mmmlp --flags=--no-history-bias`" in text and "| toyshop-tiny | mmmlp | id |" in text
     assert "## Cost in sequence length" not in text and not (tmp_path / "variant-scaling.png").exists()
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import (id_only_steps, masked_test, read_record, run_training,  # noqa: E402
-                          stop_on_sigterm, stop_runs)
+                          started, stop_on_sigterm, stop_runs)
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 OUT = ROOT / "benchmarks/results/compare.md"
@@ -364,9 +364,9 @@ def scaling(args):
             cmd = [sys.executable, __file__, "_scale", "--model", model, "--max-len", str(n),
                    "--batches", str(batches), "--set", args.set, "--data-root", args.data_root]
             print("$", " ".join(cmd[1:]), flush=True)
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-            text = proc.stdout.read()
-            _, status, usage = os.wait4(proc.pid, 0)
+            with started(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:   # kill ends it too
+                text = proc.stdout.read()
+                _, status, _ = os.wait4(proc.pid, 0)
             if os.waitstatus_to_exitcode(status) != 0:
                 raise SystemExit(f"run failed: {' '.join(cmd)}")
             rec = json.loads(text.strip().splitlines()[-1])

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
-from training_run import RUNNING, run_training, start_run, stop_on_sigterm, stop_runs  # noqa: E402
+from training_run import run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 
@@ -100,12 +100,9 @@ def run_recbole(venv: Path, data_dir: Path, work: Path, args) -> dict:
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)
     with open(work / "recbole.log", "w") as log:
-        proc = start_run([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
-                         stdout=subprocess.PIPE, stderr=log, text=True)   # stop_runs ends it
-        try:
+        with started([str(venv / "bin/python"), "run.py", str(cfg)], cwd=work, env=env,
+                     stdout=subprocess.PIPE, stderr=log, text=True) as proc:   # stop_runs ends it
             stdout, _ = proc.communicate()
-        finally:
-            RUNNING.discard(proc)
     text = (work / "recbole.log").read_text()
     answer = [ln for ln in stdout.splitlines() if ln.startswith("@@ ")]
     if proc.returncode != 0 or not answer:

@@ -17,6 +17,7 @@ folders its next call would use.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -61,6 +62,21 @@ def start_run(cmd, **popen) -> subprocess.Popen:
         return proc
 
 
+@contextlib.contextmanager
+def started(cmd, **popen):
+    """``start_run``'s process for the block; a driver stopping inside it (Ctrl-C, ``kill``, an
+    error) ends the run, and the run leaves RUNNING with the block."""
+    proc = start_run(cmd, **popen)
+    try:
+        yield proc
+    except BaseException:                   # the driver stops while waiting: so does the run
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        RUNNING.discard(proc)
+
+
 def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     """Run ``cmd``; returns (metrics.json of ``out``, peak RSS in GB, wall seconds).
 
@@ -69,15 +85,8 @@ def run_training(cmd, out, fail=SystemExit) -> tuple[dict, float, float]:
     """
     print("$", " ".join(map(str, cmd)), flush=True)
     start = time.perf_counter()
-    proc = start_run(cmd, cwd=ROOT)
-    try:
+    with started(cmd, cwd=ROOT) as proc:
         _, status, usage = os.wait4(proc.pid, 0)
-    except BaseException:                   # the driver stops while waiting: so does the run
-        proc.terminate()
-        proc.wait()
-        raise
-    finally:
-        RUNNING.discard(proc)
     if os.waitstatus_to_exitcode(status) != 0:
         raise fail(f"run failed: {' '.join(map(str, cmd))}")
     metrics = read_record(Path(out) / "metrics.json")

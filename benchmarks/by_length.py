@@ -129,7 +129,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="+", type=Path, help="finished run folders")
     p.add_argument("--edges", type=edges_arg, default=[5, 8, 13, 21],
                    help="group boundaries in items (default 5,8,13,21: groups 3-4, 5-7, 8-12, 13-20, 21+)")
-    p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10")
+    p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10", help="the metric per group (default NDCG@10)")
     p.add_argument("--out", type=Path, help="also write the Markdown table here")
     p.add_argument("--plot", type=Path, help="draw the groups as a PNG here")
     p.add_argument("--data", help="the runs' data folder, if it moved since training "

@@ -477,25 +477,30 @@ def write_table(args):
 
 @exit_on_user_error
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"])
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
-    p.add_argument("--sets", default=DEFAULT_SETS)
-    p.add_argument("--models", default=DEFAULT_MODELS)
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--patience", type=int, default=3)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"],
+                   help="the job (see the module's docstring); _scale is scaling's own child")
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"),
+                   help="folder holding the sets' RecBole atomic folders")
+    p.add_argument("--sets", default=DEFAULT_SETS, help="quality/memory/table: comma-separated sets")
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help="quality/memory/table: comma-separated models")
+    p.add_argument("--epochs", type=int, default=60, help="quality: --epochs of every run")
+    p.add_argument("--patience", type=int, default=3, help="quality: --patience of every run")
     p.add_argument("--jobs", type=int, default=1,
                    help="quality: training runs at a time (one core each with OMP_NUM_THREADS=1)")
-    p.add_argument("--runs-dir", default=str(ROOT / "runs/compare"))
-    p.add_argument("--out", default=str(OUT))
-    p.add_argument("--lengths", default="50,200,800")
+    p.add_argument("--runs-dir", default=str(ROOT / "runs/compare"),
+                   help="one run folder per row and seed; reused and resumed")
+    p.add_argument("--out", default=str(OUT), help="the Markdown table to write")
+    p.add_argument("--lengths", default="50,200,800", help="scaling: maximum lengths to time")
     p.add_argument("--batches", default="200",
                    help="scaling: timed batches, one count or one per length (e.g. 200,100,20)")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=3, help="scaling: untimed batches first")
     p.add_argument("--set", default="beauty", help="scaling: the data set")
     p.add_argument("--device", default="", help="quality: --device of every run (e.g. cuda)")
     p.add_argument("--seeds", type=int, default=0,
-                   help="quality/table: at most this many seeds per model (default: 3, GRU4Rec 1)")
+                   help="quality/table: at most this many seeds per model; 0: all (3, GRU4Rec 1)")
     p.add_argument("--flags", default="",
                    help="quality: more train.py flags for every run, written with '=', e.g. "
                         "--flags=--no-history-bias (give such runs their own --runs-dir and --out)")

@@ -26,12 +26,12 @@ from tiny_mmmlp.backends import NumpyBackend, TorchBackend
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--d-model", type=int, default=64)
-    p.add_argument("--items", type=int, default=12000)
+    p.add_argument("--batch", type=int, default=256, help="batch rows (default 256)")
+    p.add_argument("--max-len", type=int, default=50, help="sequence length N (default 50)")
+    p.add_argument("--d-model", type=int, default=64, help="branch width D (default 64)")
+    p.add_argument("--items", type=int, default=12000, help="items scored by the softmax (default 12000)")
     p.add_argument("--text-width", type=int, default=0, help="add a text modality of this width")
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=10, help="timed steps of each backend (default 10)")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="torch intra-op threads (default: torch's choice, one per core)")
     args = p.parse_args()

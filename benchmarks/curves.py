@@ -56,10 +56,11 @@ def history_of(folder: Path) -> tuple[list, bool]:
 @exit_on_user_error
 def main(argv=None):
     p = OneLineParser(prog="python benchmarks/curves.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]")
+    p.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]",
+                   help="run folders, each with an optional legend label")
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10")
-    p.add_argument("--title", default="")
+    p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10", help="validation metric drawn (default NDCG@10)")
+    p.add_argument("--title", default="", help="the figure's title")
     args = p.parse_args(argv)
     labels = [label for _, label in args.runs]
     for label in labels:

@@ -47,14 +47,14 @@ def run(data, procs, batch, device, epochs, threads, extra) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default="toyshop")
+    p.add_argument("--data", default="toyshop", help="train.py's --data (default toyshop)")
     p.add_argument("--procs", default="1,2", help="comma-separated process counts")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per launch; the last is timed (default 1)")
     p.add_argument("--batch-size", type=int, default=256, help="global batch (strong scaling)")
     p.add_argument("--per-process-batch", type=int, default=None, help="weak scaling instead")
-    p.add_argument("--threads-per-proc", type=int, default=None)
-    p.add_argument("--out", default=None)
+    p.add_argument("--threads-per-proc", type=int, default=None, help="OMP_NUM_THREADS of each process")
+    p.add_argument("--out", default=None, help="also write the table to this file")
     args, extra = p.parse_known_args(argv)
     rows = ["| processes | global batch | threads/proc | train ex/s | ratio | s/epoch (with valid) "
             "| CPU s, all processes | peak MiB per process |", "|---|---|---|---|---|---|---|---|"]

@@ -62,10 +62,11 @@ def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(ROOT.parent / "shared/data/amazon/beauty"))
+    p.add_argument("--data", default=str(ROOT.parent / "shared/data/amazon/beauty"),
+                   help="RecBole atomic folder (default: the shared beauty)")
     p.add_argument("--run", default=None, help="a trained run folder (its model.npz and data)")
     p.add_argument("--eval-batch", type=int, default=256, help="users per evaluation batch (train.py's default)")
-    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=4, help="alternations of the two modes (default 4)")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._child is not None:

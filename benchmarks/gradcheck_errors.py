@@ -51,7 +51,7 @@ def layer_cases(rng):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--trials", type=int, default=20, help="random draws of shapes and inputs (default 20)")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     worst = {}

@@ -80,11 +80,11 @@ def profile_numpy(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--max-len", type=int, default=50)
-    p.add_argument("--model", default="mmmlp", choices=MODELS)
-    p.add_argument("--set", default="beauty")
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--max-len", type=int, default=50, help="torch: sequence length (default 50)")
+    p.add_argument("--model", default="mmmlp", choices=MODELS, help="torch: the model profiled")
+    p.add_argument("--set", default="beauty", help="torch: the set under --data-root (default beauty)")
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
+    p.add_argument("--steps", type=int, default=3, help="profiled steps (default 3)")
     p.add_argument("--rows", type=int, default=14, help="operators (functions) shown")
     p.add_argument("--numpy", action="store_true", help="profile the NumPy reference instead")
     p.add_argument("--data", default="toyshop", help="--numpy: train.py's --data")

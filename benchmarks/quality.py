@@ -71,11 +71,11 @@ def run_one(data, flags, out, backend, seed=0):
 @exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
-    p.add_argument("--sets", default="scientific,instruments,beauty")
-    p.add_argument("--backend", default="numpy")
-    p.add_argument("--runs-dir", default=str(ROOT / "runs/quality"))
-    p.add_argument("--out", default=str(ROOT / "benchmarks/results/quality.md"))
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
+    p.add_argument("--sets", default="scientific,instruments,beauty", help="comma-separated sets under --data-root")
+    p.add_argument("--backend", default="numpy", help="train.py's --backend (default numpy)")
+    p.add_argument("--runs-dir", default=str(ROOT / "runs/quality"), help="one run folder per row (and seed)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/quality.md"), help="the Markdown table to write")
     p.add_argument("--each", action="store_true", help="also ID + each side modality alone")
     p.add_argument("--paper-head", default="scientific,instruments",
                    help="sets that also get a --no-candidate-features run ('' for none)")

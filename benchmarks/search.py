@@ -229,16 +229,16 @@ def enqueue_once(study, params: dict):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", required=True, help="scientific, instruments or beauty")
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"))
+    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
     p.add_argument("--model", default="mmmlp", choices=sorted(SPACES),
                    help="the model searched (its own defaults are the base)")
-    p.add_argument("--modalities", default="all")
-    p.add_argument("--backend", default="torch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--modalities", default="all", help="train.py's --modalities (default all)")
+    p.add_argument("--backend", default="torch", help="train.py's --backend (default torch)")
+    p.add_argument("--seed", type=int, default=0, help="train.py's --seed of every trial (default 0)")
     p.add_argument("--study", default=None, help="study name (default: mmmlp-<set>-<modalities>)")
     p.add_argument("--storage", default=str(ROOT / "runs/search/search.journal"),
                    help="Optuna journal file (JSON lines)")
-    p.add_argument("--runs-dir", default=str(ROOT / "runs/search"))
+    p.add_argument("--runs-dir", default=str(ROOT / "runs/search"), help="one run folder per trial")
     p.add_argument("--work", default=str(ROOT / "runs/search/data"), help="derived data folders")
     p.add_argument("--ablation", action="store_true", help="run the base and each lever alone")
     p.add_argument("--levers", default="", help="with --ablation: only these levers, in this order")

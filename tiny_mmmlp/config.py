@@ -88,6 +88,21 @@ class MMMLPConfig:
         return cls(**as_saved({k: v for k, v in d.items() if k in known}, known))
 
 
+def field_help() -> dict:
+    """{field: its description} read from MMMLPConfig's docstring, so that each field is
+    described once (train.py's --help shows these)."""
+    found, name = {}, None
+    for line in MMMLPConfig.__doc__.splitlines():
+        head, sep, text = line.strip().partition(":")
+        if sep and line.startswith("    ") and not line.startswith("     ") and head.isidentifier():
+            name, found[head] = head, text.strip()
+        elif name and line.strip():
+            found[name] += " " + line.strip()
+        else:
+            name = None
+    return found
+
+
 DEFAULT_LABEL_SMOOTHING = 0.2
 
 # MMMLP's AdamW learning rate: a training flag (--lr), not a field of the model's config, kept

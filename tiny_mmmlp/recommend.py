@@ -26,7 +26,7 @@ def build_parser():
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="a user id of the training data")
     who.add_argument("--items", help="an explicit history: comma-separated item ids, oldest first")
-    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--k", type=positive_int, default=10, help="how many items to recommend (default: 10)")
     p.add_argument("--exclude-history", action="store_true", help="never recommend a seen item")
     p.add_argument("--picture", help="also draw the history and the recommendations to this PNG")
     p.add_argument("--data", help="data source, if it moved since training")

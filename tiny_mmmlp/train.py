@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
 from .cli import (OneLineParser, ema_decay, ema_warmup_k, finite_non_negative_float,
                   finite_positive_float, positive_int, seed_int)
-from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, as_saved
+from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, as_saved, field_help
 from .errors import UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .metrics import METRIC_NAMES
@@ -58,7 +58,9 @@ def build_parser():
     p = OneLineParser(prog="python -m tiny_mmmlp.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="toyshop",
                    help="toyshop, toyshop-tiny, or a folder of RecBole atomic files (default: toyshop)")
-    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="numpy (the reference, CPU), torch (CPU or GPU) or triton (the fused "
+                        "kernels, CUDA GPU) (default: numpy)")
     p.add_argument("--model", choices=MODELS, default="mmmlp",
                    help="mmmlp, or a baseline on the torch backend: sasrec (Kang & McAuley 2018: "
                         "2 causal self-attention blocks, 1 head, width 50, dropout 0.5, length 50) "
@@ -72,16 +74,19 @@ def build_parser():
     p.add_argument("--device", default=None, help="cpu or cuda[:i] (torch/triton backends)")
     p.add_argument("--modalities", default="all",
                    help="comma-separated branches to use, e.g. id,text,image (default: all found)")
-    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--epochs", type=positive_int, default=20,
+                   help="most epochs to train; --patience may stop sooner (default: 20)")
     p.add_argument("--patience", type=positive_int, default=3,
-                   help="stop after this many epochs without a better validation NDCG@10")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+                   help="stop after this many epochs without a better validation NDCG@10 (default: 3)")
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="training sequences per step (default: 256)")
     p.add_argument("--eval-batch-size", type=positive_int, default=None,
                    help="users ranked at once in evaluation (memory: this times the item count; "
                         "default: --batch-size, so the numpy backend's workspaces serve both)")
     p.add_argument("--lr", type=finite_positive_float, default=None,
                    help="AdamW learning rate (" + per_model_help("lr") + ")")
-    p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0)
+    p.add_argument("--weight-decay", type=finite_non_negative_float, default=0.0,
+                   help="AdamW's decoupled weight decay (default: 0)")
     p.add_argument("--ema", type=ema_decay, default=DEFAULT_EMA, metavar="DECAY",
                    help="evaluate, keep and save an exponential moving average of the weights, "
                         f"updated after every step with this decay (default {DEFAULT_EMA}; "
@@ -91,7 +96,8 @@ def build_parser():
                         "that it does not lean on the initial weights early on: it spans about "
                         "the last 1/(K - 1) of the steps so far (default "
                         f"{DEFAULT_EMA_WARMUP} with --ema, the last half; 0: the plain decay)")
-    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seed of the initial weights, the batch order and dropout (default: 0)")
     p.add_argument("--out", default=None,
                    help="run folder (default: runs/<data>-<modalities>-<backend>)")
     p.add_argument("--resume", action="store_true",
@@ -106,19 +112,21 @@ def build_parser():
     p.add_argument("--mask-history", action="store_true",
                    help="evaluate with the user's history items removed from the ranking (the "
                         "target stays rankable); default: our protocol, nothing masked")
+    about = field_help()                         # MMMLPConfig's own description of each field
     for f in CONFIG_FLAGS:
         if f in PER_MODEL:
             p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=None,
-                           help=per_model_help(f))
+                           help=f"{about[f].rstrip('.')} ({per_model_help(f)})")
         elif f == "label_smoothing":
             p.add_argument("--label-smoothing", type=float, default=None,
                            help=f"ε of the full-softmax loss (default {d.label_smoothing}, "
                                 "or 0 with --negatives, which it cannot be combined with)")
         else:
-            p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f))
+            p.add_argument("--" + f.replace("_", "-"), type=type(getattr(d, f)), default=getattr(d, f),
+                           help=f"{about[f].rstrip('.')} (default: {getattr(d, f)})")
     p.add_argument("--candidate-features", action=argparse.BooleanOptionalAction,
                    default=d.candidate_features,
-                   help="also score candidates with a projection of their features")
+                   help="also score candidates with a projection of their features (default: on)")
     p.add_argument("--history-bias", action=argparse.BooleanOptionalAction,
                    default=d.history_bias,
                    help="learn one score offset for items already in the user's history "

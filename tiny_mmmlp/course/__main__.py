@@ -22,12 +22,12 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print the exercise table")
     new = sub.add_parser("new", help="write a student kit to DIR (which must not exist)")
-    new.add_argument("dir", type=Path)
+    new.add_argument("dir", type=Path, help="the kit folder to create")
     new.add_argument("--exercises", nargs="+", default=None, metavar="K",
                      help="exercise numbers, ranges (2-5), 'all' or 'triton' "
                           f"(default: {DEFAULT[0]}-{DEFAULT[-1]}, the NumPy part)")
     grade = sub.add_parser("grade", help="grade the kit in DIR")
-    grade.add_argument("dir", type=Path)
+    grade.add_argument("dir", type=Path, help="a kit folder made by new")
     grade.add_argument("--json", type=Path, default=None, metavar="FILE",
                        help="also write the results as a JSON list to FILE")
     grade.add_argument("--examples", type=positive_int, default=25,
@@ -36,7 +36,7 @@ def build_parser():
                        help="seconds per exercise (default 60; three times that for Triton)")
     grade.add_argument("--jobs", type=positive_int, default=2, help="exercises graded at once (default 2)")
     solve = sub.add_parser("solve", help="restore reference bodies in the kit in DIR")
-    solve.add_argument("dir", type=Path)
+    solve.add_argument("dir", type=Path, help="a kit folder made by new")
     which = solve.add_mutually_exclusive_group(required=True)
     which.add_argument("--exercise", type=positive_int, metavar="K", help="restore exercise K")
     which.add_argument("--all", action="store_true", help="restore every exercise of the kit")

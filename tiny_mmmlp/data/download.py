@@ -45,7 +45,8 @@ class FetchError(Exception):
 
 
 def add_download_arguments(p) -> None:
-    p.add_argument("--release", choices=sorted(URLS), default="2018")
+    p.add_argument("--release", choices=sorted(URLS), default="2018",
+                   help="which Amazon reviews release to fetch (default: 2018)")
     p.add_argument("--category", default=None, help="e.g. Industrial_and_Scientific (2018), All_Beauty (2023)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--name", default=None, help="data set name (default: the folder name)")

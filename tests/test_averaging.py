@@ -4,9 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from tiny_mmmlp import MMMLPConfig
+from tiny_mmmlp import MMMLPConfig, data
+from tiny_mmmlp import averaging
 from tiny_mmmlp.averaging import WeightAverage, with_average
 from tiny_mmmlp.backends import make_backend
+from tiny_mmmlp.evaluate import ranks_of
 from tiny_mmmlp.train import main as train_main
 
 CFG = MMMLPConfig(max_len=4, d_model=4, token_hidden=3, channel_hidden=4, n_layers=1, dropout=0.0)
@@ -33,6 +35,28 @@ def test_the_average_follows_its_recurrence_and_ranking_uses_it(backend):
     reference = make_backend(backend, CFG, 9, {}, 0, 5e-2, 0.0)
     reference.load_params(got)
     np.testing.assert_array_equal(ranks, reference.ranks(SEQ, TARGETS))    # ranked with θ̄
+
+
+def test_an_evaluation_pass_swaps_the_average_in_once_and_ranks_as_per_batch(monkeypatch):
+    """ranks_of puts θ̄ in once for all its batches (not once per batch), ranks exactly as
+    batch-by-batch calls of ``ranks`` do, and leaves θ in place afterwards."""
+    inner = make_backend("numpy", CFG, 9, {}, 0, 5e-2, 0.0)
+    b = with_average(inner, 0.6)
+    for _ in range(3):
+        b.step(SEQ, TARGETS)
+    theta = inner.params()
+    histories = [[1, 2, 3], [4, 5], [1, 2, 3, 4], [2], [3, 1], [5, 4, 3]]
+    targets = np.array([6, 7, 8, 1, 2, 6])
+    per_batch = np.concatenate([b.ranks(seq, tgt) for seq, tgt in
+                                data.eval_batches(histories, targets, CFG.max_len, 2)])
+    swaps = []
+    real = averaging._assign
+    monkeypatch.setattr(averaging, "_assign", lambda dst, src: (swaps.append(1), real(dst, src)))
+    ranks = ranks_of(b, histories, targets, CFG.max_len, batch_size=2)
+    assert len(swaps) == 2                          # θ̄ in and θ back, for three batches
+    np.testing.assert_array_equal(ranks, per_batch)
+    assert all(np.array_equal(v, theta[k]) for k, v in inner.params().items())
+    assert not b.swapped
 
 
 @pytest.mark.parametrize("warmup, decays", [(10, [0.1, 0.15, 0.15]),     # 1/10, then 2/11 > 0.15

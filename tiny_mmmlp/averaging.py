@@ -21,12 +21,20 @@ after 8,990 steps), K = 3 the last half (0.999 after 1,997 steps).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 import numpy as np
 
 
 def with_average(backend, decay: float, warmup: int = 0):
     """``backend`` itself when decay is 0 (off); else a ``WeightAverage`` around it."""
     return WeightAverage(backend, decay, warmup) if decay else backend
+
+
+def evaluated_weights(backend):
+    """A context for a whole evaluation pass: θ̄ swapped in once for all its batches when
+    ``backend`` is a ``WeightAverage`` (else nothing to do)."""
+    return backend.averaged() if isinstance(backend, WeightAverage) else nullcontext()
 
 
 class WeightAverage:
@@ -41,6 +49,7 @@ class WeightAverage:
         self.backend, self.decay, self.warmup = backend, decay, warmup
         self.steps = 0                                      # t: averaging steps taken so far
         self.average = _copies(backend.live_params())        # θ̄ = θ at the start
+        self.swapped = False                                # θ̄ is in the backend's arrays now
 
     def __getattr__(self, name):                            # name, set_lr, model, ...
         return getattr(self.backend, name)
@@ -65,16 +74,27 @@ class WeightAverage:
         t = self.steps
         return min(self.decay, (1 + t) / (self.warmup + t)) if self.warmup else self.decay
 
-    def ranks(self, *args, **kwargs):
-        """The backend's ranks with θ̄ in place of θ, which is put back afterwards (copies
-        within the backend's own arrays, on its device)."""
+    @contextmanager
+    def averaged(self):
+        """Within: the backend's arrays hold θ̄; θ is put back on leaving (copies within the
+        backend's own arrays, on its device). Nested uses swap once."""
+        if self.swapped:
+            yield
+            return
         live = self.backend.live_params()
         theta = _copies(live)
         _assign(live, self.average)
+        self.swapped = True
         try:
-            return self.backend.ranks(*args, **kwargs)
+            yield
         finally:
             _assign(live, theta)
+            self.swapped = False
+
+    def ranks(self, *args, **kwargs):
+        """The backend's ranks with θ̄ in place of θ."""
+        with self.averaged():
+            return self.backend.ranks(*args, **kwargs)
 
     def params(self):
         """θ̄ as NumPy arrays: the weights that are evaluated, kept as the best and saved."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
+from .averaging import evaluated_weights
 from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
 
 
@@ -27,10 +28,11 @@ def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=
     lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
     hist, tgts = histories[lo:hi], targets[lo:hi]
     ranks = []
-    for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
-                                 data.eval_batches(hist, tgts, max_len, batch_size)):
-        full = _full_histories(hist[start:start + batch_size]) if mask_history else None
-        ranks.append(backend.ranks(seq, tgt, full))
+    with evaluated_weights(backend):                # the average's θ̄ in once, not per batch
+        for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
+                                     data.eval_batches(hist, tgts, max_len, batch_size)):
+            full = _full_histories(hist[start:start + batch_size]) if mask_history else None
+            ranks.append(backend.ranks(seq, tgt, full))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     return group.gather(ranks) if group else ranks
 

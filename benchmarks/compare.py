@@ -41,6 +41,13 @@ SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
 ID_ONLY_SETS = ("beauty",)
 
 
+def data_source(data_root, name) -> str:
+    """--data of a set: a built-in one by its name (toyshop, toyshop-tiny), else its folder
+    under --data-root."""
+    from tiny_mmmlp.data import BUILT_IN
+    return name if name in BUILT_IN else str(Path(data_root) / name)
+
+
 def plan(sets, models, seeds, data_root):
     """(set, model, modalities label, seed) of every quality run, the most wanted first:
     seed 0 of every set, model and modality before any further seed, so that a table
@@ -49,7 +56,7 @@ def plan(sets, models, seeds, data_root):
     mods = {}
     for name in sets:
         mods[name] = ["id"]
-        if name not in ID_ONLY_SETS and data.available_modalities(data.load(Path(data_root) / name)):
+        if name not in ID_ONLY_SETS and data.available_modalities(data.load(data_source(data_root, name))):
             mods[name].append("all")
     return [(name, m, mod, seed) for seed in range(max(seeds[m] for m in models))
             for name in sets for m in models if seed < seeds[m] for mod in mods[name]]
@@ -159,7 +166,7 @@ def quality(args):
 def quality_command(args, name, model, mods, seed):
     """(training command, run folder) of one planned run."""
     out = run_dir(args.runs_dir, name, model, mods, seed)
-    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", str(Path(args.data_root) / name),
+    cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", data_source(args.data_root, name),
                "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
                "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
            "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else []),
@@ -303,9 +310,10 @@ def target_lines(args, groups, recs) -> list:
     unmeasured = [f"{n} {m}" for (n, m, mods) in groups if mods == "all" and
                   not ((n, m, "all") in ndcg and (n, m, "id") in ndcg)]
     ok = all("NOT" not in x for x in pairs)
+    details = "; ".join([*pairs, *([f"not measured: {', '.join(unmeasured)}"] if unmeasured else [])])
     head.append("**All modalities above ID only, every model, every set with side modalities**: "
-                + ("not met" if not ok else "met" if not unmeasured else "open") + ": "
-                + "; ".join(pairs) + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + ".")
+                + ("not met" if not ok else "open" if unmeasured else "met" if pairs
+                   else "not measured yet") + (f": {details}" if details else "") + ".")
     # 3. the compatibility gain of SASRec on scientific, beyond one standard deviation
     a, b = ("scientific", "sasrec", "all"), ("scientific", "sasrec", "id")
     if a in ndcg and b in ndcg and len(ndcg[a]) > 1 and len(ndcg[b]) > 1:
@@ -334,7 +342,8 @@ def target_lines(args, groups, recs) -> list:
 def scale_one(args):
     """In a subprocess: time --batches training steps of one model at one max length."""
     import numpy as np
-    backend, batches, batch_size = id_only_steps(Path(args.data_root) / args.set, args.model, args.max_len)
+    backend, batches, batch_size = id_only_steps(data_source(args.data_root, args.set), args.model,
+                                                 args.max_len)
     for _ in range(args.warmup):
         backend.step(*next(batches))
     seen, start = 0, time.perf_counter()
@@ -351,15 +360,12 @@ def scale_one(args):
 
 
 def scaling(args):
-    out = Path(args.runs_dir) / "scaling"
-    out.mkdir(parents=True, exist_ok=True)
     lengths = [int(x) for x in args.lengths.split(",")]
     counts = [int(x) for x in args.batches.split(",")]
     counts = counts * len(lengths) if len(counts) == 1 else counts
     for n, batches in zip(lengths, counts):
         for model in ("mmmlp", "sasrec"):
-            path = out / f"{model}-{n}.json"
-            if path.exists():
+            if (model, n) in scaling_records(args):           # this set's, whatever its file name
                 continue
             cmd = [sys.executable, __file__, "_scale", "--model", model, "--max-len", str(n),
                    "--batches", str(batches), "--set", args.set, "--data-root", args.data_root]
@@ -370,18 +376,21 @@ def scaling(args):
             if os.waitstatus_to_exitcode(status) != 0:
                 raise SystemExit(f"run failed: {' '.join(cmd)}")
             rec = json.loads(text.strip().splitlines()[-1])
-            rec.update(model=model, max_len=n,
+            rec.update(set=args.set, model=model, max_len=n,
                        batches=batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
-            path.write_text(json.dumps(rec, indent=2))
+            write_text(Path(args.runs_dir) / "scaling" / f"{args.set}-{model}-{n}.json",
+                       json.dumps(rec, indent=2))
             write_table(args)
 
 
 def scaling_records(args) -> dict:
-    """{(model, max length): record} of the finished scaling runs."""
+    """{(model, max length): record} of the finished scaling runs of --set. Records from
+    before they named their set (files <model>-<length>.json) were all made on beauty."""
     recs = {}
     for p in sorted((Path(args.runs_dir) / "scaling").glob("*.json")):
         r = read_record(p)
-        recs[(r["model"], r["max_len"])] = r
+        if r.get("set", "beauty") == args.set:
+            recs[(r["model"], r["max_len"])] = r
     return recs
 
 
@@ -431,7 +440,13 @@ def scaling_rows(recs) -> list:
 
 
 def write_table(args):
-    groups, missing = finished_runs(args)        # each compare.json and scaling record read once
+    from tiny_mmmlp.data import BUILT_IN
+    absent = [n for n in args.sets.split(",") if n not in BUILT_IN and not (Path(args.data_root) / n).is_dir()]
+    scaling_only = absent and getattr(args, "what", "table") == "scaling"   # timing a set of its own
+    if scaling_only:
+        groups, missing = {}, []
+    else:
+        groups, missing = finished_runs(args)    # each compare.json and scaling record read once
     recs = scaling_records(args)
     q_rows, s_rows = quality_rows(groups, args), scaling_rows(recs)
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
@@ -452,12 +467,16 @@ def write_table(args):
          "masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch | peak RSS GB |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
          + "\n".join(q_rows) + "\n")
+    if scaling_only:
+        q += (f"\nNot tabled by this scaling run: no data of {', '.join(absent)} under --data-root "
+              f"{args.data_root} (`compare.py table --data-root ...` adds the rows).\n")
     if missing:
         q += ("\n**Not run yet** (the same command finishes them, reusing the runs above): "
               + "; ".join(missing) + ".\n")
     s = "" if not s_rows else (                   # a variant's runs folder has no scaling runs
-        "\n## Cost in sequence length (beauty, ID only, batch 256, torch on the CPU)\n\n"
-        "Command: `python benchmarks/compare.py scaling`. Seconds per 1,000 training examples, "
+        f"\n## Cost in sequence length ({args.set}, ID only, batch 256, torch on the CPU)\n\n"
+        f"Command: `python benchmarks/compare.py scaling"
+        f"{'' if args.set == 'beauty' else ' --set ' + args.set}`. Seconds per 1,000 training examples, "
         "timed over the batches shown after 3 warm-up batches; peak RSS of the timing process.\n\n"
         "| model | max length | s / 1,000 examples | vs shortest | peak RSS GB | timed |\n"
         "|---|---|---|---|---|---|\n" + "\n".join(s_rows) + "\n")

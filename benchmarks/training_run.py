@@ -18,6 +18,7 @@ folders its next call would use.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -140,7 +141,8 @@ def masked_test(run_dir) -> dict:
 
 def id_only_steps(data_dir, model: str, max_len: int):
     """(torch backend on the CPU, endless training batches, batch size) of ``model`` with IDs
-    only at ``max_len`` and train.py's other defaults: what the step timings and profiles run."""
+    only at ``max_len`` and train.py's other defaults: what the step timings and profiles run.
+    The batches go on epoch after epoch (reshuffled), so a small set never runs out."""
     from tiny_mmmlp import data
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.baselines import encoder_settings
@@ -151,5 +153,7 @@ def id_only_steps(data_dir, model: str, max_len: int):
     cfg = make_config(targs, ["id"])
     enc = None if model == "mmmlp" else encoder_settings(model)
     backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", model, enc)
-    batches = data.train_batches(data.split_leave_one_out(ds).train, cfg.max_len, targs.batch_size, 0, 0)
+    train = data.split_leave_one_out(ds).train
+    batches = (batch for epoch in itertools.count()          # epoch after epoch, so that a
+               for batch in data.train_batches(train, cfg.max_len, targs.batch_size, 0, epoch))
     return backend, batches, targs.batch_size

@@ -286,3 +286,35 @@ def test_a_run_taken_as_the_driver_stops_never_starts(tmp_path):
         sys.modules["training_run"].STOPPED.clear()
     assert not marker.exists()
     assert not sys.modules["training_run"].RUNNING
+
+
+def test_scaling_times_a_built_in_set_without_the_amazon_data(tmp_path):
+    """--set toyshop-tiny is the generated set, not a folder under --data-root; its records
+    name their set, and the table's scaling section is that set's (no quality sets needed)."""
+    args = SimpleNamespace(data_root=str(tmp_path / "nowhere"), runs_dir=str(tmp_path / "runs"),
+                           sets=compare.DEFAULT_SETS, models=compare.DEFAULT_MODELS, epochs=60,
+                           patience=3, out=str(tmp_path / "compare.md"), note="", set="toyshop-tiny",
+                           lengths="8", batches="2", what="scaling")
+    compare.scaling(args)
+    rec = json.loads((tmp_path / "runs" / "scaling" / "toyshop-tiny-sasrec-8.json").read_text())
+    assert rec["set"] == "toyshop-tiny" and rec["batches"] == 2 and rec["s_per_1000"] > 0
+    text = Path(args.out).read_text()
+    assert "## Cost in sequence length (toyshop-tiny, ID only" in text
+    assert "`python benchmarks/compare.py scaling --set toyshop-tiny`" in text
+    assert "no data of scientific, instruments, beauty under --data-root" in text
+    assert "every set with side modalities**: not measured yet.\n" in text   # never a vacuous "met"
+
+
+def test_scaling_records_of_one_set_never_stand_for_another(tmp_path):
+    """A record names its set; one from before records named it (<model>-<length>.json) was
+    made on beauty, the only set timed then."""
+    scaling = tmp_path / "scaling"
+    scaling.mkdir()
+    fields = {"s_per_1000": 1.0, "peak_rss_gb": 1.0, "batches": 5, "batch_size": 256}
+    (scaling / "mmmlp-50.json").write_text(json.dumps({"model": "mmmlp", "max_len": 50, **fields}))
+    (scaling / "toyshop-mmmlp-50.json").write_text(json.dumps(
+        {"set": "toyshop", "model": "mmmlp", "max_len": 50, **fields, "s_per_1000": 2.0}))
+    recs = lambda name: compare.scaling_records(SimpleNamespace(runs_dir=str(tmp_path), set=name))
+    assert recs("beauty")[("mmmlp", 50)]["s_per_1000"] == 1.0
+    assert recs("toyshop")[("mmmlp", 50)]["s_per_1000"] == 2.0
+    assert recs("scientific") == {}

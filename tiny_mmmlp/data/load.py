@@ -17,6 +17,9 @@ TEXT_FIELDS = ("title", "text")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+BUILT_IN = ("toyshop", "toyshop-tiny")        # generated on first use (toyshop.py), no files needed
+
+
 def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False) -> Dataset:
     """Load a data set.
 
@@ -27,7 +30,7 @@ def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False)
     strict:    an interaction naming an item that ``.item`` lacks is an error (else dropped
                and counted, with a warning).
     """
-    if str(source) in ("toyshop", "toyshop-tiny"):
+    if str(source) in BUILT_IN:
         from .toyshop import ensure_toyshop
         return load_folder(ensure_toyshop(str(source), cache_dir), kcore=kcore, strict=strict)
     path = Path(source).expanduser()

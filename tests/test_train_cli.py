@@ -145,3 +145,26 @@ def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch,
     assert err.value.code == 2 and not (tmp_path / "big").exists()
     assert "--eval-batch-size" in capsys.readouterr().err
     assert run_train(tmp_path / "ok", "--epochs", "1")["epochs"] == 1
+
+
+@pytest.mark.parametrize("given, shown, hidden", [
+    (["--model", "sasrec"], ["--model sasrec"],
+     ["--max-len", "--d-model", "--dropout", "--lr", "--ema-warmup", "--label-smoothing"]),
+    (["--model", "sasrec", "--dropout", "0.2", "--ema", "0"], ["--dropout 0.2", "--ema 0.0"],
+     ["--ema-warmup", "--max-len"]),
+    (["--negatives", "32"], ["--negatives 32"], ["--label-smoothing"]),
+    (["--max-len", "20"], [], ["--max-len"]),                 # MMMLP's own default, given
+])
+def test_the_resume_command_names_only_what_differs_from_the_resolved_defaults(given, shown, hidden):
+    """The interrupted run's 'continue with' line: flags whose defaults depend on --model,
+    --ema or --negatives are left out where they hold those resolved defaults, and the line
+    resumes with the same training flags."""
+    from tiny_mmmlp.train import build_parser, make_config, resume_command, training_flags
+    args = build_parser().parse_args(given)
+    make_config(args, ["id"])
+    line = resume_command(args, "runs/x")
+    assert all(s in line for s in shown) and not any(h in line for h in hidden), line
+    again = build_parser().parse_args(line.split()[3:])
+    make_config(again, ["id"])
+    flags = lambda a: {k: v for k, v in training_flags(a).items() if k not in ("out", "resume")}
+    assert flags(again) == flags(args)

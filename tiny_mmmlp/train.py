@@ -46,6 +46,7 @@ PROTOCOLS = {False: "history items not masked", True: "history items masked (tar
 CONFIG_FLAGS = ("max_len", "d_model", "token_hidden", "channel_hidden", "n_layers",
                 "fusion_layers", "fusion_dim", "dropout", "label_smoothing", "negatives")
 PER_MODEL = tuple(MODEL_DEFAULTS["mmmlp"])          # flags whose defaults differ by --model
+RESOLVED = (*PER_MODEL, "ema_warmup", "label_smoothing")   # defaults make_config resolves
 
 
 def per_model_help(flag):
@@ -225,14 +226,20 @@ def saved_flags(flags: dict, config: dict) -> dict:
 
 
 def resume_command(args, out) -> str:
-    """The full command that continues this run: every flag that differs from its default."""
+    """The full command that continues this run: every flag that differs from its default,
+    where a default that depends on other flags (--model's sizes, the average's K, smoothing
+    with --negatives) counts as resolved from those, as make_config resolves it."""
     parts = ["python", "-m", "tiny_mmmlp.train"]
-    for action in build_parser()._actions:
+    parser = build_parser()
+    resolved = parser.parse_args(["--model", args.model, "--ema", str(args.ema),
+                                  "--negatives", str(args.negatives)])
+    make_config(resolved, ["id"])
+    for action in parser._actions:
         key = action.dest
         if key in ("help", "resume", "overwrite", "out") or not action.option_strings:
             continue
         value = getattr(args, key)
-        if value == action.default:
+        if value == action.default or (key in RESOLVED and value == getattr(resolved, key)):
             continue
         flag = action.option_strings[0]
         if isinstance(value, bool):

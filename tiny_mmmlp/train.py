@@ -58,7 +58,8 @@ def build_parser():
     d = MMMLPConfig()
     p = OneLineParser(prog="python -m tiny_mmmlp.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="toyshop",
-                   help="toyshop, toyshop-tiny, or a folder of RecBole atomic files (default: toyshop)")
+                   help="toyshop, toyshop-tiny, a folder of RecBole atomic files, or a sequence "
+                        "file of lines 'user item item ...' (default: toyshop)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="numpy (the reference, CPU), torch (CPU or GPU) or triton (the fused "
                         "kernels, CUDA GPU) (default: numpy)")
@@ -74,7 +75,8 @@ def build_parser():
                    help="sasrec: attention heads (" + per_model_help("heads") + ")")
     p.add_argument("--device", default=None, help="cpu or cuda[:i] (torch/triton backends)")
     p.add_argument("--modalities", default="all",
-                   help="comma-separated branches to use, e.g. id,text,image (default: all found)")
+                   help="comma-separated branches to use, e.g. id,text,image, or 'all' (default: "
+                        "all, every one the data has)")
     p.add_argument("--epochs", type=positive_int, default=20,
                    help="most epochs to train; --patience may stop sooner (default: 20)")
     p.add_argument("--patience", type=positive_int, default=3,
@@ -106,7 +108,8 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run that --out holds (default: refuse)")
     p.add_argument("--schedule", choices=SCHEDULES, default="constant",
-                   help="learning rate after the warm-up: constant, or cosine decay to 0 at --epochs")
+                   help="learning rate after the warm-up: constant, or cosine decay to 0 at --epochs "
+                        "(default: constant)")
     p.add_argument("--warmup-epochs", type=finite_non_negative_float, default=0.0,
                    help="linear learning-rate warm-up over this many epochs (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -141,6 +144,11 @@ def make_config(args, modalities) -> MMMLPConfig:
             setattr(args, f, MODEL_DEFAULTS[args.model][f])
     if args.ema_warmup is None:                  # likewise the average's K: 3 with --ema, else 0
         args.ema_warmup = DEFAULT_EMA_WARMUP if args.ema else 0
+    for flag in ("encoder_layers", "heads"):     # a baseline's own encoder: refused, not ignored
+        if getattr(args, flag) is not None and flag not in MODEL_DEFAULTS[args.model]:
+            have = [m for m in MODELS if flag in MODEL_DEFAULTS[m]]
+            raise UserError(f"--{flag.replace('_', '-')}: --model {args.model} has none "
+                            f"(only {' and '.join(have)})")
     values = {f: getattr(args, f) for f in CONFIG_FLAGS}
     if args.model != "mmmlp" and "id" not in modalities:
         raise UserError(f"--modalities {args.modalities}: --model {args.model} always reads "
@@ -151,9 +159,10 @@ def make_config(args, modalities) -> MMMLPConfig:
     try:
         cfg = MMMLPConfig(**values, candidate_features=args.candidate_features,
                           history_bias=args.history_bias, id_branch="id" in modalities)
-    except ValueError as err:
-        field = str(err).split()[0].split(".")[-1]
-        raise UserError(f"--{field.replace('_', '-')}: {err}") from None
+    except ValueError as err:                   # "MMMLPConfig.<field> must ..." -> "--<flag>: must ..."
+        head, _, rest = str(err).partition(" ")
+        field = head.split(".")[-1]
+        raise UserError(f"--{field.replace('_', '-')}: {rest}") from None
     args.label_smoothing = cfg.label_smoothing   # resolved too (0 with --negatives)
     return cfg
 
@@ -165,8 +174,11 @@ def choose_modalities(text, available) -> list:
         return found
     wanted = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in wanted if m not in found]
-    if unknown or not wanted:
-        raise UserError(f"--modalities {text}: this data has {', '.join(found)}")
+    twice = sorted({m for m in wanted if wanted.count(m) > 1})
+    if unknown or twice or not wanted:
+        what = (f"no modality {', '.join(unknown)} in this data" if unknown else
+                f"{', '.join(twice)} given twice" if twice else "no modality given")
+        raise UserError(f"--modalities {text!r}: {what}; it has {', '.join(found)} (or give 'all')")
     return wanted
 
 

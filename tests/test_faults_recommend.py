@@ -74,6 +74,7 @@ def test_damaged_model_file_is_one_sentence(how, run, user, capsys):
     tree = Tree(run.parent)
     rc, _, err = call(recommend_main, [run, "--user", user], capsys)
     assert_one_sentence(rc, err)
+    assert "allow_pickle" not in err and "pickle.load" not in err      # NumPy's unsafe advice
     tree.assert_unchanged()
 
 

@@ -44,6 +44,17 @@ _NPZ_ERRORS = (*NPY_ERRORS, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecod
                RuntimeError, zlib.error)
 
 
+def _why(err) -> str:
+    """What was wrong with a file np.load refused. NumPy's own words advise loading a file
+    unsafely (allow_pickle=, pickle.load) where it takes a non-.npz file for a pickle or meets
+    an object array: never repeated to the user."""
+    if "allow_pickle" not in str(err):
+        return f"{type(err).__name__}: {err}"
+    if "Object arrays" in str(err):
+        return "it holds an object array, which is never loaded: unpickling can run code"
+    return "not a NumPy .npz archive"
+
+
 def _npz_bytes(arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -72,7 +83,7 @@ def load_model(path):
             meta = json.loads(str(z["__meta__"]))
             params = {k: np.asarray(z[k]) for k in z.files if k != "__meta__"}
     except _NPZ_ERRORS as err:
-        raise UserError(f"{path}: not a readable tiny_mmmlp model file ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: not a readable tiny_mmmlp model file ({_why(err)})") from None
     if not isinstance(meta, dict) or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f"
                                              for v in params.values()):
         raise UserError(f"{path}: not a tiny_mmmlp model file (its metadata or arrays have the wrong type)")
@@ -182,7 +193,7 @@ def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
             arrays = {k: z[k] for k in z.files}
         state = unflatten(head["state"], arrays)
     except (*_NPZ_ERRORS, TypeError, AttributeError, ImportError) as err:
-        raise UserError(f"{reader}{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise UserError(f"{reader}{path} is not a readable checkpoint ({_why(err)})") from None
     if not isinstance(state, dict):
         raise UserError(f"{reader}{path} is not a readable checkpoint (its state is not a mapping)")
     return state

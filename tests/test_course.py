@@ -225,6 +225,7 @@ def test_triton_part_fresh_and_solved(tmp_path):
     (["new", "{tmp}"], "already exists"),
     (["new", "{tmp}/kit", "--exercises", "99"], "unknown exercise 99"),
     (["new", "{tmp}/kit", "--exercises", "layernorm"], "unknown exercise 'layernorm'"),
+    (["new", "{tmp}/kit", "--exercises", "5-2"], "empty range '5-2'"),
     (["solve", "{tmp}"], "one of the arguments --exercise --all is required"),
 ])
 def test_bad_input_is_one_sentence_and_exit_code_2(argv, says, tmp_path, capsys):
@@ -249,3 +250,9 @@ def test_tutorials_readme_lists_every_exercise_with_its_tutorial():
     for k, ex in enumerate(EXERCISES, 1):
         part = " (Triton)" if ex.part == "triton" else ""
         assert f"| {k} | `{ex.name}`{part} | {ex.points} | {ex.tutorial} |" in text, ex.name
+
+
+def test_exercises_given_twice_add_up(tmp_path, capsys):
+    """--exercises 1-3 --exercises 12: both selections, not only the last."""
+    main(["new", str(tmp_path / "kit"), "--exercises", "1-3", "--exercises", "12"])
+    assert "wrote a kit with exercises 1, 2, 3, 12 to" in capsys.readouterr().out

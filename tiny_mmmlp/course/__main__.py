@@ -23,7 +23,7 @@ def build_parser():
     sub.add_parser("list", help="print the exercise table")
     new = sub.add_parser("new", help="write a student kit to DIR (which must not exist)")
     new.add_argument("dir", type=Path, help="the kit folder to create")
-    new.add_argument("--exercises", nargs="+", default=None, metavar="K",
+    new.add_argument("--exercises", nargs="+", action="extend", default=None, metavar="K",
                      help="exercise numbers, ranges (2-5), 'all' or 'triton' "
                           f"(default: {DEFAULT[0]}-{DEFAULT[-1]}, the NumPy part)")
     grade = sub.add_parser("grade", help="grade the kit in DIR")

@@ -100,6 +100,8 @@ def parse_selection(texts) -> list[int]:
         if not lo.isdigit() or (hi and not hi.isdigit()):
             raise ValueError(f"unknown exercise '{word}': give numbers 1 to {len(EXERCISES)}, "
                              "ranges like 2-5, 'all' or 'triton'")
+        if hi and int(hi) < int(lo):
+            raise ValueError(f"empty range '{word}': give it low to high, e.g. {hi}-{lo}")
         for k in range(int(lo), int(hi or lo) + 1):
             if not 1 <= k <= len(EXERCISES):
                 raise ValueError(f"unknown exercise {k}: the course has exercises 1 to {len(EXERCISES)}")

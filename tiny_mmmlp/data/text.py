@@ -7,6 +7,7 @@ log term frequency, L2-normalized rows) takes over, with a warning that says so.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -75,7 +76,8 @@ def encode_texts(texts: list, progress: bool = True, batch_size: int = 64) -> np
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(path), device="cpu")
+    with _transformers_bars(progress):                  # its "Loading weights" bar too
+        model = SentenceTransformer(str(path), device="cpu")
     dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     out = np.zeros((len(texts), dim()), dtype=np.float32)
     if nonempty:
@@ -84,3 +86,20 @@ def encode_texts(texts: list, progress: bool = True, batch_size: int = 64) -> np
                            normalize_embeddings=True)
         out[nonempty] = emb.astype(np.float32)
     return out
+
+
+@contextlib.contextmanager
+def _transformers_bars(shown: bool):
+    """transformers' own progress bars (loading a model's weights) on or off for the block."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:                                 # an older layout: its default bars
+        yield
+        return
+    was = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if shown else hf_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+

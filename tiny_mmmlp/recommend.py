@@ -115,8 +115,10 @@ def main(argv=None):
     history = history_of(ds, args.user, args.items)
     recs = recommend(model, history, args.k, args.exclude_history)
     name = lambda i: ds.titles[i] or ds.item_ids[i - 1]
-    print(f"history ({len(history)} items, most recent last):")
-    for i in history[-10:]:
+    shown = history[-10:]
+    print(f"history ({len(history)} items, most recent last"
+          + (f"; the last {len(shown)} shown):" if len(shown) < len(history) else "):"))
+    for i in shown:
         print(f"  {ds.item_ids[i - 1]:<14} {name(i)}")
     print(f"top {len(recs)} next items ({meta.get('model', 'mmmlp')}, {meta['backend']} run, modalities {','.join(meta['modalities'])}):")
     for rank, (i, s) in enumerate(recs, 1):

@@ -238,18 +238,21 @@ assert max(h["NDCG@10"] for h in history) > popular["NDCG@10"]
 # %% [markdown]
 # ## 4. Ablation: what does each modality add?
 #
-# The same model with fewer branches. The package's trainer,
+# The same model with fewer branches (the sizes and the dropout of §3 are given as flags; the
+# trainer's other defaults are §3's too). The package's trainer,
 # `python -m tiny_mmmlp.train`, runs the loop above plus early stopping on validation
 # NDCG@10 and, by default, a moving average of the weights that it evaluates and keeps (`--ema
-# 0.999`, `tiny_mmmlp/averaging.py`: θ̄ ← d θ̄ + (1 − d) θ after every step, which smooths out
-# the last steps' noise); its `train(args)` returns the metrics it writes to `metrics.json`. We call it
+# 0.999 --ema-warmup 3`, `tiny_mmmlp/averaging.py`: θ̄ ← d_t θ̄ + (1 − d_t) θ after every step t,
+# with d_t = min(0.999, (1 + t) / (3 + t)) so that early on θ̄ does not lean on the initial
+# weights; it smooths out the last steps' noise); its `train(args)` returns the metrics it
+# writes to `metrics.json`. So its figures are not the loop's above. We call it
 # four times with the same settings and seed, changing only `--modalities`:
 # ID only; ID + text; ID + image; and all modalities (ID, image, text, category, brand).
 
 # %%
 common = ["--data", SOURCE, "--epochs", str(ABLATION_EPOCHS), "--batch-size", str(BATCH),
           "--max-len", "20", "--d-model", "32", "--token-hidden", "32", "--channel-hidden", "64",
-          "--n-layers", "1", "--fusion-layers", "1", "--seed", "0", "--no-progress"]
+          "--n-layers", "1", "--fusion-layers", "1", "--dropout", "0.2", "--seed", "0", "--no-progress"]
 runs = {}
 for label, modalities in [("ID only", "id"), ("+ text", "id,text"), ("+ image", "id,image"), ("all", "all")]:
     args = build_parser().parse_args(common + ["--modalities", modalities,

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tiny_mmmlp.data {describe,convert,download,features} ...``.
+"""Describe, convert, download and featurize recommendation data sets.
 
     python -m tiny_mmmlp.data describe toyshop
     python -m tiny_mmmlp.data convert --reviews Industrial_and_Scientific_5.json.gz \\

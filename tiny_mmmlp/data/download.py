@@ -52,14 +52,14 @@ def add_download_arguments(p) -> None:
     p.add_argument("--name", default=None, help="data set name (default: the folder name)")
     p.add_argument("--reviews-url", default=None, help="override the reviews file URL")
     p.add_argument("--meta-url", default=None, help="override the metadata file URL")
-    p.add_argument("--kcore", type=non_negative_int, default=5, help="k-core filter after download (0 = none)")
+    p.add_argument("--kcore", type=non_negative_int, default=5, help="k-core filter after download (0 = none; default 5)")
     p.add_argument("--no-images", action="store_true", help="skip the product pictures")
     p.add_argument("--max-images", type=non_negative_int, default=None, help="fetch at most this many pictures")
-    p.add_argument("--workers", type=positive_int, default=8, help="parallel picture downloads")
-    p.add_argument("--retries", type=positive_int, default=4, help="attempts per file")
+    p.add_argument("--workers", type=positive_int, default=8, help="parallel picture downloads (default 8)")
+    p.add_argument("--retries", type=positive_int, default=4, help="attempts per file (default 4)")
     p.add_argument("--retry-wait", type=finite_non_negative_float, default=2.0,
-                   help="seconds before the first retry (doubles)")
-    p.add_argument("--timeout", type=finite_positive_float, default=60.0, help="socket timeout in seconds")
+                   help="seconds before the first retry, doubling after each (default 2)")
+    p.add_argument("--timeout", type=finite_positive_float, default=60.0, help="socket timeout in seconds (default 60)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -93,6 +93,17 @@ def show(fig, name):
 # whether people buy the same thing again (on the Amazon sets they almost never do, and
 # $\beta$ turns negative). To keep this tutorial fast we use one small block per branch:
 # $N = 20$, $D = 32$.
+#
+# The first and the last gradient of the backward pass (course exercises 8 and 9): with
+# $p_b = \mathrm{softmax}(s_b)$ over items $1..V$ and the target distribution $q_b$ above,
+# the mean loss $L = -\tfrac{1}{B}\sum_b \sum_v q_{b,v} \log p_{b,v}$ has
+#
+# $$\frac{\partial L}{\partial s_{b,v}} = \frac{p_{b,v} - q_{b,v}}{B},$$
+#
+# ($q_b$ is one-hot without smoothing; the padding column 0 is no class and gets 0). The
+# item-ID branch reads rows of $E$: $X[b, i] = E[s_{b,i}]$, so each row of $E$ collects the
+# gradient of every position that holds its item, $\partial L/\partial E[v] = \sum_{(b,i):\,
+# s_{b,i} = v} \partial L/\partial X[b, i]$, and the padding row $E[0]$ gets none.
 
 # %%
 ds = data.load(SOURCE)

@@ -171,9 +171,11 @@ def load_sequence_file(path: Path, kcore=None) -> Dataset:
         if not tokens:
             continue
         if len(tokens) < 2:
-            raise UserError(f"{path} line {number}: has 1 field; expected 'user item item ...'.")
+            raise UserError(f"{path} line {number}: has 1 field; a sequence file has one "
+                            f"'user item item ...' line per user.")
         if tokens[0] in user_tokens:
-            raise UserError(f"{path} line {number}: user {tokens[0]!r} appears on two lines.")
+            raise UserError(f"{path} line {number}: user {tokens[0]!r} appears on two lines "
+                            f"(read as a sequence file: one 'user item item ...' line per user).")
         u = user_tokens.setdefault(tokens[0], len(user_tokens))
         for position, token in enumerate(tokens[1:]):
             users.append(u)

@@ -14,65 +14,45 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parse(text, kind, what):
-    """``kind(text)``; a word that is no number at all gets the same sentence as a bad one."""
+def _flag_value(text, kind, ok, what):
+    """``kind(text)`` where it converts and ``ok`` accepts it; else the one sentence
+    "must be <what>, got <text>", whether the text is no number at all or a wrong one."""
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
 
 
 def positive_int(text):
-    value = _parse(text, int, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return _flag_value(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def positive_float(text):
-    value = _parse(text, float, "a positive number")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+    return _flag_value(text, float, lambda v: v > 0, "a positive number")
 
 
 def finite_positive_float(text):
-    value = _parse(text, float, "a finite positive number")
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text}")
-    return value
+    return _flag_value(text, float, lambda v: v > 0 and math.isfinite(v), "a finite positive number")
 
 
 def finite_non_negative_float(text):
-    value = _parse(text, float, "a finite number >= 0")
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+    return _flag_value(text, float, lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
 
 
 def ema_decay(text):
-    value = _parse(text, float, "0 (off) or a decay between 0 and 1")
-    if not (value == 0 or 0 < value < 1):
-        raise argparse.ArgumentTypeError(f"must be 0 (off) or a decay between 0 and 1, got {text}")
-    return value
+    return _flag_value(text, float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1")
 
 
 def ema_warmup_k(text):
-    value = _parse(text, int, "0 (off) or an integer >= 2")
-    if not (value == 0 or value >= 2):
-        raise argparse.ArgumentTypeError(f"must be 0 (off) or an integer >= 2, got {text}")
-    return value
+    return _flag_value(text, int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2")
 
 
 def seed_int(text):
-    value = _parse(text, int, "an integer in [0, 2**63)")
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text}")
-    return value
+    return _flag_value(text, int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)")
 
 
 def non_negative_int(text):
-    value = _parse(text, int, "an integer >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+    return _flag_value(text, int, lambda v: v >= 0, "an integer >= 0")

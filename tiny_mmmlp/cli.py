@@ -10,7 +10,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag ends in one line on stderr (no usage dump) and exit code 2."""
 
     def error(self, message):
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)   # as UserError's
         raise SystemExit(2)
 
 

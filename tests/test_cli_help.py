@@ -2,6 +2,7 @@
 --help what it is."""
 import argparse
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,16 @@ def parser_of_script(path, monkeypatch):
         raise Built(self)
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
     monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", capture)
-    spec = importlib.util.spec_from_file_location(f"cli_help_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with pytest.raises(Built) as built:
-        module.main()
+    environ = dict(os.environ)          # a script may set the environment as it loads
+    try:                                # (kernel_resources drops TRITON_INTERPRET, which the
+        spec = importlib.util.spec_from_file_location(f"cli_help_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)     # kernel tests after this one need)
+        spec.loader.exec_module(module)
+        with pytest.raises(Built) as built:
+            module.main()
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
     return built.value.args[0]
 
 

@@ -102,4 +102,3 @@ def _transformers_bars(shown: bool):
         yield
     finally:
         (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
-

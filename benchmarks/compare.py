@@ -363,9 +363,10 @@ def scaling(args):
     lengths = [int(x) for x in args.lengths.split(",")]
     counts = [int(x) for x in args.batches.split(",")]
     counts = counts * len(lengths) if len(counts) == 1 else counts
+    done = scaling_records(args)                              # this set's, whatever their file names
     for n, batches in zip(lengths, counts):
         for model in ("mmmlp", "sasrec"):
-            if (model, n) in scaling_records(args):           # this set's, whatever its file name
+            if (model, n) in done:
                 continue
             cmd = [sys.executable, __file__, "_scale", "--model", model, "--max-len", str(n),
                    "--batches", str(batches), "--set", args.set, "--data-root", args.data_root]
@@ -380,6 +381,7 @@ def scaling(args):
                        batches=batches, threads=os.environ.get("OMP_NUM_THREADS", "default"))
             write_text(Path(args.runs_dir) / "scaling" / f"{args.set}-{model}-{n}.json",
                        json.dumps(rec, indent=2))
+            done[(model, n)] = rec
             write_table(args)
 
 

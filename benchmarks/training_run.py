@@ -154,6 +154,6 @@ def id_only_steps(data_dir, model: str, max_len: int):
     enc = None if model == "mmmlp" else encoder_settings(model)
     backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", model, enc)
     train = data.split_leave_one_out(ds).train
-    batches = (batch for epoch in itertools.count()          # epoch after epoch, so that a
+    batches = (batch for epoch in itertools.count()          # epoch after epoch: never runs out
                for batch in data.train_batches(train, cfg.max_len, targs.batch_size, 0, epoch))
     return backend, batches, targs.batch_size

@@ -58,8 +58,7 @@ def build_parser():
     d = MMMLPConfig()
     p = OneLineParser(prog="python -m tiny_mmmlp.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="toyshop",
-                   help="toyshop, toyshop-tiny, a folder of RecBole atomic files, or a sequence "
-                        "file of lines 'user item item ...' (default: toyshop)")
+                   help=f"{data.SOURCES} (default: toyshop)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="numpy (the reference, CPU), torch (CPU or GPU) or triton (the fused "
                         "kernels, CUDA GPU) (default: numpy)")

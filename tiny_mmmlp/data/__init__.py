@@ -11,9 +11,9 @@ from .batches import eval_batches, n_train_examples, pad_histories, train_batche
 from .dataset import Dataset
 from .describe import describe
 from .features import available_modalities, build_features, modality_widths
-from .load import BUILT_IN, load
+from .load import BUILT_IN, SOURCES, load
 from .split import Split, split_leave_one_out
 
-__all__ = ["BUILT_IN", "Dataset", "Split", "available_modalities", "build_features", "describe", "eval_batches", "load",
+__all__ = ["BUILT_IN", "Dataset", "SOURCES", "Split", "available_modalities", "build_features", "describe", "eval_batches", "load",
            "modality_widths", "n_train_examples", "pad_histories", "split_leave_one_out",
            "train_batches"]

@@ -13,9 +13,9 @@ import sys
 
 from ..cli import OneLineParser, non_negative_int
 from ..errors import exit_on_user_error
+from .load import SOURCES
 
 
-SOURCE_HELP = "toyshop, toyshop-tiny, a RecBole atomic folder or a sequence file"
 CACHE_HELP = ("where generated data and feature tables are kept "
               "(default: $TINY_MMMLP_CACHE or ~/.cache/tiny_mmmlp)")
 
@@ -25,14 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("describe", help="users, items, interactions, modalities, sequence lengths")
-    d.add_argument("source", help=SOURCE_HELP)
+    d.add_argument("source", help=SOURCES)
     d.add_argument("--kcore", type=non_negative_int, default=None,
                    help="k-core filter before describing, e.g. 5 (default: none)")
     d.add_argument("--strict", action="store_true", help="unknown items in .inter are an error")
     d.add_argument("--cache-dir", default=None, help=CACHE_HELP)
 
     f = sub.add_parser("features", help="build the cached feature tables and print their shapes")
-    f.add_argument("source", help=SOURCE_HELP)
+    f.add_argument("source", help=SOURCES)
     f.add_argument("--modalities", default=None, help="comma-separated names (default: all)")
     f.add_argument("--cache-dir", default=None, help=CACHE_HELP)
 

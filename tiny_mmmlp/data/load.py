@@ -18,6 +18,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 BUILT_IN = ("toyshop", "toyshop-tiny")        # generated on first use (toyshop.py), no files needed
+# what a data source can be, as every --data help and the error below say it
+SOURCES = (", ".join(BUILT_IN) + ", a folder of RecBole atomic files, or a sequence file of "
+           "'user item item ...' lines")
 
 
 def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False) -> Dataset:
@@ -40,8 +43,7 @@ def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False)
         if path.suffix == ".inter":
             return load_folder(path.parent, kcore=kcore, strict=strict, name=path.stem)
         return load_sequence_file(path, kcore=kcore)
-    raise UserError(f"{source}: no such data set; give 'toyshop', 'toyshop-tiny', a folder of "
-                    f"RecBole atomic files, or a sequence file.")
+    raise UserError(f"{source}: no such data set; give {SOURCES}.")
 
 
 def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None) -> Dataset:

@@ -267,15 +267,18 @@ def test_overwrite_replaces_the_run(run, capsys):
     assert load_checkpoint(run)["flags"]["seed"] == 1 and len(list(run.glob("checkpoint-*.npz"))) == 1
 
 
-@pytest.mark.parametrize("where", ["file", "parent-file", "read-only"])
+@pytest.mark.parametrize("where", ["file", "parent-file", "read-only", "cannot-make"])
 def test_output_folder_in_the_way(where, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "f").write_text("mine")
     out = {"file": tmp_path / "f", "parent-file": tmp_path / "f" / "run",
-           "read-only": readonly_folder(tmp_path)}[where]
+           "read-only": readonly_folder(tmp_path),
+           "cannot-make": readonly_folder(tmp_path) / "run"}[where]
     tree = Tree(tmp_path)
     rc, _, err = call(train_main, [*SMALL, "--out", out], capsys)
     assert_one_sentence(rc, err, str(out) if where != "read-only" else "")
+    if where == "cannot-make":                   # says which flag, and what to do
+        assert f"--out {out}: cannot make this folder" in err and "choose another --out" in err
     tree.assert_unchanged()
 
 

@@ -57,7 +57,11 @@ class RunLock:
     def __enter__(self):
         import fcntl
         _check_folder(self.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:                   # e.g. under /proc, or a folder not ours
+            raise UserError(f"--out {self.out}: cannot make this folder here "
+                            f"({err.strerror or err}); choose another --out") from None
         path = self.out / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

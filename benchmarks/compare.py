@@ -48,6 +48,12 @@ def data_source(data_root, name) -> str:
     return name if name in BUILT_IN else str(Path(data_root) / name)
 
 
+def has_data(data_root, name) -> bool:
+    """Whether set ``name``'s --data is there: a built-in set always, a folder if it exists."""
+    from tiny_mmmlp.data import BUILT_IN
+    return name in BUILT_IN or Path(data_source(data_root, name)).is_dir()
+
+
 def plan(sets, models, seeds, data_root):
     """(set, model, modalities label, seed) of every quality run, the most wanted first:
     seed 0 of every set, model and modality before any further seed, so that a table
@@ -102,13 +108,14 @@ def train_once(cmd, out):
     return with_evaluations(out, record)
 
 
-def with_evaluations(out: Path, record: dict) -> dict:
+def with_evaluations(out: Path, record: dict, metrics: dict | None = None) -> dict:
     """``record`` with "valid" (the best epoch's validation metrics, from the run's metrics.json,
     for a record from before it kept them) and "test_masked" (the run's saved model under
-    --mask-history's protocol), each found once, then kept in its compare.json."""
+    --mask-history's protocol), each found once, then kept in its compare.json. ``metrics``: the
+    run's metrics.json when the caller has read it already."""
     before = dict(record)
-    if "valid" not in record and (out / "metrics.json").exists():
-        record["valid"] = read_record(out / "metrics.json")["valid"]
+    if "valid" not in record and (metrics is not None or (out / "metrics.json").exists()):
+        record["valid"] = (metrics or read_record(out / "metrics.json"))["valid"]
     if "test_masked" not in record:
         record["test_masked"] = masked_test(out)
     if record != before:
@@ -116,20 +123,21 @@ def with_evaluations(out: Path, record: dict) -> dict:
     return record
 
 
-def check_flags(args, run) -> None:
+def check_flags(args, run) -> dict | None:
     """Refuse a finished run of ``run`` (set, model, modalities, seed) that trained with other
     flags than the request's, e.g. one copied in from another era's runs folder: its result
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
-    resolved on both sides), plus --epochs and --patience, which are the table's budget."""
+    resolved on both sides), plus --epochs and --patience, which are the table's budget.
+    Returns the finished run's metrics.json (None when the run has not finished)."""
     from tiny_mmmlp.run_folder import FREE_ON_RESUME, changed_flags
     from tiny_mmmlp.train import build_parser, make_config, saved_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
     if not (out / "compare.json").exists() or not path.exists():
-        return
+        return None
     metrics = read_record(path)
     if "args" not in metrics:                    # a record from before runs saved their flags
-        return
+        return metrics
     cmd, _ = quality_command(args, *run)
     saved = saved_flags(metrics["args"], metrics["config"])
     wanted = build_parser().parse_args(cmd[3:])
@@ -139,6 +147,7 @@ def check_flags(args, run) -> None:
     if changed:
         raise UserError(f"{out}: finished with other flags than this table asks for "
                         f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")
+    return metrics
 
 
 def quality(args):
@@ -191,8 +200,8 @@ def finished_runs(args):
         seeds, recs = groups.setdefault((name, model, mods), ([], []))
         seeds.append(seed)
         if path.exists():
-            check_flags(args, (name, model, mods, seed))
-            recs.append(with_evaluations(path.parent, read_record(path)))
+            metrics = check_flags(args, (name, model, mods, seed))
+            recs.append(with_evaluations(path.parent, read_record(path), metrics))
         else:
             missing.append(f"{name} {model} {mods} seed {seed}")
     return groups, missing
@@ -442,8 +451,7 @@ def scaling_rows(recs) -> list:
 
 
 def write_table(args):
-    from tiny_mmmlp.data import BUILT_IN
-    absent = [n for n in args.sets.split(",") if n not in BUILT_IN and not (Path(args.data_root) / n).is_dir()]
+    absent = [n for n in args.sets.split(",") if not has_data(args.data_root, n)]
     scaling_only = absent and getattr(args, "what", "table") == "scaling"   # timing a set of its own
     if scaling_only:
         groups, missing = {}, []

@@ -48,6 +48,7 @@ def profile_numpy(args):
     from threadpoolctl import threadpool_limits
 
     from tiny_mmmlp import data
+    from tiny_mmmlp.averaging import with_average
     from tiny_mmmlp.backends import NumpyBackend
     from tiny_mmmlp.train import build_parser, choose_modalities, make_config
 
@@ -56,7 +57,8 @@ def profile_numpy(args):
     mods = choose_modalities(targs.modalities, data.available_modalities(ds))
     cfg = make_config(targs, mods)
     feats = data.build_features(ds, [m for m in mods if m != "id"], progress=False)
-    backend = NumpyBackend(cfg, ds.n_items, feats, 0, targs.lr, 0.0, shards=1)
+    backend = with_average(NumpyBackend(cfg, ds.n_items, feats, 0, targs.lr, targs.weight_decay, shards=1),
+                           targs.ema, targs.ema_warmup)             # the default run's average too
     batches = data.train_batches(data.split_leave_one_out(ds).train, cfg.max_len,
                                  args.rows_per_shard, 0, 0)
     steps = [next(batches) for _ in range(2 + 2 * args.steps)]

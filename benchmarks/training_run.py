@@ -144,6 +144,7 @@ def id_only_steps(data_dir, model: str, max_len: int):
     only at ``max_len`` and train.py's other defaults: what the step timings and profiles run.
     The batches go on epoch after epoch (reshuffled), so a small set never runs out."""
     from tiny_mmmlp import data
+    from tiny_mmmlp.averaging import with_average
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.baselines import encoder_settings
     from tiny_mmmlp.train import build_parser, make_config
@@ -152,7 +153,9 @@ def id_only_steps(data_dir, model: str, max_len: int):
     ds = data.load(Path(data_dir))
     cfg = make_config(targs, ["id"])
     enc = None if model == "mmmlp" else encoder_settings(model)
-    backend = make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, 0.0, "cpu", model, enc)
+    backend = with_average(make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, targs.weight_decay,
+                                        "cpu", model, enc),
+                           targs.ema, targs.ema_warmup)             # the default run's average too
     train = data.split_leave_one_out(ds).train
     batches = (batch for epoch in itertools.count()          # epoch after epoch: never runs out
                for batch in data.train_batches(train, cfg.max_len, targs.batch_size, 0, epoch))

@@ -5,7 +5,7 @@
 
 Triton compiles for a real GPU target on a CPU-only machine. For every kernel the launchers
 launch, with the launch configuration they take from ``tiny_mmmlp.kernels.configs`` (the same
-table, not a copy), at the default training shape and every (N, D) of ``benchmarks/kernels.py``,
+table, not a copy), at the default training shape and every (N, D) of ``benchmarks/kernel_speed.py``,
 in float32 and bfloat16, this script compiles
 
     triton.compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 80 | 90, 32),
@@ -48,9 +48,9 @@ BATCH = 256                                           # B for the integer-divisi
 
 
 def default_shapes():
-    """[(label, N, D, R_N, R_D)]: the training default (MMMLPConfig) and benchmarks/kernels.py sizes."""
+    """[(label, N, D, R_N, R_D)]: the training default (MMMLPConfig) and benchmarks/kernel_speed.py sizes."""
     from tiny_mmmlp import MMMLPConfig
-    spec = importlib.util.spec_from_file_location("benchmark_kernels", HERE / "kernels.py")
+    spec = importlib.util.spec_from_file_location("benchmark_kernels", HERE / "kernel_speed.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     args = bench.parse_args([])
@@ -67,7 +67,7 @@ def ci_shapes():
 
 
 def width_shapes():
-    """Two shapes per row of the tile tables in kernels/configs.py: N = D = every padded width 16 .. 1024,
+    """Two shapes per row of the tile tables in tiny_mmmlp/kernels/configs.py: N = D = every padded width 16 .. 1024,
     each capped at its table's widest row (support.MAX_N, MAX_D), so the last shape is the widest accepted;
     and the same less 3 ("unaligned"), since ptxas sees whether N and D are multiples of 16."""
     from tiny_mmmlp.kernels.configs import CHANNEL_TILES, TOKEN_TILES

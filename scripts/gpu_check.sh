@@ -41,7 +41,7 @@ fi
 
 gpu=$($PY -c "import torch; print(torch.cuda.get_device_name().replace(' ', '-'))")
 out="benchmarks/results/kernels-$(date +%Y-%m-%d)-${gpu}.md"
-timeout 300 $PY benchmarks/kernels.py --dtypes bfloat16,float32 --out "$out" || status=1
+timeout 300 $PY benchmarks/kernel_speed.py --dtypes bfloat16,float32 --out "$out" || status=1
 
 # Data-parallel scale-out (issue 13), only when more than one GPU is visible: training
 # examples/s of 1 process on 1 GPU against torchrun on all of them, 1024 rows per GPU.

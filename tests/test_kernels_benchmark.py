@@ -1,4 +1,4 @@
-"""benchmarks/kernels.py runs: a tiny timing under the Triton interpreter, and exit code 2
+"""benchmarks/kernel_speed.py runs: a tiny timing under the Triton interpreter, and exit code 2
 with one clear sentence when asked for the GPU benchmark on a machine without CUDA."""
 import os
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_speed.py"
 
 
 def run(*args):

@@ -3,7 +3,7 @@
 - ``tiny_mmmlp.reference``: the NumPy model with hand-written backprop.
 - ``tiny_mmmlp.data``: toyshop, real Amazon loaders, features, splits and batches.
 - ``tiny_mmmlp.torch_model``: the PyTorch mirror (same equations, same parameter names).
-- ``tiny_mmmlp.kernels``: fused Triton mixer kernels (source in the top-level kernels/).
+- ``tiny_mmmlp.kernels``: fused Triton mixer kernels.
 """
 from .config import MMMLPConfig
 

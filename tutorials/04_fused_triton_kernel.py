@@ -199,7 +199,7 @@ print(f"minimum traffic: {minimum / MB:.0f} MB; eager moves {(eager_fwd + eager_
 # matmuls over $D$ ($\mathrm{LN}(X)\,W_3^\top$, and $\bar Y W_4$ in the backward) run in
 # `BLOCK_K` chunks of features (`_rows_times_w`, the mirror image of `_w_times_cols`).
 #
-# The tile sizes come from the launch table `kernels/configs.py`, one entry per kernel
+# The tile sizes come from the launch table `tiny_mmmlp/kernels/configs.py`, one entry per kernel
 # (section 5 says why they are what they are):
 
 # %%
@@ -301,7 +301,7 @@ assert fused_saved < eager_saved
 # %% [markdown]
 # ## 3. Reading the kernel
 #
-# `kernels/token_mixing.py` follows the shape of the Triton tutorials: the maths in the
+# `tiny_mmmlp/kernels/token_mixing.py` follows the shape of the Triton tutorials: the maths in the
 # docstring, the `@triton.jit` kernels, a launcher that checks, allocates and launches, the
 # `autograd.Function`, and a check against the reference. We read it top to bottom.
 #
@@ -445,7 +445,7 @@ assert block_err < 1e-9
 # tells what the GPU would get: `cuobjdump -res-usage` (shipped inside triton) prints REG
 # (registers per thread) and STACK (bytes spilled per thread), and `metadata.shared` holds the
 # shared memory per program. `benchmarks/kernel_resources.py` does that for every kernel, with
-# the launch configuration the launchers take from one table, `kernels/configs.py`:
+# the launch configuration the launchers take from one table, `tiny_mmmlp/kernels/configs.py`:
 
 # %%
 for half, launches in [("token_mix", configs.token_mix(20, 64, 64, torch.float32)),
@@ -524,7 +524,7 @@ if CAN_COMPILE and not QUICK:
         assert r[12] == "yes"
 
 # %% [markdown]
-# What changed between the two tables (`kernels/configs.py` explains each number): no
+# What changed between the two tables (`tiny_mmmlp/kernels/configs.py` explains each number): no
 # software pipelining (`num_stages=1`), whose extra copies of every tile overflowed shared
 # memory in the weight-gradient kernels; more warps for the N-wide token-mixing tiles, so each
 # thread holds fewer values; and matmuls over D in channel mixing that read D in chunks of 64,
@@ -534,7 +534,7 @@ if CAN_COMPILE and not QUICK:
 # %% [markdown]
 # ## 6. What the GPU benchmark measured
 #
-# `benchmarks/kernels.py` times the fused block (forward + backward) against eager PyTorch
+# `benchmarks/kernel_speed.py` times the fused block (forward + backward) against eager PyTorch
 # and `torch.compile` on a CUDA GPU, and compares it with the roofline bound. Its tables are
 # written to `benchmarks/results/`. If one is there, here it is; the numbers come from the GPU
 # named in its title, not from your machine.
@@ -546,7 +546,7 @@ if results:
         print(f"--- {path.relative_to(REPO)}\n{path.read_text()}")
 else:
     print("No GPU benchmark table exists under benchmarks/results/ yet: none was measured. On a machine "
-          "with a CUDA GPU run\n    python benchmarks/kernels.py --out benchmarks/results/kernels-<gpu>.md")
+          "with a CUDA GPU run\n    python benchmarks/kernel_speed.py --out benchmarks/results/kernels-<gpu>.md")
 assert all(p.stat().st_size > 0 for p in results)  # a table that exists is not empty (nothing to check without one)
 
 # %% [markdown]

@@ -53,23 +53,20 @@ def _ignore(folder, names):
 def new(kit: Path, chosen: list[int]) -> None:
     """Write a kit holding exercises ``chosen`` to ``kit`` (which must not exist)."""
     import tiny_mmmlp
-    import tiny_mmmlp.kernels
 
     kit = Path(kit)
     if kit.exists():
         raise UserError(f"{kit} already exists; choose a new folder for the kit")
     try:
-        _build(kit, chosen, Path(tiny_mmmlp.__file__).parent, Path(tiny_mmmlp.kernels.__file__).parent)
+        _build(kit, chosen, Path(tiny_mmmlp.__file__).parent)
     except OSError as err:
         raise UserError(f"cannot write the kit to {kit}: {err.strerror or err}") from None
 
 
-def _build(kit: Path, chosen: list[int], package_src: Path, kernels_src: Path) -> None:
+def _build(kit: Path, chosen: list[int], package_src: Path) -> None:
     with building_folder(kit) as tmp:
         package = tmp / PACKAGE
-        shutil.copytree(package_src, package, ignore=_ignore)
-        if not (package / "kernels").exists():   # a source checkout keeps them in the top-level kernels/
-            shutil.copytree(kernels_src, package / "kernels", ignore=_ignore)
+        shutil.copytree(package_src, package, ignore=_ignore)   # the fused kernels included
         (package / "course").mkdir()
         write_text(package / "course" / "__init__.py", "")
         write_text(package / "course" / "__main__.py", SHIM)

@@ -54,11 +54,7 @@ class InstalledIfBroken(importlib.abc.MetaPathFinder):
 
 def installed_file(module: str, package: bool) -> Path:
     """The installed source file of ``module`` (relative to tiny_mmmlp)."""
-    first, _, rest = module.partition(".")
-    if first == "kernels":
-        root, parts = Path(importlib.import_module("tiny_mmmlp.kernels").__file__).parent, rest.split(".")
-    else:
-        root, parts = Path(importlib.import_module("tiny_mmmlp").__file__).parent, module.split(".")
+    root, parts = Path(importlib.import_module("tiny_mmmlp").__file__).parent, module.split(".")
     path = root.joinpath(*[p for p in parts if p])
     return path / "__init__.py" if package else path.with_suffix(".py")
 

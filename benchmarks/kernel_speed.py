@@ -1,7 +1,7 @@
 """Fused Triton token_mix + channel_mix, forward + backward, against PyTorch eager and torch.compile.
 
-    python benchmarks/kernels.py --out benchmarks/results/kernels-h200.md   # on a CUDA GPU
-    python benchmarks/kernels.py --interpret-smoke                          # tiny CPU run (CI)
+    python benchmarks/kernel_speed.py --out benchmarks/results/kernels-h200.md   # on a CUDA GPU
+    python benchmarks/kernel_speed.py --interpret-smoke                          # tiny CPU run (CI)
 
 One step = y = channel_mix(token_mix(x)), then dx and all twelve parameter gradients for a
 random dy. A second table times one whole MMMLP training step with each backend (numpy on the
@@ -94,7 +94,7 @@ def main(argv=None):
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.interpret_smoke:
-        print("benchmarks/kernels.py needs a CUDA GPU; use --interpret-smoke for a tiny CPU run.",
+        print("benchmarks/kernel_speed.py needs a CUDA GPU; use --interpret-smoke for a tiny CPU run.",
               file=sys.stderr)
         return 2
     if args.interpret_smoke:

@@ -1,4 +1,4 @@
-"""Fused Triton kernels for the two halves of a mixer block (source: the top-level kernels/ folder).
+"""Fused Triton kernels for the two halves of a mixer block.
 
     from tiny_mmmlp.kernels import token_mix, channel_mix, is_available
     y = channel_mix(token_mix(x, *token_params), *channel_params)   # differentiable
@@ -12,12 +12,12 @@ The kernel modules (and triton) load on first use of a name below, not on
 ``import tiny_mmmlp.kernels``: the package imports without torch or triton, and then
 ``is_available`` answers False and the two functions raise ImportError.
 
-    kernels/token_mixing.py    LN + MLP along the sequence axis N + residual: forward, backward
-    kernels/channel_mixing.py  LN + MLP along the feature axis D + residual: forward, backward
-    kernels/layernorm.py       LayerNorm statistics and backward shared by both
-    kernels/gelu.py            tanh-GELU and its derivative as device functions
-    kernels/configs.py         launch configurations (tiles, warps, stages) per kernel and shape
-    kernels/support.py         accepted devices, dtypes and shapes; tolerances
+    token_mixing.py    LN + MLP along the sequence axis N + residual: forward, backward
+    channel_mixing.py  LN + MLP along the feature axis D + residual: forward, backward
+    layernorm.py       LayerNorm statistics and backward shared by both
+    gelu.py            tanh-GELU and its derivative as device functions
+    configs.py         launch configurations (tiles, warps, stages) per kernel and shape
+    support.py         accepted devices, dtypes and shapes; tolerances
 
 The same maths in plain PyTorch (the benchmark and test baseline) is
 ``tiny_mmmlp.torch_model.token_mix_eager`` / ``channel_mix_eager``, the model's own eager path.

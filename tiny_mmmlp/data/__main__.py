@@ -1,18 +1,22 @@
 """Describe, convert, download and featurize recommendation data sets.
 
     python -m tiny_mmmlp.data describe toyshop
+    python -m tiny_mmmlp.data describe amazon2018:Industrial_and_Scientific   # what it will fetch
+    python -m tiny_mmmlp.data describe amazon2018:Industrial_and_Scientific --fetch --pictures
     python -m tiny_mmmlp.data convert --reviews Industrial_and_Scientific_5.json.gz \\
         --meta meta_Industrial_and_Scientific.json.gz --out data/scientific --kcore 5
     python -m tiny_mmmlp.data download --release 2018 --category Industrial_and_Scientific --out data/scientific
     python -m tiny_mmmlp.data features toyshop          # build (or check) the cached feature tables
+    python -m tiny_mmmlp.data features toyshop --image-encoder handmade --text-encoder hashed-bow
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..cli import OneLineParser, non_negative_int
+from ..cli import OneLineParser, non_negative_int, positive_int
 from ..errors import exit_on_user_error
+from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from .load import SOURCES
 
 
@@ -20,21 +24,43 @@ CACHE_HELP = ("where generated data and feature tables are kept "
               "(default: $TINY_MMMLP_CACHE or ~/.cache/tiny_mmmlp)")
 
 
+IMAGE_ENCODER_HELP = ("how pictures become features: auto (efficientnet-lite0 when the image extra is "
+                      "installed, else handmade), handmade, efficientnet-lite0, or a sentence-transformers "
+                      "image model name such as clip-ViT-B-32 (needs the network once) (default: auto)")
+TEXT_ENCODER_HELP = ("how titles become features: auto (the bundled MiniLM when the text extra is installed, "
+                     "else hashed-bow), minilm, hashed-bow, or any sentence-transformers model name "
+                     "(needs the network once) (default: auto)")
+
+
+def add_source_arguments(p) -> None:
+    """The flags every subcommand that loads a source shares."""
+    p.add_argument("source", help=SOURCES)
+    p.add_argument("--cache-dir", default=None, help=CACHE_HELP)
+    p.add_argument("--pictures", action="store_true",
+                   help="Amazon sources: also fetch one picture per item (once, into the cache)")
+    p.add_argument("--max-download-mb", type=positive_int, default=MAX_DOWNLOAD_MB,
+                   help=f"Amazon sources: refuse a raw file larger than this (default {MAX_DOWNLOAD_MB})")
+    p.add_argument("--image-encoder", default="auto", help=IMAGE_ENCODER_HELP)
+    p.add_argument("--text-encoder", default="auto", help=TEXT_ENCODER_HELP)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m tiny_mmmlp.data", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("describe", help="users, items, interactions, modalities, sequence lengths")
-    d.add_argument("source", help=SOURCES)
+    d = sub.add_parser("describe", help="users, items, interactions, modalities, sequence lengths; "
+                                        "for an Amazon source, first what it fetches")
+    add_source_arguments(d)
+    d.add_argument("--fetch", action="store_true",
+                   help="Amazon sources: download what the plan shows, then describe the data set")
     d.add_argument("--kcore", type=non_negative_int, default=None,
                    help="k-core filter before describing, e.g. 5 (default: none)")
     d.add_argument("--strict", action="store_true", help="unknown items in .inter are an error")
-    d.add_argument("--cache-dir", default=None, help=CACHE_HELP)
 
     f = sub.add_parser("features", help="build the cached feature tables and print their shapes")
-    f.add_argument("source", help=SOURCES)
+    add_source_arguments(f)
     f.add_argument("--modalities", default=None, help="comma-separated names (default: all)")
-    f.add_argument("--cache-dir", default=None, help=CACHE_HELP)
 
     c = sub.add_parser("convert", help="raw Amazon reviews + metadata -> RecBole atomic folder")
     c.add_argument("--reviews", required=True, help="2018 JSON(.gz) or 2023 JSONL(.gz) reviews")
@@ -51,17 +77,31 @@ def _parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "describe":
-        from .describe import describe
+    if args.command in ("describe", "features"):
         from .load import load
-        print(describe(load(args.source, cache_dir=args.cache_dir, kcore=args.kcore, strict=args.strict)))
-    elif args.command == "features":
-        from .features import build_features
-        from .load import load
-        ds = load(args.source, cache_dir=args.cache_dir)
-        wanted = args.modalities.split(",") if args.modalities else None
-        for name, table in build_features(ds, wanted, cache_dir=args.cache_dir).items():
-            print(f"{name:14s} {table.shape[0]:,} x {table.shape[1]}")
+        if parse_source(args.source) is not None:
+            from .amazon_source import describe_plan, is_ready
+            ready = is_ready(args.source, args.cache_dir)
+            if args.command == "describe":
+                print(describe_plan(args.source, args.cache_dir, max_download_mb=args.max_download_mb))
+                if not ready and not args.fetch:
+                    print(f"\nnothing is fetched yet: add --fetch (and --pictures) to download it, or use "
+                          f"--data {args.source} with any command")
+                    return 0
+                print()
+        ds = load(args.source, cache_dir=args.cache_dir, kcore=getattr(args, "kcore", None),
+                  strict=getattr(args, "strict", False), pictures=args.pictures,
+                  progress=not args.no_progress, max_download_mb=args.max_download_mb)
+        if args.command == "describe":
+            from .describe import describe
+            print(describe(ds, args.image_encoder, args.text_encoder))
+        else:
+            from .features import build_features
+            wanted = args.modalities.split(",") if args.modalities else None
+            tables = build_features(ds, wanted, cache_dir=args.cache_dir, progress=not args.no_progress,
+                                    image_encoder=args.image_encoder, text_encoder=args.text_encoder)
+            for name, table in tables.items():
+                print(f"{name:14s} {table.shape[0]:,} x {table.shape[1]}")
     elif args.command == "convert":
         from .amazon_raw import convert
         summary = convert(args.reviews, args.meta, args.out, name=args.name, kcore=args.kcore)

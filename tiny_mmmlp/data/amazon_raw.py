@@ -5,7 +5,8 @@ Supported inputs (each one object a line, plain or gzipped):
   ``asin``, ``title`` (HTML entities), ``brand``, ``category``, ``imageURLHighRes``/``imageURL``.
 - 2014 metadata: Python literals (single quotes, ``imUrl``, ``categories`` as lists of lists),
   read with ``ast.literal_eval`` (never ``eval``).
-- 2023 reviews: ``user_id``, ``parent_asin``, ``timestamp`` (milliseconds); metadata JSONL with
+- 2023 reviews: ``user_id``, ``parent_asin``, ``timestamp`` (milliseconds), as JSONL or as the
+  5-core benchmark's CSV (header ``user_id,parent_asin,rating,timestamp``); metadata JSONL with
   ``parent_asin``, ``title``, ``main_category``, ``categories``, ``store``, ``images``.
 
 Output: ``<name>.inter``, ``<name>.item`` (title, categories, brand) and ``image_urls.tsv``
@@ -14,6 +15,7 @@ Output: ``<name>.inter``, ``<name>.item`` (title, categories, brand) and ``image
 from __future__ import annotations
 
 import ast
+import csv
 import html
 import json
 import math
@@ -65,10 +67,33 @@ def _seconds(value, scale: float, path: Path, number: int, field: str) -> float:
     return seconds
 
 
+def _read_csv_reviews(path: Path, lines, header: str) -> list:
+    """The 2023 benchmark CSV: ``user_id,parent_asin,rating,timestamp`` (milliseconds)."""
+    names = next(csv.reader([header]))
+    missing = [f for f in ("user_id", "parent_asin", "timestamp") if f not in names]
+    if missing:
+        raise UserError(f"{path} line 1: the CSV header lacks {', '.join(missing)} (found {header!r}).")
+    u, i, t = (names.index(f) for f in ("user_id", "parent_asin", "timestamp"))
+    out = []
+    for number, text in lines:
+        if not text.strip():
+            continue
+        row = next(csv.reader([text]))
+        if len(row) != len(names):
+            raise UserError(f"{path} line {number}: has {len(row)} comma-separated fields but the "
+                            f"header has {len(names)}.")
+        out.append((_token(row[u], path, number, "user_id"), _token(row[i], path, number, "parent_asin"),
+                    _seconds(row[t], 1000.0, path, number, "timestamp")))
+    return out
+
+
 def read_reviews(path: Path) -> list:
     """``(user, item, seconds)`` triples in file order, from a 2014/2018 or 2023 review file."""
     out = []
-    for number, text in iter_lines(path):
+    lines = iter_lines(path)
+    for number, text in lines:
+        if number == 1 and text.startswith("user_id,"):
+            return _read_csv_reviews(path, lines, text)
         if not text.strip():
             continue
         r = parse_object(text, path, number)
@@ -114,8 +139,8 @@ def _categories(m: dict) -> list:
     return list(seen)
 
 
-def read_metadata(path: Path) -> dict:
-    """item id -> ``{"title", "categories", "brand", "image"}``."""
+def read_metadata(path: Path, wanted: set | None = None) -> dict:
+    """item id -> ``{"title", "categories", "brand", "image"}``, for the ``wanted`` items (default all)."""
     meta = {}
     for number, text in iter_lines(path):
         if not text.strip():
@@ -124,8 +149,11 @@ def read_metadata(path: Path) -> dict:
         item = m.get("parent_asin") or m.get("asin")
         if not item:
             raise UserError(f"{path} line {number}: metadata needs an asin (2018) or parent_asin (2023).")
+        token = _token(item, path, number, "asin")
+        if wanted is not None and token not in wanted:
+            continue
         try:
-            meta[_token(item, path, number, "asin")] = {
+            meta[token] = {
                 "title": " ".join(html.unescape(str(m.get("title") or "")).split()),
                 "categories": " ".join(_categories(m)),
                 "brand": "_".join(html.unescape(str(m.get("brand") or m.get("store") or "")).split()),
@@ -142,7 +170,6 @@ def convert(reviews, meta, out, name: str | None = None, kcore: int | None = Non
     reviews, out = Path(reviews), Path(out)
     name = name or out.name
     triples = read_reviews(reviews)
-    metadata = read_metadata(Path(meta)) if meta else {}
     user_index, item_index = {}, {}
     users = np.array([user_index.setdefault(u, len(user_index)) for u, _, _ in triples], dtype=np.int64)
     items = np.array([item_index.setdefault(i, len(item_index)) for _, i, _ in triples], dtype=np.int64)
@@ -152,6 +179,7 @@ def convert(reviews, meta, out, name: str | None = None, kcore: int | None = Non
         raise UserError(f"{reviews}: no reviews left{what}.")
     kept = [t for t, k in zip(triples, keep) if k]
     item_ids = list(dict.fromkeys(i for _, i, _ in kept))
+    metadata = read_metadata(Path(meta), wanted=set(item_ids)) if meta else {}
     blank = {"title": "", "categories": "", "brand": "", "image": ""}
     info = [metadata.get(i, blank) for i in item_ids]
     header = [("item_id", "token")]

@@ -2,7 +2,7 @@
 
     python -m tiny_mmmlp.data download --release 2018 --category Industrial_and_Scientific --out data/sci
 
-Steps: fetch the review and metadata files into ``<out>/raw/`` (progress bar, retries,
+Steps: fetch the 5-core review file (2023: the benchmark's rating-only CSV) and the metadata files into ``<out>/raw/`` (progress bar, retries,
 resume with HTTP Range from ``*.part`` files, renamed into place only when complete), convert
 them into ``<out>/<name>.inter`` + ``.item`` (amazon_raw.py), then fetch every item's picture
 into ``<out>/images/<safe_stem(item_id)>.jpg`` (safe_names.py: an id like ``../x`` is hashed,
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -31,17 +32,28 @@ from .atomic import write_text
 from .safe_names import safe_stem
 from .textfile import first_bytes
 
-URLS = {
-    "2018": ("https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2/categoryFilesSmall/{category}_5.json.gz",
-             "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2/metaFiles2/meta_{category}.json.gz"),
-    "2023": ("https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/review_categories/{category}.jsonl.gz",
-             "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz"),
+HOME = "https://mcauleylab.ucsd.edu/public_datasets/data"
+# (reviews, metadata) below HOME: the 5-core review files (2023: the benchmark's rating-only CSV)
+PATHS = {
+    "2018": ("amazon_v2/categoryFilesSmall/{category}_5.json.gz", "amazon_v2/metaFiles2/meta_{category}.json.gz"),
+    "2023": ("amazon_2023/benchmark/5core/rating_only/{category}.csv.gz",
+             "amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz"),
 }
+URLS = {release: tuple(f"{HOME}/{p}" for p in paths) for release, paths in PATHS.items()}
 RETRYABLE_HTTP = {408, 429, 500, 502, 503, 504}
+PICTURE_MAX_BYTES = 20 << 20      # a product picture larger than 20 MB is refused
 
 
 class FetchError(Exception):
-    """A URL could not be fetched after all retries."""
+    """A URL could not be fetched after all retries; ``status`` is the HTTP status, None if no answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class TooLarge(FetchError):
+    """The server offers (or sent) more bytes than the caller allows: refused, never retried."""
 
 
 def add_download_arguments(p) -> None:
@@ -63,7 +75,12 @@ def add_download_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _fetch_once(url: str, dest: Path, timeout: float, progress: bool) -> None:
+def _refuse(url: str, part: Path, size: int, max_bytes: int) -> None:
+    part.unlink(missing_ok=True)
+    raise TooLarge(f"{url}: {size:,} bytes, more than the limit of {max_bytes:,}", status=None)
+
+
+def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes: int | None) -> None:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "tiny_mmmlp"})
@@ -81,10 +98,17 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool) -> None:
             offset = 0                       # server ignored Range: start over
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
+        if max_bytes is not None and total is not None and total > max_bytes:
+            _refuse(url, part, total, max_bytes)
         with open(part, "ab" if offset else "wb") as f, \
                 tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name,
                      disable=not progress, leave=False) as bar:
+            written = offset
             while chunk := response.read(1 << 16):
+                written += len(chunk)
+                if max_bytes is not None and written > max_bytes:   # a server that lied or said nothing
+                    f.close()
+                    _refuse(url, part, written, max_bytes)
                 f.write(chunk)
                 bar.update(len(chunk))
     if total is not None and part.stat().st_size < total:
@@ -93,36 +117,54 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool) -> None:
 
 
 def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: float = 60.0,
-          progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` unless it exists; resume, retry with doubling waits."""
+          progress: bool = True, max_bytes: int | None = None) -> Path:
+    """Download ``url`` to ``dest`` unless it exists; resume, retry with doubling waits.
+
+    ``max_bytes`` bounds the file: a larger one is refused (``TooLarge``) before or while it
+    arrives, and its ``.part`` file is deleted.
+    """
     dest = Path(dest)
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    status = None
     for attempt in range(1, max(retries, 1) + 1):
         try:
-            _fetch_once(url, dest, timeout, progress)
+            _fetch_once(url, dest, timeout, progress, max_bytes)
             return dest
+        except TooLarge:
+            raise
         except urllib.error.HTTPError as err:
-            reason = f"HTTP {err.code}"
+            reason, status = f"HTTP {err.code}", err.code
             if err.code not in RETRYABLE_HTTP:
                 break
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
             reason = str(getattr(err, "reason", err)) or type(err).__name__
+            if isinstance(getattr(err, "reason", None), socket.gaierror):
+                break                            # the host's name does not resolve: offline
         except ValueError as err:                # not a URL urllib can open: no retry
             reason = str(err)
             break
         if attempt < retries:
             time.sleep(wait * 2 ** (attempt - 1))
-    raise FetchError(f"{url}: {reason}")
+    raise FetchError(f"{url}: {reason}", status)
 
 
-def _fetch_picture(item: str, url: str, folder: Path, args) -> str | None:
+def remote_size(url: str, timeout: float = 10.0) -> int | None:
+    """The size the server states for ``url`` (a HEAD request), or None if it says nothing."""
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "tiny_mmmlp"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+    return int(length) if length is not None and length.isdigit() else None
+
+
+def _fetch_picture(item: str, url: str, folder: Path, retries: int, retry_wait: float,
+                   timeout: float) -> str | None:
     """Fetch one picture; returns None on success or the reason it failed."""
     dest = picture_path(folder, item, url)
     existed = dest.exists()
     try:
-        fetch(url, dest, args.retries, args.retry_wait, args.timeout, progress=False)
+        fetch(url, dest, retries, retry_wait, timeout, progress=False, max_bytes=PICTURE_MAX_BYTES)
         with Image.open(dest) as im:
             im.verify()
         return None
@@ -141,20 +183,24 @@ def picture_path(folder: Path, item: str, url: str) -> Path:
     return folder / f"{safe_stem(item)}{suffix if suffix in ('.jpg', '.jpeg', '.png') else '.jpg'}"
 
 
-def fetch_pictures(out: Path, args) -> tuple[int, int]:
-    """Fetch every picture listed in ``out/image_urls.tsv``; returns (fetched, failed)."""
+def fetch_pictures(out: Path, max_images: int | None = None, workers: int = 8, retries: int = 4,
+                   retry_wait: float = 2.0, timeout: float = 60.0, progress: bool = True) -> tuple[int, int]:
+    """Fetch every picture listed in ``out/image_urls.tsv`` (at most ``max_images``, each at
+    most ``PICTURE_MAX_BYTES``); returns (fetched, failed). A failure never stops the rest."""
+    out = Path(out)
     listing = out / "image_urls.tsv"
     if not listing.is_file():
         return 0, 0
     pairs = [line.split("\t", 1) for line in listing.read_text("utf-8").splitlines() if "\t" in line]
-    pairs = pairs[: args.max_images] if args.max_images is not None else pairs
+    pairs = pairs[:max_images] if max_images is not None else pairs
     folder = out / "images"
     folder.mkdir(parents=True, exist_ok=True)
     failures = []
-    with ThreadPoolExecutor(max_workers=max(args.workers, 1)) as pool:
-        jobs = {pool.submit(_fetch_picture, item, url, folder, args): (item, url) for item, url in pairs}
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        jobs = {pool.submit(_fetch_picture, item, url, folder, retries, retry_wait, timeout): (item, url)
+                for item, url in pairs}
         for job in tqdm(as_completed(jobs), total=len(jobs), desc="pictures", unit="img",
-                        disable=args.quiet):
+                        disable=not progress):
             if (reason := job.result()) is not None:
                 failures.append((*jobs[job], reason))
     failures.sort()
@@ -166,15 +212,16 @@ def fetch_pictures(out: Path, args) -> tuple[int, int]:
 
 
 def check_raw_file(path: Path, url: str, created: bool) -> None:
-    """Refuse a raw file that is not one JSON object or Python literal a line (an HTML page...)."""
+    """Refuse a raw file that is not one JSON object or Python literal a line, nor the 2023
+    benchmark's ``user_id,parent_asin,...`` CSV (an HTML error page, say)."""
     head = first_bytes(path, 256).lstrip()
-    if head[:1] == b"{":
+    if head[:1] == b"{" or head.startswith(b"user_id,"):
         return
     what = repr(head[:20].decode("utf-8", "replace")) if head else "nothing"
     if created:
         path.unlink(missing_ok=True)
         raise UserError(f"{url}: the server sent {what}, not reviews or metadata (one JSON object "
-                        f"a line); nothing was kept, so a rerun fetches it again.")
+                        f"a line, or a user_id,parent_asin CSV); nothing was kept, so a rerun fetches it again.")
     raise UserError(f"{path}: starts with {what}, not reviews or metadata; it was not written by "
                     f"this run, so it is left in place: delete it and rerun.")
 
@@ -200,6 +247,7 @@ def run_download(args) -> None:
         check_raw_file(dest, url, created=not existed)
     print(convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None))
     if not args.no_images:
-        fetched, failed = fetch_pictures(out, args)
+        fetched, failed = fetch_pictures(out, args.max_images, args.workers, args.retries,
+                                         args.retry_wait, args.timeout, progress=not args.quiet)
         note = f"; {failed:,} failed, listed in {out / 'images' / 'failed.tsv'}" if failed else ""
         print(f"{out / 'images'}: {fetched:,} pictures{note}")

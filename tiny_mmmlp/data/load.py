@@ -1,4 +1,4 @@
-"""``load(source)``: one entry point for toyshop, RecBole atomic folders and sequence files."""
+"""``load(source)``: one entry point for toyshop, Amazon categories, RecBole atomic folders and sequence files."""
 from __future__ import annotations
 
 import warnings
@@ -19,23 +19,33 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 BUILT_IN = ("toyshop", "toyshop-tiny")        # generated on first use (toyshop.py), no files needed
 # what a data source can be, as every --data help and the error below say it
-SOURCES = (", ".join(BUILT_IN) + ", a folder of RecBole atomic files, or a sequence file of "
-           "'user item item ...' lines")
+SOURCES = (", ".join(BUILT_IN) + ", amazon2018:<Category> or amazon2023:<Category> (downloaded once), "
+           "a folder of RecBole atomic files, or a sequence file of 'user item item ...' lines")
 
 
-def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False) -> Dataset:
+def load(source, cache_dir=None, kcore: int | None = None, strict: bool = False,
+         pictures: bool = False, progress: bool = True, max_download_mb: int | None = None) -> Dataset:
     """Load a data set.
 
-    source:    "toyshop", "toyshop-tiny", a folder of RecBole atomic files, or a plain
-               ``user item item ...`` sequence file.
-    cache_dir: where toyshop is generated (default ``$TINY_MMMLP_CACHE`` or ~/.cache/tiny_mmmlp).
+    source:    "toyshop", "toyshop-tiny", "amazon2018:<Category>", "amazon2023:<Category>",
+               a folder of RecBole atomic files, or a plain ``user item item ...`` sequence file.
+    cache_dir: where toyshop is generated and Amazon categories are downloaded (default
+               ``$TINY_MMMLP_CACHE`` or ~/.cache/tiny_mmmlp).
     kcore:     if set, keep only users and items with at least ``kcore`` interactions.
     strict:    an interaction naming an item that ``.item`` lacks is an error (else dropped
                and counted, with a warning).
+    pictures:  Amazon sources only: also fetch one picture per item (once; amazon_source.py).
+    progress:  progress bars while downloading.
+    max_download_mb: Amazon sources only: refuse a raw file larger than this (default 2048).
     """
     if str(source) in BUILT_IN:
         from .toyshop import ensure_toyshop
         return load_folder(ensure_toyshop(str(source), cache_dir), kcore=kcore, strict=strict)
+    from .amazon_source import MAX_DOWNLOAD_MB, ensure_amazon, parse_source
+    if parse_source(source) is not None:
+        folder, name = ensure_amazon(str(source), cache_dir, pictures=pictures, progress=progress,
+                                     max_download_mb=max_download_mb or MAX_DOWNLOAD_MB)
+        return load_folder(folder, kcore=kcore, strict=strict, name=name)
     path = Path(source).expanduser()
     if path.is_dir():
         return load_folder(path, kcore=kcore, strict=strict)

@@ -33,7 +33,7 @@ def test_features_are_cached_and_invalidated(cache, monkeypatch):
     monkeypatch.setattr(text, "minilm_path", lambda: None)            # fast hashed text
     ds = data.load("toyshop-tiny", cache_dir=cache)
     with pytest.warns(UserWarning, match="hashed bag of words"):
-        feats = data.build_features(ds, cache_dir=cache, progress=False)
+        feats = data.build_features(ds, cache_dir=cache, progress=False, image_encoder="handmade")
     assert set(feats) == {"image", "text", "category", "brand"}
     for name, table in feats.items():
         assert table.shape[0] == ds.n_items + 1 and table.dtype == np.float32
@@ -59,7 +59,8 @@ def test_missing_and_corrupt_pictures_get_zero_rows(cache, tmp_path):
     os.remove(folder / "images" / "P0005.png")
     ds = data.load(folder)
     with pytest.warns(UserWarning, match="2 of 120 items have a missing or unreadable picture"):
-        feats = data.build_features(ds, ["image"], cache_dir=tmp_path / "c", progress=False)
+        feats = data.build_features(ds, ["image"], cache_dir=tmp_path / "c", progress=False,
+                                    image_encoder="handmade")
     zero = np.flatnonzero(~feats["image"].any(axis=1)).tolist()
     assert zero == [0, ds.item_ids.index("P0003") + 1, ds.item_ids.index("P0005") + 1]
 
@@ -83,7 +84,8 @@ def test_toyshop_pictures_and_titles_carry_signal(cache, monkeypatch):
     counts = np.bincount(np.concatenate(ds.sequences), minlength=ds.n_items + 1)[1:]
     assert np.median(counts) < counts.mean() / 2 or (counts < 10).mean() > 0.3   # long tail
     with pytest.warns(UserWarning):
-        feats = data.build_features(ds, ["image", "text"], cache_dir=cache, progress=False)
+        feats = data.build_features(ds, ["image", "text"], cache_dir=cache, progress=False,
+                                    image_encoder="handmade")        # the pretrained one: test_data_image_encoders
     split = data.split_leave_one_out(ds)
     random_hr = 10 / ds.n_items
     for name in ("image", "text"):

@@ -2,7 +2,7 @@
 
 Modality names (what ``describe`` prints and ``--modalities`` takes):
 
-    image          pictures in ``images/<item_id>.png|jpg``        -> images.py
+    image          pictures in ``images/<item_id>.png|jpg``        -> image_encoders.py
     text           a ``title`` / ``text`` field                    -> text.py
     <field name>   any other token / token_seq field (multi-hot), float_seq field (dense)
     <npy stem>     a precomputed ``<stem>.npy`` matrix, rows in ``.item`` order
@@ -11,7 +11,8 @@ Modality names (what ``describe`` prints and ``--modalities`` takes):
 (V + 1, d) float32 with row 0 (padding) all zeros. Built tables are stored under
 ``<cache_dir>/features/<name>-<modality>-<hash>.npy`` where the hash covers every input
 (texts, picture files' sizes and times, field values, encoder and recipe versions), so a
-changed input builds a new table instead of reading a stale one. The data set and field
+changed input or another ``image_encoder`` / ``text_encoder`` builds a new table instead of
+reading a stale one. The data set and field
 names pass through ``safe_stem`` first, so a field named ``../../x`` stays in the cache.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NPY_ERRORS, UserError
-from . import images, text, tokens
+from . import image_encoders, text, tokens
 from .atomic import default_cache_dir, save_npy
 from .load import TEXT_FIELDS
 from .safe_names import safe_stem
@@ -76,14 +77,15 @@ def _read_npy(ds, stem: str) -> np.ndarray:
     return matrix
 
 
-def modality_widths(ds) -> dict:
+def modality_widths(ds, image_encoder: str = image_encoders.DEFAULT,
+                    text_encoder: str = text.DEFAULT) -> dict:
     """Feature width of each available modality, without building the tables."""
     widths = {}
     for name in available_modalities(ds):
         if name == "image":
-            widths[name] = images.IMAGE_DIM
+            widths[name] = image_encoders.width(image_encoder)
         elif name == "text":
-            widths[name] = text.text_width()
+            widths[name] = text.text_width(text_encoder)
         elif name in ds.field_types:
             ftype = ds.field_types[name]
             if ftype == "float_seq":
@@ -109,50 +111,59 @@ def _text_of(ds) -> list:
     return [" ".join(ds.item_fields[f][i] for f in present).strip() for i in range(ds.n_items + 1)]
 
 
-def _fingerprint(ds, name: str) -> str:
+def _fingerprint(ds, name: str, encoders: dict) -> str:
     """A hash of everything the ``name`` table depends on."""
     h = hashlib.sha256()
     h.update(json.dumps([ds.name, name, ds.item_ids]).encode())
     if name == "image":
-        h.update(images.IMAGE_VERSION.encode())
+        h.update(image_encoders.encoder_id(encoders["image"]).encode())
         for p in ds.image_paths[1:]:
             st = Path(p).stat() if p is not None else None
             h.update(json.dumps([str(p), st and st.st_size, st and st.st_mtime_ns]).encode())
     elif name == "text":
-        h.update(text.encoder_name().encode())
+        h.update(text.encoder_name(encoders["text"]).encode())
         h.update(json.dumps(_text_of(ds)).encode())
     else:
         h.update(json.dumps([ds.field_types[name], ds.item_fields[name]]).encode())
     return h.hexdigest()[:16]
 
 
-def _build_one(ds, name: str, progress: bool) -> np.ndarray:
+def _build_one(ds, name: str, progress: bool, encoders: dict) -> np.ndarray:
     if name == "image":
-        matrix, failed = images.image_matrix(ds.image_paths, progress=progress)
+        matrix, failed = image_encoders.encode_pictures(ds.image_paths, encoders["image"], progress)
         if failed:
             warnings.warn(f"{ds.folder / 'images'}: {failed} of {ds.n_items} items have a missing "
                           f"or unreadable picture; their image features are zero.")
         return matrix
     if name == "text":
-        return text.encode_texts(_text_of(ds), progress=progress)
+        return text.encode_texts(_text_of(ds), progress=progress, encoder=encoders["text"])
     ftype = ds.field_types[name]
     if ftype == "float_seq":
         return _dense(ds, name)
     return tokens.multi_hot(ds.item_fields[name], ftype)
 
 
-def build_features(ds, modalities=None, cache_dir=None, progress: bool = True) -> dict:
+def build_features(ds, modalities=None, cache_dir=None, progress: bool = True,
+                   image_encoder: str = image_encoders.DEFAULT, text_encoder: str = text.DEFAULT) -> dict:
     """Feature tables ``{name: (V + 1, d) float32}``, row 0 zeros; ``None`` means all available.
 
     "id" in ``modalities`` is skipped (it is the model's ID branch, not a table). Tables are
     read from the cache when their inputs are unchanged, else built and stored atomically.
+    image_encoder: "auto" (default), "handmade", "efficientnet-lite0" or a sentence-transformers
+                   image model name (image_encoders.py).
+    text_encoder:  "auto" (default: the bundled MiniLM), "minilm", "hashed-bow" or a
+                   sentence-transformers model name (text.py).
     """
     available = available_modalities(ds)
     wanted = available if modalities is None else [m for m in modalities if m != "id"]
     unknown = [m for m in wanted if m not in available]
     if unknown:
+        hint = ""
+        if "image" in unknown and (Path(ds.folder) / "image_urls.tsv").is_file():
+            hint = "; its pictures are not fetched yet: add --pictures (pictures=True)"
         raise UserError(f"--modalities: {', '.join(unknown)} not found in {ds.name} "
-                        f"(available: {', '.join(['id'] + available)}).")
+                        f"(available: {', '.join(['id'] + available)}){hint}.")
+    encoders = {"image": image_encoder, "text": text_encoder}
     folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "features"
     out = {}
     for name in wanted:
@@ -162,14 +173,14 @@ def build_features(ds, modalities=None, cache_dir=None, progress: bool = True) -
             table[1:] = matrix[ds.item_rows]
             out[name] = table
             continue
-        path = folder / f"{safe_stem(ds.name)}-{safe_stem(name)}-{_fingerprint(ds, name)}.npy"
+        path = folder / f"{safe_stem(ds.name)}-{safe_stem(name)}-{_fingerprint(ds, name, encoders)}.npy"
         if path.is_file():
             try:
                 out[name] = np.load(path, allow_pickle=False)
                 continue
             except NPY_ERRORS:
                 pass  # unreadable cache entry: rebuild it
-        table = _build_one(ds, name, progress).astype(np.float32)
+        table = _build_one(ds, name, progress, encoders).astype(np.float32)
         table[0] = 0.0
         save_npy(path, table)
         out[name] = table

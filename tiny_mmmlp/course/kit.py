@@ -1,12 +1,16 @@
 """A student's kit: a copy of the package in which the chosen exercises' bodies are empty.
 
-    DIR/course.json        which exercises this kit holds (the grader reads it)
+    DIR/course.json        which exercises this kit holds (the grader's default, used only
+                           when the instructor names none: the student holds this file)
     DIR/README.md          the assignment: exercises, files, points, tutorials, how to check
     DIR/tiny_mmmlp/        the whole package (the fused kernels in tiny_mmmlp/kernels/),
                            without the course tools; importable from DIR
 
 Run from DIR, ``import tiny_mmmlp`` finds the kit's copy, so the tutorials and the
-trainer run on the student's own code.
+trainer run on the student's own code. For the same reason ``python -m tiny_mmmlp.course``
+run from DIR starts the kit's ``tiny_mmmlp/course/__main__.py`` (``SHIM``), which the student
+can edit: a self-check. The grade that counts runs the installed grader from outside the
+kit, or with ``python -I`` (which keeps the current folder off ``sys.path``).
 """
 from __future__ import annotations
 
@@ -18,10 +22,8 @@ from .. import __version__
 from ..data.atomic import building_folder, write_text
 from ..errors import UserError
 from . import stubs
-from .exercises import EXERCISES, exercise, installed_source
-
-MANIFEST = "course.json"
-PACKAGE = "tiny_mmmlp"
+from .exercises import exercise, installed_source
+from .manifest import MANIFEST, PACKAGE
 
 # Inside a kit, `python -m tiny_mmmlp.course ...` would find the kit's own copy of the
 # package first; this stand-in runs the installed grader with the kit off sys.path.
@@ -78,25 +80,6 @@ def _build(kit: Path, chosen: list[int], package_src: Path) -> None:
         write_text(tmp / "README.md", assignment(chosen))
 
 
-def read_manifest(kit: Path) -> list[int]:
-    """The exercise numbers a kit holds; UserError if ``kit`` is not a kit."""
-    kit = Path(kit)
-    if not kit.is_dir():
-        raise UserError(f"{kit} does not exist or is not a folder")
-    path = kit / MANIFEST
-    try:
-        chosen = json.loads(path.read_text())["exercises"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserError(f"{kit} is not a course kit: no readable {MANIFEST} "
-                        "(make one with `python -m tiny_mmmlp.course new DIR`)") from None
-    if not (kit / PACKAGE / "__init__.py").is_file():
-        raise UserError(f"{kit} is not a course kit: {kit / PACKAGE / '__init__.py'} is missing")
-    bad = [k for k in chosen if not isinstance(k, int) or not 1 <= k <= len(EXERCISES)]
-    if bad:
-        raise UserError(f"{path} lists exercise {bad[0]!r}, which this course does not have")
-    return chosen
-
-
 def solve(kit: Path, chosen: list[int]) -> list[str]:
     """Put the installed reference bodies of exercises ``chosen`` back into the kit's files.
 
@@ -147,6 +130,13 @@ def assignment(chosen: list[int]) -> str:
         "Each exercise is graded on its own: the other exercises' functions are replaced by the",
         "reference while it is checked, so one unfinished exercise does not sink another.",
         "Exercises marked (Triton) run Triton kernels in Triton's CPU interpreter (no GPU needed).",
+        "",
+        "Run from this folder, that command goes through this kit's own `tiny_mmmlp/course/__main__.py`",
+        "(part of your copy, so it is a self-check and proves nothing). The grade that counts is the",
+        "one your instructor runs with the installed grader from outside this folder",
+        "(`python -I -m tiny_mmmlp.course grade KIT --exercises ...`): it grades the exercises the",
+        "instructor names, whatever `course.json` says, runs your code in a separate process, and",
+        "flags code changed outside the exercise bodies. Write only the bodies.",
         "",
         "| # | file | function | points | follows tutorial § |",
         "|---|---|---|---|---|",

@@ -129,7 +129,7 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
             raise Unreadable(f"member {info.filename!r} has a bad header ({err})") from None
         if dtype.kind not in NUMBER_KINDS or dtype.hasobject:
             raise Unreadable(f"member {info.filename!r} is not an array of numbers")
-        if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+        if float(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size - f.tell():
             raise Unreadable(f"member {info.filename!r} is shorter than its header says")
         count = int(np.prod(shape))
         data = f.read(count * dtype.itemsize)

@@ -154,6 +154,45 @@ def test_patching_the_checker_or_numpy_peeking_at_frames_and_fake_lines_fail(kit
     assert "\\x1b[8mtotal: 13/13" in results[8]["message"] and "\\n" in results[8]["message"]
 
 
+LINEAR_THAT_LOOKS_FOR_THE_INSTALLED_PACKAGE = '''
+def linear_backward(dout, cache):
+    import importlib, sys
+    for name in [n for n in sys.modules if n.startswith("tiny_mmmlp")]:
+        del sys.modules[name]
+    found = importlib.import_module("tiny_mmmlp.reference.affine").__file__
+    raise RuntimeError("imported " + found)
+'''
+
+
+def test_the_child_imports_only_the_kits_copy(kit, tmp_path):
+    plant(kit, 4, LINEAR_THAT_LOOKS_FOR_THE_INSTALLED_PACKAGE)
+    results, table = graded(kit, tmp_path, "--exercises", "4")
+    message = results[4]["message"]
+    assert "raised RuntimeError: imported " in message, table
+    assert message.endswith("/exercise_4/kit/tiny_mmmlp/reference/affine.py")
+    assert str(Path(kits.__file__).resolve().parents[1]) not in message
+
+
+EXITS = "def layernorm_backward(dout, cache):\n    import os\n    os._exit(3)\n"
+CRASHES = ("def linear_backward(dout, cache):\n    import os, signal\n"
+           "    os.kill(os.getpid(), signal.SIGSEGV)\n")
+FLOODS_THE_DISK = ("def softmax_cross_entropy_backward(dloss, cache):\n"
+                   "    open('big', 'wb').write(bytes(100 * 2**20))\n")
+EATS_MEMORY = "def embedding_backward(dout, cache):\n    return np.ones(2**31)\n"
+
+
+def test_a_child_that_exits_crashes_or_breaks_a_limit_fails_in_one_line(kit, tmp_path):
+    for k, code in ((3, EXITS), (4, CRASHES), (8, FLOODS_THE_DISK), (9, EATS_MEMORY)):
+        plant(kit, k, code)
+    results, table = graded(kit, tmp_path, "--exercises", "3,4,8,9")
+    assert not any(r["passed"] for r in results.values()), table
+    assert "stopped without a readable result (exit code 3)" in results[3]["message"]
+    assert "stopped without a readable result (killed by SIGSEGV)" in results[4]["message"]
+    assert "raised OSError: [Errno 27] File too large" in results[8]["message"]    # the 64 MiB limit
+    assert "raised MemoryError" in results[9]["message"]
+    assert table.splitlines()[-1].startswith("total: 0/5 points")
+
+
 # ------------------------------------------------------------------ who decides what is graded
 
 

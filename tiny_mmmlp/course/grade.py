@@ -95,6 +95,15 @@ def start(snap, k: int, examples: int, time_limit: float, scratch: Path) -> Job:
     return job
 
 
+def hypothesis_home(folder) -> None:
+    """Where Hypothesis keeps its files (it caches constants even without a database)."""
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:
+        return
+    set_hypothesis_home_dir(folder)
+
+
 def _ended(returncode: int) -> str:
     if returncode is None or returncode >= 0:
         return f"exit code {returncode}"
@@ -173,12 +182,14 @@ def grade(kit: Path, chosen: list, examples: int = 25, time_limit: float = 60.0,
     notes = kit_flags(snap, SHIM)
     with stop_on_signals():
         scratch = Path(tempfile.mkdtemp(prefix="tiny_mmmlp_grade_"))
+        hypothesis_home(scratch / "hypothesis")      # not a .hypothesis/ in the current folder
         reaper = Reaper().__enter__()
         try:
             verdicts = _run_all(snap, chosen, examples, time_limit, max(1, jobs), scratch, reaper)
         finally:
             with signals_held():
                 reaper.__exit__(None, None, None)
+                hypothesis_home(None)
                 remove_tree(scratch)
     results = []
     for k in chosen:

@@ -180,17 +180,20 @@ def grade(kit: Path, chosen: list, examples: int = 25, time_limit: float = 60.0,
     kit = Path(kit).resolve()
     snap = snapshot(kit)
     notes = kit_flags(snap, SHIM)
+    scratch, reaper = None, Reaper()
     with stop_on_signals():
-        scratch = Path(tempfile.mkdtemp(prefix="tiny_mmmlp_grade_"))
-        hypothesis_home(scratch / "hypothesis")      # not a .hypothesis/ in the current folder
-        reaper = Reaper().__enter__()
         try:
+            with signals_held():                     # a signal now arrives with scratch set
+                scratch = Path(tempfile.mkdtemp(prefix="tiny_mmmlp_grade_"))
+                hypothesis_home(scratch / "hypothesis")      # not a .hypothesis/ in the current folder
+                reaper.open()
             verdicts = _run_all(snap, chosen, examples, time_limit, max(1, jobs), scratch, reaper)
         finally:
             with signals_held():
-                reaper.__exit__(None, None, None)
+                reaper.close()
                 hypothesis_home(None)
-                remove_tree(scratch)
+                if scratch is not None:
+                    remove_tree(scratch)
     results = []
     for k in chosen:
         ex = exercise(k)

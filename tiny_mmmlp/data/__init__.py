@@ -2,7 +2,9 @@
 
     from tiny_mmmlp import data
     ds = data.load("toyshop")                    # or "toyshop-tiny", or a RecBole atomic folder
+    ds = data.load("amazon2018:Industrial_and_Scientific", pictures=True)   # downloaded once
     feats = data.build_features(ds)              # {"image": (V+1, d), "text": (V+1, d), ...}
+    feats = data.build_features(ds, ["image"], image_encoder="handmade", text_encoder="hashed-bow")
     sp = data.split_leave_one_out(ds)            # last item test, second-to-last validation
     for item_seq, targets in data.train_batches(sp.train, max_len=50, batch_size=256, seed=0, epoch=0):
         ...                                      # item_seq (B, N) left-padded with 0, targets (B,)

@@ -20,7 +20,7 @@ from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from .load import SOURCES
 
 
-CACHE_HELP = ("where generated data and feature tables are kept "
+CACHE_HELP = ("where generated and downloaded data sets and feature tables are kept "
               "(default: $TINY_MMMLP_CACHE or ~/.cache/tiny_mmmlp)")
 
 

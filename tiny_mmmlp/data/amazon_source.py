@@ -99,6 +99,18 @@ def is_ready(source: str, cache_dir=None) -> bool:
     return (dataset_folder(release, category, cache_dir) / f"{release}-{category}.inter").is_file()
 
 
+def reachable(source: str, timeout: float = 5.0, cache_dir=None) -> bool:
+    """Whether the category is in the cache already or its server answers now (a HEAD request)."""
+    if is_ready(source, cache_dir):
+        return True
+    release, category = parse_source(source)
+    try:
+        remote_size(urls(release, category)[0], timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return True
+
+
 def _mb(n: int | None) -> str:
     return "size unknown" if n is None else f"{n / 1e6:,.1f} MB"
 
@@ -134,7 +146,7 @@ def describe_plan(source: str, cache_dir=None, ask_server: bool = True,
     if not done:
         total = sum(s for s in found if s is not None)
         lines.append(f"download      {_mb(total) if all(found) else 'size unknown'} {origin}; each file "
-                     f"at most {max_download_mb:,} MB (max_download_mb), resumed if interrupted")
+                     f"at most {max_download_mb:,} MB (--max-download-mb), resumed if interrupted")
     lines.append(f"raw files     {raw[0].parent}")
     lines.append(f"converted     {folder}  ({'ready' if done else 'not yet'}; {KCORE}-core, "
                  f"chronological, title / categories / brand as side fields)")

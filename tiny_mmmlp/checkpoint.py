@@ -1,8 +1,8 @@
 """Checkpoints without pickle: arrays in ``.npz``, everything else in JSON.
 
 A run folder holds:
-- ``model.npz``: the best parameters under the shared names, plus the config and the data
-  description as a JSON string. Portable: any backend loads it (NumPy only needs numpy).
+- ``model.safetensors``: the best parameters, the feature tables and the raw item ids
+  (model_file.py; ``save_model`` and ``load_model`` are re-exported here).
 - ``checkpoint.json`` + ``checkpoint-<sha>.npz``: everything ``--resume`` needs to continue
   exactly (current and best parameters, optimizer moments and step counts, NumPy and torch
   generator states, the epoch history, the flags of the run).
@@ -33,8 +33,9 @@ import numpy as np
 from .data.atomic import write_bytes, write_text
 from .errors import NPY_ERRORS, UserError
 from .interrupts import held
+from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the run's model file)
 
-MODEL_FILE, CHECKPOINT_FILE = "model.npz", "checkpoint.json"
+CHECKPOINT_FILE = "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
 FORMAT = "tiny_mmmlp-checkpoint-1"
 # what a damaged .npz raises. A flipped byte in a zip header can also make zipfile raise
@@ -59,35 +60,6 @@ def _npz_bytes(arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
-
-
-# ---- model.npz -----------------------------------------------------------------------------
-
-def save_model(folder, params: dict, meta: dict):
-    """Write ``model.npz``: params by name and ``meta`` (config, data, modalities) as JSON."""
-    arrays = dict(params)
-    arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
-    with held():                                       # Ctrl-C waits for the file (interrupts.py)
-        write_bytes(Path(folder) / MODEL_FILE, _npz_bytes(arrays))
-
-
-def load_model(path):
-    """Read a ``model.npz`` (or a run folder holding one). Returns (params, meta)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.is_file():
-        raise UserError(f"{path}: no trained model here (train one with python -m tiny_mmmlp.train)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["__meta__"]))
-            params = {k: np.asarray(z[k]) for k in z.files if k != "__meta__"}
-    except _NPZ_ERRORS as err:
-        raise UserError(f"{path}: not a readable tiny_mmmlp model file ({_why(err)})") from None
-    if not isinstance(meta, dict) or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f"
-                                             for v in params.values()):
-        raise UserError(f"{path}: not a tiny_mmmlp model file (its metadata or arrays have the wrong type)")
-    return params, meta
 
 
 # ---- generic state <-> (JSON tree, arrays) ---------------------------------------------------

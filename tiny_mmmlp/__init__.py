@@ -4,8 +4,18 @@
 - ``tiny_mmmlp.data``: toyshop, real Amazon loaders, features, splits and batches.
 - ``tiny_mmmlp.torch_model``: the PyTorch mirror (same equations, same parameter names).
 - ``tiny_mmmlp.kernels``: fused Triton mixer kernels.
+- ``tiny_mmmlp.load(run_folder)``: a trained run as a ``Recommender`` of raw item ids.
 """
 from .config import MMMLPConfig
+from .errors import UserError
 
-__all__ = ["MMMLPConfig"]
+__all__ = ["MMMLPConfig", "Recommender", "UserError", "load"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``load`` and ``Recommender`` on first use: ``import tiny_mmmlp`` stays light."""
+    if name in ("load", "Recommender"):
+        from . import recommender
+        return getattr(recommender, name)
+    raise AttributeError(f"module 'tiny_mmmlp' has no attribute {name!r}")

@@ -1,0 +1,230 @@
+"""The Python API: a trained run as a recommender that speaks raw item and user ids.
+
+    import tiny_mmmlp
+    rec = tiny_mmmlp.load("runs/toyshop-tiny")          # a run folder written by training
+    rec.recommend(["u1", "u7"], k=5)                     # [["i17", "i3", ...], [...]]
+    rec.history("u1")                                    # ["i4", "i9", ...], oldest first
+    rec.recommend_history(["i4", "i9"], k=5)             # needs only the run's model file
+    rec.evaluate()                                       # the test metrics, as in metrics.json
+
+The model file (model_file.py) carries the weights, the feature tables and the raw item ids,
+so scoring a history of raw item ids needs no data folder. What names users (``recommend``,
+``history``, ``evaluate``) reads the data the run was trained on, or the ``data`` given,
+matched to the model's items by raw id (item_map.py). Errors raise ``UserError`` whose text
+is the one sentence the command line prints.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import data as data_sets
+from .errors import UserError
+from .evaluate import evaluate as evaluate_ranks
+from .item_map import in_model_order
+from .metrics import mask_history as masked, target_ranks
+from .model_file import SavedModel, read_model
+
+SCORE_BATCH = 256                           # histories scored at once
+EVAL_BATCH = 512                            # users ranked at once by evaluate
+
+
+class DataNotFound(UserError):
+    """The data a run was trained on is not where the model file says it was."""
+
+
+def load(run, data=None) -> "Recommender":
+    """The trained model of ``run`` (a run folder, or its model.safetensors).
+
+    data: where the run's data is now, if it moved since training (a folder, a file or a
+    built-in name); by default the data the model file names, read only when needed.
+    """
+    run = Path(run)
+    return Recommender(read_model(run), run, data)
+
+
+def _is_path(source: str) -> bool:
+    """Whether a data source names a path (not a built-in set, not an Amazon category)."""
+    from .data.amazon_source import parse_source
+    return source not in data_sets.BUILT_IN and parse_source(source) is None
+
+
+class _Ranker:
+    """The backend surface ``evaluate.evaluate`` ranks with, over a recommender's scores."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def ranks(self, item_seq, targets, history=None):
+        scores = self.scores(item_seq)
+        if history is not None:
+            scores = masked(scores, history, targets)
+        return target_ranks(scores, targets)
+
+
+class Recommender:
+    """A trained run: top-k raw item ids for users or histories, and its test metrics."""
+
+    def __init__(self, saved: SavedModel, run, data=None):
+        self.saved, self.run = saved, Path(run)
+        self._data, self._datasets, self._scorer, self._user_rows = data, {}, None, None
+        self._index = {raw: i + 1 for i, raw in enumerate(saved.item_ids)}
+
+    # ---- what the model is -------------------------------------------------------------
+    @property
+    def item_ids(self) -> list:
+        """Raw item ids in model order (internal item i is ``item_ids[i - 1]``)."""
+        return list(self.saved.item_ids)
+
+    @property
+    def meta(self) -> dict:
+        return self.saved.meta
+
+    @property
+    def config(self):
+        return self.saved.config
+
+    @property
+    def model_name(self) -> str:
+        return self.meta.get("model", "mmmlp")
+
+    def __repr__(self) -> str:
+        return (f"Recommender({str(self.run)!r}, model={self.model_name}, items={len(self._index)}, "
+                f"modalities={','.join(self.meta['modalities'])})")
+
+    # ---- the data --------------------------------------------------------------------------
+    def data_source(self, data=None) -> str:
+        """Where ``data`` (default: the run's own data) is read from; a saved relative path
+        is tried from here, then from the run folder."""
+        if data is not None:
+            return str(data)
+        if self._data is not None:
+            return str(self._data)
+        where = str(self.meta.get("data", ""))
+        if where and _is_path(where) and not Path(where).expanduser().exists():
+            beside = self.run.parent if self.run.is_file() else self.run
+            if not Path(where).is_absolute() and (beside / where).exists():
+                return str(beside / where)
+            raise DataNotFound(f"data {where}: not found; the model in {self.run} was trained "
+                               f"on the data expected there")
+        return where
+
+    def dataset(self, data=None):
+        """The Dataset of ``data`` (default: the run's own) in the model's item order."""
+        where = self.data_source(data)
+        if where not in self._datasets:
+            ds = data_sets.load(where, progress=False)
+            self._datasets[where] = in_model_order(ds, self.saved.item_ids, where)
+        return self._datasets[where]
+
+    @property
+    def users(self) -> list:
+        """Raw user ids of the run's data, in its order."""
+        return list(self.dataset().user_ids)
+
+    def history(self, user) -> list:
+        """The raw item ids of ``user``'s whole sequence in the run's data, oldest first."""
+        ds = self.dataset()
+        if self._user_rows is None:
+            self._user_rows = {u: n for n, u in enumerate(ds.user_ids)}
+        row = self._user_rows.get(str(user))
+        if row is None:
+            raise UserError(f"user {user}: no such user in the data {ds.name}")
+        return [self.saved.item_ids[i - 1] for i in ds.sequences[row]]
+
+    # ---- scoring ---------------------------------------------------------------------------
+    def scorer(self):
+        """The model with its trained weights: ``scores(item_seq (B, N)) -> (B, V + 1)``
+        (NumPy for MMMLP; torch, on the CPU, for a baseline)."""
+        if self._scorer is None:
+            from .baselines import MODELS, TrainedScorer
+            from .preflight import check_memory
+            from .reference import MMMLP
+            saved, cfg, name = self.saved, self.config, self.model_name
+            n_items = len(saved.item_ids)
+            if name not in MODELS:
+                raise UserError(f"{saved.path}: the model file names no known model "
+                                f"({name!r}; one of {', '.join(MODELS)})")
+            check_memory(cfg, n_items, [f.shape[1] for f in saved.features.values()],
+                         batch_size=1, eval_batch=1)
+            if name != "mmmlp":
+                try:
+                    self._scorer = TrainedScorer(name, cfg, n_items, saved.features, saved.params,
+                                                 self.meta.get("encoder"))
+                except ImportError:
+                    raise UserError(f"{saved.path}: a {name} model, which needs PyTorch "
+                                    "(pip install torch)") from None
+                except Exception as err:  # noqa: BLE001 - whatever an edited shape raises
+                    raise UserError(f"{saved.path}: the model file does not fit {name} "
+                                    f"({type(err).__name__}: {err})") from None
+            else:
+                model = MMMLP(cfg, n_items, saved.features)
+                for k, v in model.params.items():
+                    v[...] = saved.params[k]          # names and shapes checked by read_model
+                self._scorer = model
+        return self._scorer
+
+    def _scores(self, item_seq) -> np.ndarray:
+        scores = np.asarray(self.scorer().scores(item_seq))            # (B, V + 1), a new array
+        scores[:, 0] = -np.inf
+        return scores
+
+    def _internal(self, items) -> np.ndarray:
+        if isinstance(items, str):
+            items = [items]
+        items = [str(i) for i in items]
+        unknown = [i for i in items if i not in self._index]
+        if unknown or not items:
+            what = f"unknown item id(s) {', '.join(unknown[:3])}" if unknown else "no item given"
+            raise UserError(f"items: {what} (the model knows {len(self._index)} items)")
+        return np.array([self._index[i] for i in items], dtype=np.int64)
+
+    def top_k(self, histories, k: int = 10, exclude_history: bool = False) -> list:
+        """For each history (raw item ids, oldest first): the best ``k`` (raw item id, score)
+        pairs, best first; fewer when the catalogue, less any excluded history, is smaller."""
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise UserError(f"k: must be a positive integer, got {k!r}")
+        internal = [self._internal(h) for h in histories]
+        out = []
+        for lo in range(0, len(internal), SCORE_BATCH):
+            batch = internal[lo:lo + SCORE_BATCH]
+            scores = self._scores(data_sets.pad_histories(batch, self.config.max_len))
+            if not np.isfinite(scores[:, 1:]).all():
+                raise UserError("the model's scores are NaN or inf; the model file is damaged "
+                                "or training diverged")
+            for row, history in zip(scores, batch):
+                if exclude_history:
+                    row[history] = -np.inf
+                top = [i for i in np.argsort(-row, kind="stable")[:k] if np.isfinite(row[i])]
+                out.append([(self.saved.item_ids[i - 1], float(row[i])) for i in top])
+        return out
+
+    def recommend(self, users, k: int = 10, exclude_history: bool = False) -> list:
+        """The top ``k`` raw item ids for each raw user id (a list of them, or one id) of the
+        run's data, best first: one list per user."""
+        users = [users] if isinstance(users, str) else list(users)
+        scored = self.top_k([self.history(u) for u in users], k, exclude_history)
+        return [[item for item, _ in recs] for recs in scored]
+
+    def recommend_history(self, items, k: int = 10, exclude_history: bool = False) -> list:
+        """The top ``k`` raw item ids after a history of raw item ids (oldest first); needs
+        only the model file."""
+        return [item for item, _ in self.top_k([items], k, exclude_history)[0]]
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def evaluate(self, data=None, mask_history=None) -> dict:
+        """HR/NDCG/MRR@10,20 on the test split (leave-one-out, full ranking) of ``data``
+        (default: the run's own data, which gives metrics.json's "test" figures).
+
+        mask_history: rank without each user's history items (the target kept); default:
+        the protocol the run was trained with.
+        """
+        ds = self.dataset(data)
+        split = data_sets.split_leave_one_out(ds)
+        if len(split.test_target) == 0:
+            raise UserError(f"data {self.data_source(data)}: no user has 3 or more items, so "
+                            f"no user can be tested (leave-one-out needs 3 per user)")
+        mask = bool(self.meta.get("mask_history", False) if mask_history is None else mask_history)
+        return evaluate_ranks(_Ranker(self._scores), split.test_history, split.test_target,
+                              self.config.max_len, EVAL_BATCH, mask_history=mask)

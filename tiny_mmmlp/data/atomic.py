@@ -3,6 +3,8 @@
 Every file is written to a temporary sibling and moved into place with ``os.replace``
 (atomic on POSIX within one file system). Whole folders are built in a temporary sibling
 folder and renamed at the end, so a reader sees either nothing or the finished folder.
+Both get the modes a plain ``open`` or ``mkdir`` would give them (0666 and 0777 less the
+process's umask), not the private 0600 / 0700 of Python's temporary files.
 """
 from __future__ import annotations
 
@@ -22,6 +24,21 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "tiny_mmmlp"
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux reports it (another thread
+    creating a file meanwhile never sees a umask of 0)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace)."""
     path = Path(path)
@@ -29,6 +46,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -59,6 +77,7 @@ def building_folder(final: Path):
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
         try:
             os.replace(tmp, final)  # fails if final exists and is not empty

@@ -1,4 +1,7 @@
-"""Full-ranking evaluation of a backend, and the popularity baseline on the same split."""
+"""Full-ranking evaluation of a backend, and the popularity baseline on the same split.
+
+``python -m tiny_mmmlp.evaluate RUN`` evaluates a trained run (the command is evaluate_cli.py).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -56,3 +59,8 @@ def popularity_metrics(train_sequences, n_items, targets, histories=None, batch_
             scores = mask_history(scores, _full_histories(histories[lo:lo + batch_size]), t)
         ranks.append(target_ranks(scores, t))
     return metrics_from_ranks(np.concatenate(ranks) if ranks else np.zeros(0))
+
+
+if __name__ == "__main__":
+    from .evaluate_cli import main
+    main()

@@ -1,78 +1,56 @@
-"""Recommend: the top-k next items for a user's history, with titles, scores and pictures.
+"""Recommend: the top-k next items for users or a history, as a table, CSV or JSON lines.
 
-    python -m tiny_mmmlp.recommend runs/toyshop-id,image,text,category,brand-numpy --user 17
-    python -m tiny_mmmlp.recommend runs/toyshop-id,image,text,category,brand-numpy --items ITEM,ITEM,ITEM --k 5 --picture recs.png
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --user U00017
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --items P0001,P0002 --k 5 --picture recs.png
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --users all --format csv --output recs.csv
 
-The history of --user is the user's whole sequence in the data the run was trained on.
+The history of a user is the user's whole sequence in the data the run was trained on (or in
+--data, matched to the model's items by raw id); --items needs only the run's model file.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import data
-from .baselines import MODELS, TrainedScorer
-from .checkpoint import load_model
 from .cli import OneLineParser, positive_int
-from .config import MMMLPConfig
 from .errors import UserError, exit_on_user_error
-from .gallery import draw_rows
-from .preflight import check_memory
-from .reference import MMMLP
+from .recommendations import FORMATS, read_users, render, write_output
+from .recommender import DataNotFound, load
 
 
 def build_parser():
     p = OneLineParser(prog="python -m tiny_mmmlp.recommend", description=__doc__.split("\n\n")[0])
-    p.add_argument("run", help="a run folder written by python -m tiny_mmmlp.train (or its model.npz)")
+    p.add_argument("run", help="a run folder written by python -m tiny_mmmlp.train (or its model.safetensors)")
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--user", help="a user id of the training data")
+    who.add_argument("--user", help="one user id of the training data (shown with the user's history)")
+    who.add_argument("--users", metavar="all|FILE|ID[,ID...]",
+                     help="several users: 'all', a file of user ids (one a line), or comma-separated ids")
     who.add_argument("--items", help="an explicit history: comma-separated item ids, oldest first")
     p.add_argument("--k", type=positive_int, default=10, help="how many items to recommend (default: 10)")
     p.add_argument("--exclude-history", action="store_true", help="never recommend a seen item")
-    p.add_argument("--picture", help="also draw the history and the recommendations to this PNG")
-    p.add_argument("--data", help="data source, if it moved since training")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (for people), csv (columns user_id,rank,item_id,score, one row per "
+                        "recommendation) or jsonl (one object per user) (default: table)")
+    p.add_argument("--output", metavar="FILE", help="write the recommendations here (default: standard output)")
+    p.add_argument("--picture", help="also draw the history and the recommendations to this PNG "
+                                     "(with --user or --items)")
+    p.add_argument("--data", help="the run's data, if it moved since training (or other data "
+                                  "with the same items, matched by raw id)")
     return p
 
 
+# ---- functions earlier scripts use: internal ids, one history at a time ---------------------
+
 def load_run(run, source=None):
-    """(best parameters, metadata, config, Dataset, features) of a saved run, each checked;
-    source: the data, if it moved since training (default: where the metadata says)."""
-    params, meta = load_model(run)
-    try:
-        where, n_items, modalities = source or meta["data"], meta["n_items"], list(meta["modalities"])
-        cfg = MMMLPConfig.from_dict(meta["config"])
-        if not isinstance(where, str) or not all(isinstance(m, str) for m in modalities):
-            raise TypeError("data and modalities must be strings")
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise UserError(f"{run}: the model file's metadata is not a tiny_mmmlp run's ({err})") from None
-    ds = data.load(where)
-    if ds.n_items != n_items:
-        raise UserError(f"{where}: has {ds.n_items} items, the model in {run} {n_items}")
-    feats = data.build_features(ds, [m for m in modalities if m != "id"], progress=False)
-    return params, meta, cfg, ds, feats
+    """(best parameters, metadata, config, Dataset in the model's item order, feature tables)."""
+    rec = load(run, source)
+    return rec.saved.params, rec.meta, rec.config, rec.dataset(), rec.saved.features
 
 
 def load_trained(run, source=None):
-    """(NumPy MMMLP with the run's best parameters, its Dataset, its metadata)."""
-    params, meta, cfg, ds, feats = load_run(run, source)
-    check_memory(cfg, ds.n_items, [f.shape[1] for f in feats.values()], batch_size=1,
-                 eval_batch=1)
-    name = meta.get("model", "mmmlp")
-    if not isinstance(name, str) or name not in MODELS:
-        raise UserError(f"{run}: the model file names no known model ({name!r}; one of {', '.join(MODELS)})")
-    if name != "mmmlp":                                # a baseline: rebuilt in torch
-        try:
-            return TrainedScorer(name, cfg, ds.n_items, feats, params, meta.get("encoder")), ds, meta
-        except Exception as err:  # noqa: BLE001 - whatever an edited encoder or shape raises
-            raise UserError(f"{run}: the model file does not fit {name} ({type(err).__name__}: {err})") from None
-    model = MMMLP(cfg, ds.n_items, feats)
-    for k, v in model.params.items():
-        if k not in params:
-            raise UserError(f"{run}: the model file lacks parameter {k}")
-        if params[k].shape != v.shape or not np.isfinite(params[k]).all():
-            raise UserError(f"{run}: parameter {k} has shape {params[k].shape} (expected {v.shape}) "
-                            f"or holds NaN/inf; the file does not belong to this data and config")
-        v[...] = params[k]
-    return model, ds, meta
+    """(the trained scorer: NumPy MMMLP or a baseline, its Dataset in model order, metadata)."""
+    rec = load(run, source)
+    return rec.scorer(), rec.dataset(), rec.meta
 
 
 def history_of(ds, user=None, items=None) -> np.ndarray:
@@ -91,13 +69,9 @@ def history_of(ds, user=None, items=None) -> np.ndarray:
 
 
 def recommend(model, history, k, exclude_history=False):
-    """Top-k (item id, score) pairs after ``history`` (internal ids, oldest first).
-
-    Never the padding item 0, never an excluded item: fewer than k pairs when the catalogue
-    (less the history, if excluded) is smaller than k.
-    """
+    """Top-k (internal item id, score) pairs after ``history`` (internal ids, oldest first)."""
     seq = data.pad_histories([history], model.cfg.max_len)          # (1, N)
-    scores = model.scores(seq)[0]                                   # (V + 1,)
+    scores = np.asarray(model.scores(seq))[0]                       # (V + 1,)
     if not np.isfinite(scores[1:]).all():
         raise UserError("the model's scores for this history are NaN or inf; the model file is "
                         "damaged or training diverged")
@@ -108,26 +82,81 @@ def recommend(model, history, k, exclude_history=False):
     return [(int(i), float(scores[i])) for i in top]
 
 
-@exit_on_user_error
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    model, ds, meta = load_trained(args.run, args.data)
-    history = history_of(ds, args.user, args.items)
-    recs = recommend(model, history, args.k, args.exclude_history)
-    name = lambda i: ds.titles[i] or ds.item_ids[i - 1]
+# ---- the command -----------------------------------------------------------------------------
+
+def _histories(rec, args) -> list:
+    """[(user id or "", history of raw item ids)] that the flags ask for."""
+    if args.items is not None:
+        items = [s.strip() for s in args.items.split(",") if s.strip()]
+        known = set(rec.item_ids)
+        unknown = [i for i in items if i not in known]
+        if unknown or not items:
+            raise UserError(f"--items: unknown item id(s) {', '.join(unknown[:3]) or '(none given)'} "
+                            f"(the model knows {len(known)} items)")
+        return [("", items)]
+    if args.user is not None:
+        return [(args.user, rec.history(args.user))]
+    users = rec.users if args.users == "all" else read_users(args.users)
+    return [(u, rec.history(u)) for u in users]
+
+
+def _titles(rec, needed: bool) -> dict:
+    """Each item's title from the data; {} where a history of --items has no data to read."""
+    try:
+        ds = rec.dataset()
+    except UserError:
+        if needed:
+            raise
+        return {}
+    return {raw: ds.titles[i + 1] for i, raw in enumerate(ds.item_ids)}
+
+
+def _show(history, recs, rec, titles):
     shown = history[-10:]
     print(f"history ({len(history)} items, most recent last"
           + (f"; the last {len(shown)} shown):" if len(shown) < len(history) else "):"))
-    for i in shown:
-        print(f"  {ds.item_ids[i - 1]:<14} {name(i)}")
-    print(f"top {len(recs)} next items ({meta.get('model', 'mmmlp')}, {meta['backend']} run, modalities {','.join(meta['modalities'])}):")
-    for rank, (i, s) in enumerate(recs, 1):
-        print(f"{rank:>3}. {ds.item_ids[i - 1]:<14} {s:8.3f}  {name(i)}")
+    for item in shown:
+        print(f"  {item:<14} {titles.get(item, '')}")
+    print(f"top {len(recs)} next items ({rec.model_name}, {rec.meta.get('backend')} run, "
+          f"modalities {','.join(rec.meta['modalities'])}):")
+    for rank, (item, score) in enumerate(recs, 1):
+        print(f"{rank:>3}. {item:<14} {score:8.3f}  {titles.get(item, '')}")
+
+
+def _picture(rec, history, recs, path, titles):
+    from .gallery import draw_rows
+    ds = rec.dataset()
+    index = {raw: i + 1 for i, raw in enumerate(rec.item_ids)}
+    picture = lambda item: ds.image_paths[index[item]]
+    name = lambda item: titles.get(item) or item
+    rows = [("history (most recent last)", [(picture(i), name(i)) for i in history[-8:]]),
+            (f"top {len(recs)} recommendations",
+             [(picture(i), f"{r}. {name(i)}") for r, (i, _) in enumerate(recs, 1)])]
+    print(f"wrote {draw_rows(rows, path)}")
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.picture and args.users is not None:
+        raise UserError("--picture: draws one history; give --user or --items, not --users")
+    rec = load(args.run, args.data)
+    try:
+        asked = _histories(rec, args)
+        titles = _titles(rec, args.items is None or bool(args.picture)) if args.format == "table" else {}
+    except DataNotFound as err:
+        raise UserError(f"{err}; give --data where it is now") from None
+    scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history)
+    if args.format == "table" and args.users is None and args.output is None:
+        _show(asked[0][1], scored[0], rec, titles)
+    else:
+        text = render([(user, recs) for (user, _), recs in zip(asked, scored)], args.format, titles)
+        if args.output is None:
+            print(text, end="")
+        else:
+            print(f"wrote {write_output(args.output, text)} ({len(asked)} users)")
     if args.picture:
-        rows = [("history (most recent last)", [(ds.image_paths[i], name(i)) for i in history[-8:]]),
-                (f"top {len(recs)} recommendations",
-                 [(ds.image_paths[i], f"{r}. {name(i)}") for r, (i, _) in enumerate(recs, 1)])]
-        print(f"wrote {draw_rows(rows, args.picture)}")
+        _picture(rec, asked[0][1], scored[0], args.picture, titles)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Recommendations in the formats the recommend command writes: a table, CSV or JSON lines.
+
+    csv     user_id,rank,item_id,score        one row per recommendation, rank from 1
+    jsonl   {"user_id": ..., "items": [...], "scores": [...]}   one object per user, best first
+    table   the same rows aligned for reading, with each item's title
+
+``rows`` is a list of (user id, [(item id, score), ...]) pairs; a history given as item ids
+has the user id "".
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from .data.atomic import write_text
+from .errors import UserError
+
+FORMATS = ("table", "csv", "jsonl")
+MAX_USERS_FILE = 64 * 2**20                  # bytes of a --users file read at most
+
+
+def read_users(value: str) -> list:
+    """User ids from --users: a file of one id a line (a first line "user_id" is a header),
+    else the comma-separated ids themselves."""
+    path = Path(value)
+    if not path.is_file():
+        users = [u.strip() for u in value.split(",") if u.strip()]
+        if not users:
+            raise UserError(f"--users {value!r}: no user id given")
+        return users
+    if path.stat().st_size > MAX_USERS_FILE:
+        raise UserError(f"--users {path}: larger than {MAX_USERS_FILE // 2**20} MiB; is it a list of user ids?")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserError(f"--users {path}: not UTF-8 text (one user id a line)") from None
+    users = [line.strip() for line in lines if line.strip()]
+    if users and users[0] == "user_id":
+        users = users[1:]
+    if not users:
+        raise UserError(f"--users {path}: holds no user id (one a line)")
+    return users
+
+
+def to_csv(rows) -> str:
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["user_id", "rank", "item_id", "score"])
+    for user, recs in rows:
+        for rank, (item, score) in enumerate(recs, 1):
+            out.writerow([user, rank, item, f"{score:.6f}"])
+    return buf.getvalue()
+
+
+def to_jsonl(rows) -> str:
+    return "".join(json.dumps({"user_id": user, "items": [i for i, _ in recs],
+                               "scores": [round(s, 6) for _, s in recs]}) + "\n" for user, recs in rows)
+
+
+def to_table(rows, titles: dict) -> str:
+    width = max([len("user_id")] + [len(u) for u, _ in rows])
+    items = max([len("item_id")] + [len(i) for _, recs in rows for i, _ in recs])
+    lines = [f"{'user_id':<{width}}  rank  {'item_id':<{items}}     score  title"]
+    for user, recs in rows:
+        for rank, (item, score) in enumerate(recs, 1):
+            lines.append(f"{user:<{width}}  {rank:>4}  {item:<{items}}  {score:8.3f}  {titles.get(item, '')}")
+    return "\n".join(lines) + "\n"
+
+
+def render(rows, fmt: str, titles: dict | None = None) -> str:
+    if fmt == "csv":
+        return to_csv(rows)
+    if fmt == "jsonl":
+        return to_jsonl(rows)
+    return to_table(rows, titles or {})
+
+
+def write_output(path, text: str, flag: str = "--output") -> Path:
+    """Write ``text`` to the file ``path`` that ``flag`` named, atomically (temp file, then rename)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path}: is a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+    write_text(path, text)
+    return path

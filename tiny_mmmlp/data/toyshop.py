@@ -26,7 +26,7 @@ from .atomic import building_folder, default_cache_dir
 from .recbole import write_atomic_files
 from .toyshop_pictures import COLOURS, PATTERNS, draw_product
 
-VERSION = "v2"  # bump when the recipe or sizes change (a new cache folder)
+VERSION = "v3"  # bump when the recipe or sizes change (a new cache folder)
 CATEGORIES = {  # noun -> (materials, complementary categories)
     "mug": (("ceramic", "enamel", "stoneware"), ("teapot", "notebook")),
     "teapot": (("ceramic", "glass", "cast-iron"), ("mug", "cushion")),
@@ -43,9 +43,12 @@ PATTERN_WORDS = {"plain": "solid", "striped": "striped", "dotted": "polka-dot", 
 FLUFF = ("classic", "modern", "everyday", "premium", "cozy", "minimal", "vintage", "sturdy")
 BRANDS = ("Nordby", "Kaleo", "Mirabel", "Otto&Co", "Pebble", "Sunfield", "Tamar", "Wren",
           "Yuki", "Zephyr", "Brightly", "Alder")
-SIZES = {  # source -> (categories, products, users, mean extra length, max length)
-    "toyshop": (10, 1000, 3000, 7.0, 40),
-    "toyshop-tiny": (8, 120, 150, 4.0, 12),
+# source -> (categories, products, users, mean extra length, max length, side fields). toyshop
+# has the paper's three modalities (IDs, pictures, titles) and is sized for a first run of about
+# a minute; toyshop-tiny, for tests, also has the category and brand as token fields.
+SIZES = {
+    "toyshop": (10, 150, 600, 6.0, 30, False),
+    "toyshop-tiny": (8, 120, 150, 4.0, 12, True),
 }
 
 
@@ -124,7 +127,7 @@ def simulate_users(catalog: dict, n_users: int, mean_extra: float, max_len: int,
 
 def generate_toyshop(folder: Path, source: str = "toyshop", seed: int = 0) -> None:
     """Write ``source``.inter, ``source``.item and ``images/`` into ``folder``."""
-    n_cat, n_products, n_users, mean_extra, max_len = SIZES[source]
+    n_cat, n_products, n_users, mean_extra, max_len, side_fields = SIZES[source]
     rng = np.random.default_rng(seed)
     catalog = make_catalog(n_cat, n_products, rng)
     seqs = simulate_users(catalog, n_users, mean_extra, max_len, rng)
@@ -138,6 +141,8 @@ def generate_toyshop(folder: Path, source: str = "toyshop", seed: int = 0) -> No
     items = [(item_ids[i], catalog["titles"][i], cats[catalog["cat"][i]], BRANDS[catalog["brand"][i]])
              for i in range(n_products)]
     header = [("item_id", "token"), ("title", "token_seq"), ("category", "token"), ("brand", "token")]
+    if not side_fields:
+        items, header = [row[:2] for row in items], header[:2]
     write_atomic_files(folder, source, interactions, items, header)
     (Path(folder) / "images").mkdir(exist_ok=True)
     for i in range(n_products):

@@ -4,7 +4,7 @@ by the length of each user's history.
     python benchmarks/by_length.py RUN [RUN ...] [--edges 5,8,13,21] [--metric NDCG@10] \
         [--out by_length.md] [--plot by_length.png] [--data FOLDER]
 
-Each RUN is a finished run folder (``model.npz``, its best validation epoch). Users are
+Each RUN is a finished run folder (``model.safetensors``, its best validation epoch). Users are
 grouped once, by the length of their training part (= the validation history; the test
 history is one item longer), so a group holds the same users on both splits and the
 ``test ÷ valid`` row says how much of a group's validation figure survives on the test split.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training_run import trained_backend  # noqa: E402
 
-from tiny_mmmlp.checkpoint import load_model  # noqa: E402
+from tiny_mmmlp.checkpoint import MODEL_FILE, load_model  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.evaluate import ranks_of  # noqa: E402
@@ -136,8 +136,8 @@ def main(argv=None):
                                   "(every run given must have trained on it)")
     args = p.parse_args(argv)
     for run in args.runs:
-        if not (run / "model.npz").is_file():
-            raise UserError(f"{run}: holds no finished run (no model.npz)")
+        if not (run / MODEL_FILE).is_file():
+            raise UserError(f"{run}: holds no finished run (no {MODEL_FILE})")
     results = []                                  # (label, data set, groups, rows) per run
     for run in args.runs:
         data_name, parts, rows = run_rows(run, args.edges, args.metric, args.data)

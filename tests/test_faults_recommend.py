@@ -1,5 +1,4 @@
 """Fault suite, recommend command: damaged and hostile model files, bad flags, output faults."""
-import io
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from faults import base_run, run  # noqa: F401 (pytest fixtures)
 from faults import Tree, assert_one_sentence, call, mutated, run_files
 from tiny_mmmlp import data
+from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main
 
 
@@ -21,51 +21,75 @@ def user():
     return data.load("toyshop-tiny").user_ids[0]
 
 
-def _model_npz(path, arrays):
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    path.write_bytes(buf.getvalue())
+def _parts(model):
+    """(tensors, metadata) of a model file, read with safetensors itself."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+    with safe_open(str(model), framework="np") as f:
+        return load_file(str(model)), dict(f.metadata())
+
+
+def _write(model, arrays, metadata):
+    from safetensors.numpy import save_file
+    save_file(arrays, str(model), metadata=metadata)
 
 
 def _damage(run, how):
-    model = run / "model.npz"
+    model = run / MODEL_FILE
     blob = model.read_bytes()
-    with np.load(model) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays["__meta__"]))
+    arrays, metadata = _parts(model)
+    run_meta, config = json.loads(metadata["run"]), json.loads(metadata["config"])
+    head = int.from_bytes(blob[:8], "little")
     if how == "truncated":
         model.write_bytes(blob[: len(blob) // 3])
-    elif how == "not-a-zip":
+    elif how == "not-safetensors":
         model.write_text("hello, I am not a model\n")
     elif how == "flipped":
         b = bytearray(blob)
-        b[len(b) // 2] ^= 0xFF
+        b[8 + head // 2] ^= 0xFF                           # inside the JSON header
         model.write_bytes(bytes(b))
-    elif how == "pickled-array":
-        with open(model, "wb") as f:
-            np.savez(f, __meta__=arrays["__meta__"], evil=np.array([{"x": 1}], dtype=object))
+    elif how == "huge-header":
+        model.write_bytes((2**62).to_bytes(8, "little") + blob[8:])
+    elif how == "huge-shape":
+        text = blob[8:8 + head].decode().replace('"shape":[', '"shape":[4000000000,', 1)
+        model.write_bytes(len(text).to_bytes(8, "little") + text.encode() + blob[8 + head:])
+    elif how == "old-version":
+        _write(model, arrays, {**metadata, "format_version": "1"})
+    elif how == "no-metadata":
+        _write(model, arrays, {})
     elif how == "meta-list":
-        _model_npz(model, {**arrays, "__meta__": np.array(json.dumps([1, 2]))})
+        _write(model, arrays, {**metadata, "run": json.dumps([1, 2])})
     elif how == "meta-wrong-types":
-        meta["modalities"] = 5
-        _model_npz(model, {**arrays, "__meta__": np.array(json.dumps(meta))})
+        _write(model, arrays, {**metadata, "run": json.dumps({**run_meta, "modalities": 5})})
+    elif how == "item-ids-short":
+        _write(model, arrays, {**metadata, "item_ids": json.dumps(json.loads(metadata["item_ids"])[1:])})
     elif how == "config-bad-value":
-        meta["config"]["d_model"] = -3
-        _model_npz(model, {**arrays, "__meta__": np.array(json.dumps(meta))})
+        _write(model, arrays, {**metadata, "config": json.dumps({**config, "d_model": -3})})
     elif how == "wrong-shape":
-        key = next(k for k in arrays if k != "__meta__")
-        _model_npz(model, {**arrays, key: np.zeros((3, 3), np.float32)})
+        _write(model, {**arrays, "id.embedding": np.zeros((3, 3), np.float32)}, metadata)
+    elif how == "int-tensor":
+        _write(model, {**arrays, "id.embedding": arrays["id.embedding"].astype(np.int32)}, metadata)
     elif how == "nan-params":
-        _model_npz(model, {k: (v * np.nan if k != "__meta__" else v) for k, v in arrays.items()})
+        _write(model, {k: v * np.nan for k, v in arrays.items()}, metadata)
     elif how == "missing":
         model.unlink()
+    elif how == "only-old-npz":
+        model.unlink()
+        (run / "model.npz").write_bytes(b"PK\x03\x04")
+    elif how == "symlink":
+        model.rename(run / "elsewhere")
+        model.symlink_to(run / "elsewhere")
+    elif how == "fifo":
+        model.unlink()
+        os.mkfifo(model)
     elif how == "data-moved":
-        meta["data"] = "/no/such/data"
-        _model_npz(model, {**arrays, "__meta__": np.array(json.dumps(meta))})
+        _write(model, arrays, {**metadata, "run": json.dumps({**run_meta, "data": "/no/such/data"})})
 
 
-DAMAGE = ["truncated", "not-a-zip", "flipped", "pickled-array", "meta-list", "meta-wrong-types",
-          "config-bad-value", "wrong-shape", "nan-params", "missing", "data-moved"]
+DAMAGE = ["truncated", "not-safetensors", "flipped", "huge-header", "huge-shape", "old-version",
+          "no-metadata", "meta-list", "meta-wrong-types", "item-ids-short", "config-bad-value",
+          "wrong-shape", "int-tensor", "nan-params", "missing", "only-old-npz", "symlink", "fifo",
+          "data-moved"]
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -73,8 +97,7 @@ def test_damaged_model_file_is_one_sentence(how, run, user, capsys):
     _damage(run, how)
     tree = Tree(run.parent)
     rc, _, err = call(recommend_main, [run, "--user", user], capsys)
-    assert_one_sentence(rc, err)
-    assert "allow_pickle" not in err and "pickle.load" not in err      # NumPy's unsafe advice
+    assert_one_sentence(rc, err, *(["format"] if how in ("old-version", "only-old-npz") else []))
     tree.assert_unchanged()
 
 
@@ -83,42 +106,15 @@ def test_damaged_model_file_is_one_sentence(how, run, user, capsys):
 def test_any_byte_flips_in_model_file_end_in_exit_0_or_2(flips, base_run, user, tmp_path_factory, capsys):
     run = tmp_path_factory.mktemp("flip") / "run"
     shutil.copytree(base_run, run)
-    blob = bytearray((run / "model.npz").read_bytes())
-    for at, bits in flips:
-        blob[int(at * len(blob))] ^= bits
-    (run / "model.npz").write_bytes(bytes(blob))
+    blob = bytearray((run / MODEL_FILE).read_bytes())
+    head = 8 + int.from_bytes(blob[:8], "little")
+    for at, bits in flips:                          # half of them in the length and JSON header
+        blob[int(at * head) if bits % 2 else int(at * len(blob))] ^= bits
+    (run / MODEL_FILE).write_bytes(bytes(blob))
     rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
     assert rc in (0, 2) and "Traceback" not in err
     if rc == 2:
         assert_one_sentence(rc, err)
-
-
-def test_a_model_file_with_an_unknown_zip_version_is_refused(base_run, user, tmp_path, capsys):
-    """A flipped byte in a zip header's "version needed" makes zipfile raise
-    NotImplementedError (found by the test above): one sentence and exit 2, like other damage."""
-    run = tmp_path / "run"
-    shutil.copytree(base_run, run)
-    blob = bytearray((run / "model.npz").read_bytes())
-    central = blob.index(b"PK\x01\x02")                 # the first central-directory entry
-    blob[central + 6] = 109                              # version needed to extract: 10.9
-    (run / "model.npz").write_bytes(bytes(blob))
-    rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
-    assert_one_sentence(rc, err, "model.npz")
-
-
-@pytest.mark.parametrize("header", [b"(, }", b"[, }"])
-def test_a_model_file_with_an_unparsable_array_header_is_refused(base_run, user, tmp_path, capsys, header):
-    """A flipped byte in an array's .npy header (a shape's ")" made "(", found by the test
-    above) sends NumPy to its Python 2 header filter, which raises tokenize's TokenError, not
-    ValueError: one sentence and exit 2, like other damage."""
-    run = tmp_path / "run"
-    shutil.copytree(base_run, run)
-    blob = bytearray((run / "model.npz").read_bytes())
-    at = blob.index(b"), }")                             # the end of the first array's shape
-    blob[at:at + 4] = header
-    (run / "model.npz").write_bytes(bytes(blob))
-    rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
-    assert_one_sentence(rc, err, "model.npz")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -128,10 +124,10 @@ def test_any_edited_model_metadata_recommends_or_is_refused(data, base_run, user
     run = tmp_path_factory.mktemp("meta") / "run"
     shutil.copytree(base_run, run)
     monkeypatch.chdir(run.parent)
-    with np.load(run / "model.npz") as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = data.draw(mutated(json.loads(str(arrays["__meta__"]))))
-    _model_npz(run / "model.npz", {**arrays, "__meta__": np.array(json.dumps(meta))})
+    arrays, metadata = _parts(run / MODEL_FILE)
+    key = data.draw(st.sampled_from(["run", "config", "item_ids", "fingerprints"]))
+    edited = data.draw(mutated(json.loads(metadata[key])))
+    _write(run / MODEL_FILE, arrays, {**metadata, key: json.dumps(edited)})
     rc, _, err = call(recommend_main, [run, "--user", user, "--k", "3"], capsys)
     assert rc in (0, 2) and "Traceback" not in err
     if rc == 2:

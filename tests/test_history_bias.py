@@ -81,13 +81,13 @@ def test_every_model_learns_it_through_the_cli(tmp_path, model, backend):
                 "--no-progress", "--modalities", "id", "--out", str(out)])   # the bias by default
     m = json.loads((out / "metrics.json").read_text())
     assert m["config"]["history_bias"] is True
-    params = load_model(out / "model.npz")[0]
+    params = load_model(out)[0]
     beta = [v for k, v in params.items() if k.endswith("history_bias")]
     assert len(beta) == 1 and beta[0].shape == (1,) and beta[0][0] != 0.0   # it was trained
 
 
 def test_a_model_saved_before_the_bias_existed_loads_without_it(tmp_path):
-    """model.npz files written before history_bias existed have no such config key and no
+    """Model files written before history_bias existed have no such config key and no
     head.history_bias: they must load as the model they were (history_bias False)."""
     from tiny_mmmlp.checkpoint import load_model, save_model
     from tiny_mmmlp.recommend import load_trained, recommend
@@ -97,7 +97,7 @@ def test_a_model_saved_before_the_bias_existed_loads_without_it(tmp_path):
     out = tmp_path / "old"
     train_main(["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--epochs", "1",
                 "--no-progress", "--modalities", "id", "--no-history-bias", "--out", str(out)])
-    params, meta = load_model(out / "model.npz")
+    params, meta = load_model(out)
     del meta["config"]["history_bias"]                  # as an older version wrote it
     save_model(out, params, meta)
     model, ds, _ = load_trained(out)

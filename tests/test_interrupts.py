@@ -1,11 +1,13 @@
 """Ctrl-C and kill wait for a checkpoint or model write to finish (tiny_mmmlp/interrupts.py)."""
 import random
 import signal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import tiny_mmmlp.checkpoint as checkpoint
+import tiny_mmmlp.model_file as model_file
 from tiny_mmmlp.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint, save_model
 from tiny_mmmlp.interrupts import held
 
@@ -30,6 +32,7 @@ def ctrl_c_in_next_write(monkeypatch):
             signal.raise_signal(signal.SIGINT)
         real(path, data)
     monkeypatch.setattr(checkpoint, "write_bytes", write_bytes)
+    monkeypatch.setattr(model_file, "write_bytes", write_bytes)
     monkeypatch.setattr(checkpoint, "write_text", lambda path, text: write_bytes(path, text.encode()))
     return calls
 
@@ -48,9 +51,11 @@ def test_ctrl_c_during_a_checkpoint_comes_after_the_whole_pair(tmp_path, monkeyp
 def test_ctrl_c_during_the_model_write_comes_after_it(tmp_path, monkeypatch):
     ctrl_c_in_next_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        save_model(tmp_path, {"w": np.ones(2, np.float32)}, {"config": {}})
-    with np.load(tmp_path / MODEL_FILE, allow_pickle=False) as z:
-        assert z["w"].tolist() == [1.0, 1.0]
+        save_model(tmp_path, {"w": np.ones(2, np.float32)},
+                   {"config": {}, "modalities": ["id"], "n_items": 2, "data": "x"},
+                   SimpleNamespace(item_ids=["a", "b"], n_items=2, user_ids=[], sequences=[]), {})
+    from safetensors.numpy import load_file
+    assert load_file(str(tmp_path / MODEL_FILE))["w"].tolist() == [1.0, 1.0]
 
 
 def test_each_held_signal_reaches_the_handler_in_place_once_after_the_block():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.train import main as train_main
 from tiny_mmmlp.recommend import main as recommend_main
 
@@ -30,7 +31,7 @@ def test_short_run_writes_metrics_curves_and_model(tmp_path, backend):
         assert 0.0 <= m["test"][key] <= 1.0 and key in m["valid"]
     assert m["test"]["HR@20"] >= m["test"]["HR@10"]
     assert m["seconds"] > 0 and len(m["history"]) == 2
-    assert (tmp_path / "model.npz").exists()
+    assert (tmp_path / MODEL_FILE).exists()
     with Image.open(tmp_path / "curves.png") as img:
         assert img.size[0] > 300
 

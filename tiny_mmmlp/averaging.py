@@ -5,8 +5,8 @@ After every optimizer step, for each parameter θ (floating point; other arrays 
     θ̄ ← d · θ̄ + (1 − d) · θ,     θ̄ starts at the initial θ
 
 Training updates θ as before; evaluation ranks with θ̄, and θ̄ is what the run keeps as its
-best weights and saves in model.npz. With d = 0.999 the average spans about the last 1/(1 − d)
-= 1000 steps. A checkpoint holds both: θ as the backend's own state, θ̄ beside it, so that
+best weights and saves in model.safetensors. With d = 0.999 the average spans about the last
+1/(1 − d) = 1000 steps. A checkpoint holds both: θ as the backend's own state, θ̄ beside it, so that
 --resume continues exactly.
 
 With a warm-up (--ema-warmup K, an integer K >= 2) the decay of step t (t = 0, 1, ...) is

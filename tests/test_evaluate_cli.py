@@ -64,3 +64,12 @@ def test_the_console_script_is_declared():
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["tiny-mmmlp"] == "tiny_mmmlp.__main__:main"
     assert any(d.startswith("safetensors") for d in project["dependencies"])
+
+
+def test_the_installed_console_script_runs_where_it_is_installed():
+    import shutil
+    script = shutil.which("tiny-mmmlp")
+    if script is None:
+        pytest.skip("tiny-mmmlp is not installed in this environment (pip install -e .)")
+    proc = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "recommend" in proc.stdout

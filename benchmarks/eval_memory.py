@@ -5,7 +5,7 @@
 
 Each measurement is a fresh process (the allocator's state is what is measured): it builds
 MMMLP with the torch backend at the default config (random weights), or loads a trained
-run's ``model.npz`` and data with ``--run`` (the allocator's state after loading differs, and
+run's ``model.safetensors`` and data with ``--run`` (the allocator's state after loading differs, and
 so does the peak), ranks the validation users ``--eval-batch`` at a time, and reports the rise of its
 resident high-water mark over the pass (VmHWM, reset just before through
 /proc/self/clear_refs) and the pass's seconds. "blocks" is TorchBackend.ranks as shipped
@@ -64,7 +64,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared/data/amazon/beauty"),
                    help="RecBole atomic folder (default: the shared beauty)")
-    p.add_argument("--run", default=None, help="a trained run folder (its model.npz and data)")
+    p.add_argument("--run", default=None, help="a trained run folder (its model.safetensors and data)")
     p.add_argument("--eval-batch", type=int, default=256, help="users per evaluation batch (train.py's default)")
     p.add_argument("--rounds", type=int, default=4, help="alternations of the two modes (default 4)")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)

@@ -131,7 +131,7 @@ def trained_backend(run_dir, backend: str | None = None, source=None):
 
 
 def masked_test(run_dir) -> dict:
-    """Test metrics of a finished run's saved model (``model.npz``, its best epoch) under
+    """Test metrics of a finished run's saved model (``model.safetensors``, its best epoch) under
     --mask-history's protocol: each user's history leaves the ranking, the target stays.
     MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
     from tiny_mmmlp.evaluate import evaluate

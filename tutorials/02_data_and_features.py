@@ -25,8 +25,8 @@
 # 5. look at a grid of product pictures with their titles.
 #
 # Quick mode (`TINY_MMMLP_QUICK=1`) uses `toyshop-tiny` (150 users, 120 products) and downloads
-# nothing; full mode uses `toyshop` (3,000 users, 1,000 products) and, when the network is
-# there, the real category of section 2. The first cell prints the exact counts.
+# nothing; full mode uses `toyshop` (larger) and, when the network is there, the real
+# category of section 2. The first cell prints the exact counts.
 # Figures go to `out/`.
 
 # %%
@@ -324,7 +324,7 @@ print("row norms of the text table (items 1..V):", np.linalg.norm(T[1:], axis=1)
 # similar (cosine) than items of different categories. The heatmap orders items by category.
 
 # %%
-category = np.array([""] + [ds.item_fields["category"][i] for i in range(1, ds.n_items + 1)])
+category = np.array([""] + [ds.titles[i].split()[-1] for i in range(1, ds.n_items + 1)])   # the noun
 pick = np.concatenate([np.flatnonzero(category == c)[:4] for c in sorted(set(category[1:]))])
 sim = T[pick] @ T[pick].T                                # cosine: rows are unit length
 same = category[pick][:, None] == category[pick][None, :]
@@ -437,10 +437,14 @@ for name, table in tables.items():
 
 # %% [markdown]
 # Side fields that are not text become **multi-hot** modalities named after their field:
-# toyshop's `category` and `brand`, or `image_codes` and `text_codes` on `instruments`.
+# toyshop-tiny's `category` and `brand`, the Amazon sources' `categories` and `brand`, or
+# `image_codes` and `text_codes` on `instruments`.
 
 # %%
-side = data.build_features(ds, ["category", "brand"], progress=False)
+fields = [f for f in ("category", "brand") if f in ds.item_fields]
+side = data.build_features(ds, fields, progress=False) if fields else {}
+if not fields:
+    print(f"{ds.name} has no side fields besides the title")
 for name, table in side.items():
     print(f"{name:9s} {table.shape}  item {item}: '{ds.item_fields[name][item]}' -> "
           f"ones at {np.flatnonzero(table[item]).tolist()}")

@@ -64,4 +64,4 @@ def test_the_groups_add_up_to_the_runs_own_metrics(tmp_path, capsys):
         by_length.main([str(run), "--data", "toyshop"])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "toyshop: has 1000 items, the model in" in err[0]
+    assert len(err) == 1 and "data toyshop: its items are not the model's" in err[0]

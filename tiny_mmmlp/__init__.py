@@ -4,18 +4,26 @@
 - ``tiny_mmmlp.data``: toyshop, real Amazon loaders, features, splits and batches.
 - ``tiny_mmmlp.torch_model``: the PyTorch mirror (same equations, same parameter names).
 - ``tiny_mmmlp.kernels``: fused Triton mixer kernels.
-- ``tiny_mmmlp.load(run_folder)``: a trained run as a ``Recommender`` of raw item ids.
+- ``tiny_mmmlp.fit(**settings)``: train (the command line's settings as keywords), returning
+  the run as a ``Recommender``; ``tiny_mmmlp.load(run_folder)``: a trained run as one.
 """
 from .config import MMMLPConfig
 from .errors import UserError
 
-__all__ = ["MMMLPConfig", "Recommender", "UserError", "load"]
+__all__ = ["MMMLPConfig", "Recommender", "RunConfig", "UserError", "fit", "load"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """``load`` and ``Recommender`` on first use: ``import tiny_mmmlp`` stays light."""
+    """``fit``, ``load``, ``Recommender`` and ``RunConfig`` on first use: ``import tiny_mmmlp``
+    stays light."""
     if name in ("load", "Recommender"):
         from . import recommender
         return getattr(recommender, name)
+    if name == "fit":
+        from .api import fit
+        return fit
+    if name == "RunConfig":
+        from .run_config import RunConfig
+        return RunConfig
     raise AttributeError(f"module 'tiny_mmmlp' has no attribute {name!r}")

@@ -5,7 +5,7 @@ A run folder holds:
   (model_file.py; ``save_model`` and ``load_model`` are re-exported here).
 - ``checkpoint.json`` + ``checkpoint-<sha>.npz``: everything ``--resume`` needs to continue
   exactly (current and best parameters, optimizer moments and step counts, NumPy and torch
-  generator states, the epoch history, the flags of the run).
+  generator states, the epoch history, the run's settings).
 
 Nothing is ever unpickled: ``.npz`` files are read with ``allow_pickle=False`` and the rest
 is plain JSON, so a crafted file can at worst be refused, never run code.
@@ -37,7 +37,7 @@ from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the r
 
 CHECKPOINT_FILE = "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
-FORMAT = "tiny_mmmlp-checkpoint-1"
+FORMAT = "tiny_mmmlp-checkpoint-2"     # 1 saved the command-line flags, 2 the RunConfig
 # what a damaged .npz raises. A flipped byte in a zip header can also make zipfile raise
 # RuntimeError (a member marked encrypted; NotImplementedError, its subclass, for an unknown
 # version or compression method) or zlib.error (a member marked deflated): damage too
@@ -156,6 +156,10 @@ def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
         raise UserError(f"{reader}{path} does not exist (give the --out folder of an earlier run)")
     try:
         head = json.loads(path.read_text("utf-8"))
+        if isinstance(head, dict) and head.get("format") == "tiny_mmmlp-checkpoint-1":
+            raise UserError(f"{reader}{path} was written by an older version of tiny_mmmlp (checkpoint "
+                            f"format 1, this version reads {FORMAT}); start a new run with --overwrite, "
+                            f"or finish it with the version that wrote it")
         if not isinstance(head, dict) or head.get("format") != FORMAT or not _is_ours(str(head.get("arrays"))):
             raise ValueError("not a tiny_mmmlp checkpoint")
         blob = (folder / head["arrays"]).read_bytes()

@@ -216,27 +216,28 @@ def shutdown():
         dist.destroy_process_group()
 
 
-def setup(args) -> Group:
+def setup(backend: str, device: str | None) -> Group:
     """Join the torchrun job this process belongs to, or return a group of one.
 
-    Under torchrun with K > 1 this also picks the rank's device (``--device cuda`` becomes
-    ``cuda:LOCAL_RANK``, and the process group NCCL; the CPU uses gloo), turns off progress
-    bars and stdout on ranks other than 0, and turns torchrun's SIGTERM into ``RankStopped``
-    (``stop_on_signals``).
+    The group's ``device`` is the one this process trains on: ``device`` itself in a group of
+    one (None: the backend's default). Under torchrun with K > 1 it is the rank's device
+    (``--device cuda`` becomes ``cuda:LOCAL_RANK``, and the process group NCCL; the CPU uses
+    gloo); stdout is silenced on ranks other than 0 (callers show progress on rank 0 only),
+    and torchrun's SIGTERM becomes ``RankStopped`` (``stop_on_signals``).
     """
     if not launched_by_torchrun():
-        return Group()
-    if args.backend == "numpy":
+        return Group(device=device)
+    if backend == "numpy":
         raise UserError("--backend numpy runs in one process (it splits each batch over the CPU "
                         "cores itself); under torchrun use --backend torch or --backend triton")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ["LOCAL_RANK"])
     if world == 1:
-        return Group()
+        return Group(device=device)
     import torch
     import torch.distributed as dist
-    triton_gpu = args.backend == "triton" and torch.cuda.is_available()
-    device = args.device or ("cuda" if triton_gpu else "cpu")          # the backends' own defaults
+    triton_gpu = backend == "triton" and torch.cuda.is_available()
+    device = device or ("cuda" if triton_gpu else "cpu")          # the backends' own defaults
     if device.startswith("cuda:"):
         raise UserError(f"--device {device}: under torchrun each process takes the GPU numbered by "
                         f"its LOCAL_RANK; pass --device cuda")
@@ -250,9 +251,7 @@ def setup(args) -> Group:
     dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=TIMEOUT,
                             **({"device_id": torch.device(device)} if device != "cpu" else {}))
     group = Group(rank, world, local, device)
-    args.device = device
     if not group.is_main:
-        args.no_progress = True
         sys.stdout = open(os.devnull, "w")          # noqa: SIM115  (lives as long as the process)
 
     stop_on_signals(group)

@@ -6,8 +6,6 @@
   when its process dies (even by ``kill -9``), so a stale lock file never blocks a new run.
 - ``prepare``: a new run into a folder that holds one exits 2 naming ``--resume`` and
   ``--overwrite``; ``--overwrite`` removes only the files a run writes.
-- ``changed_flags``: ``--resume`` must repeat the run's training flags; each one that
-  differs is named.
 - ``check_run_record``: the run record read back for ``--resume`` has the shape training
   writes (epochs, history, best metrics), so an edited checkpoint is refused up front.
 """
@@ -20,21 +18,22 @@ import re
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
+from .model_file import LEGACY_MODEL_FILE
 from .errors import UserError
+from .run_config import CONFIG_FILE
 
 LOCK_FILE = ".lock"
-RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT)
+RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, CONFIG_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT,
+             LEGACY_MODEL_FILE)
 RUN_PATTERNS = ("checkpoint-*.npz",)
-# flags that may change between a run and its --resume (everything else must match)
-FREE_ON_RESUME = {"out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
-                  "eval_batch_size"}
-_TMP = re.compile(r"^\.(checkpoint.*|model\.npz|metrics\.json|curves\.png)\.[^/]*\.tmp$")
+_TMP = re.compile(r"^\.(checkpoint.*|model\.safetensors|config\.json|metrics\.json|curves\.png)\.[^/]*\.tmp$")
 
 
-def default_out(data_name: str, modalities: list, backend: str) -> Path:
-    """``runs/<data>-<modalities>-<backend>``, e.g. ``runs/toyshop-id,text,image-numpy``."""
+def default_out(data_name: str, modalities: list, runner: str) -> Path:
+    """``runs/<data>-<modalities joined by +>-<backend or baseline>``, e.g.
+    ``runs/toyshop-all-numpy`` or ``runs/toyshop-id+text-numpy``: an ablation starts a new folder."""
     from .data.safe_names import safe_stem
-    return Path("runs") / f"{safe_stem(data_name)}-{','.join(modalities)}-{backend}"
+    return Path("runs") / f"{safe_stem(data_name)}-{'+'.join(modalities)}-{runner}"
 
 
 def holds_run(out: Path) -> bool:
@@ -117,23 +116,6 @@ def prepare(out: Path, resume: bool, overwrite: bool) -> None:
     for pattern in RUN_PATTERNS:
         for p in out.glob(pattern):
             p.unlink(missing_ok=True)
-
-
-def changed_flags(saved: dict, now: dict, free=FREE_ON_RESUME) -> list:
-    """``["--lr 0.001 -> 0.01", ...]`` for each training flag that differs from the saved run
-    (flags in ``free`` may differ: by default those a --resume may change)."""
-    out = []
-    for key in sorted(set(saved) & set(now) - free):
-        if saved[key] != now[key] and not (key == "data" and same_folder(saved[key], now[key])):
-            out.append(f"--{key.replace('_', '-')} {saved[key]} -> {now[key]}")
-    return out
-
-
-def same_folder(a, b) -> bool:
-    """``--data`` written two ways for one folder (relative and absolute, a trailing slash):
-    the same source. Whether its contents changed is checked apart (the data's description)."""
-    return all(isinstance(x, str) and os.path.isdir(x) for x in (a, b)) and \
-        os.path.realpath(a) == os.path.realpath(b)
 
 
 def _number(x) -> bool:

@@ -1,0 +1,258 @@
+"""RunConfig: every setting of a training run, resolved once, frozen, saved whole.
+
+    cfg = RunConfig.resolve({"data": "toyshop-tiny", "epochs": 2})      # keyword settings
+    cfg.model_config(["id", "text"])                                     # the MMMLPConfig it trains
+    save_config(run_folder, cfg); load_config(run_folder / "config.json")
+
+Each field below is one setting: its default, the help group it belongs to and its help
+text (the command line's flags are built from these, ``run_flags.py``). ``resolve`` fills the
+defaults that depend on other settings (each model's sizes and learning rate, the moving
+average's warm-up, label smoothing with sampled negatives, the backend a baseline runs on),
+checks every value, and refuses a setting that the chosen model would ignore. Errors name a
+setting the way its caller gave it: ``--d-model`` on the command line, ``d_model`` in Python.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from .baselines import MODEL_DEFAULTS, MODELS
+from .data.load import BUILT_IN
+from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
+from .errors import UserError
+
+FORMAT = 1                      # of config.json; a file of another format is refused
+CONFIG_FILE = "config.json"
+BACKENDS = ("numpy", "torch", "triton")
+SCHEDULES = ("constant", "cosine")
+GROUPS = ("data", "model", "training", "evaluation", "run folder")
+PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads")
+# settings a --resume may change (every other one must match the run's)
+FREE_ON_RESUME = ("out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
+                  "eval_batch_size")
+_ABOUT = field_help()           # MMMLPConfig's own description of each model field
+
+
+def _s(default, group, help, check=None, choices=None):
+    return field(default=default, metadata={"group": group, "help": help, "check": check,
+                                            "choices": choices})
+
+
+# value checks: (accepts, "what it must be"); a value is checked after its type
+def _positive(v): return v >= 1
+def _non_negative(v): return v >= 0
+def _finite_non_negative(v): return math.isfinite(v) and v >= 0
+def _finite_positive(v): return math.isfinite(v) and v > 0
+def _rate(v): return 0 <= v < 1
+
+
+CHECKS = {
+    "positive": (int, _positive, "a positive integer"),
+    "non_negative": (int, _non_negative, "an integer >= 0"),
+    "seed": (int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)"),
+    "finite_positive": (float, _finite_positive, "a finite positive number"),
+    "finite_non_negative": (float, _finite_non_negative, "a finite number >= 0"),
+    "rate": (float, _rate, "a number in [0, 1)"),
+    "ema": (float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1"),
+    "ema_warmup": (int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
+    "bool": (bool, lambda v: True, "true or false"),
+    "text": (str, lambda v: v != "", "a non-empty text"),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings of one training run (defaults: None where resolve fills them)."""
+
+    # data
+    data: str = _s("toyshop", "data", "toyshop, toyshop-tiny, amazon2018:<Category>, amazon2023:<Category>, "
+                   "a folder of RecBole atomic files, or a sequence file", "text")
+    modalities: str = _s("all", "data", "comma-separated branches to use, e.g. id,text,image, or 'all' "
+                         "(every one the data has)", "text")
+    # model
+    model: str = _s("mmmlp", "model", "mmmlp, or a baseline: sasrec (Kang & McAuley 2018) or gru4rec "
+                    "(Hidasi et al. 2016), which run on the torch backend and read feature modalities "
+                    "through MMMLP's feature mixer branches", "text", MODELS)
+    max_len: int | None = _s(None, "model", _ABOUT["max_len"], "positive")
+    d_model: int | None = _s(None, "model", _ABOUT["d_model"], "positive")
+    token_hidden: int = _s(MMMLPConfig.token_hidden, "model", _ABOUT["token_hidden"], "positive")
+    channel_hidden: int = _s(MMMLPConfig.channel_hidden, "model", _ABOUT["channel_hidden"], "positive")
+    n_layers: int = _s(MMMLPConfig.n_layers, "model", _ABOUT["n_layers"], "non_negative")
+    fusion_layers: int = _s(MMMLPConfig.fusion_layers, "model", _ABOUT["fusion_layers"] + " (mmmlp only)",
+                            "non_negative")
+    fusion_dim: int = _s(MMMLPConfig.fusion_dim, "model", _ABOUT["fusion_dim"] + " (mmmlp only)", "non_negative")
+    dropout: float | None = _s(None, "model", _ABOUT["dropout"].split(";")[0], "rate")
+    label_smoothing: float | None = _s(None, "model", "ε of the full-softmax loss (0.2; 0 with negatives, "
+                                       "which it cannot be combined with)", "rate")
+    negatives: int = _s(0, "model", _ABOUT["negatives"], "non_negative")
+    candidate_features: bool = _s(True, "model", "also score candidates with a projection of their features",
+                                  "bool")
+    history_bias: bool = _s(True, "model", "learn one score offset for items already in the user's history",
+                            "bool")
+    encoder_layers: int | None = _s(None, "model", "baselines: attention blocks or GRU layers", "positive")
+    heads: int | None = _s(None, "model", "sasrec: attention heads", "positive")
+    # training
+    backend: str | None = _s(None, "training", "numpy (the reference, CPU), torch (CPU or GPU) or triton "
+                             "(the fused kernels, CUDA GPU); default numpy for mmmlp, torch for the "
+                             "baselines", "text", BACKENDS)
+    device: str | None = _s(None, "training", "cpu or cuda[:i] (torch and triton backends)", "text")
+    epochs: int = _s(100, "training", "most epochs to train; patience stops sooner", "positive")
+    patience: int = _s(3, "training", "stop after this many epochs without a better validation NDCG@10",
+                       "positive")
+    batch_size: int = _s(256, "training", "training sequences per step", "positive")
+    lr: float | None = _s(None, "training", "AdamW learning rate", "finite_positive")
+    weight_decay: float = _s(0.0, "training", "AdamW's decoupled weight decay", "finite_non_negative")
+    ema: float = _s(DEFAULT_EMA, "training", "evaluate, keep and save an exponential moving average of the "
+                    "weights with this decay per step (0: off)", "ema")
+    ema_warmup: int | None = _s(None, "training", "K: the average's decay at step t is min(decay, (1 + t) / "
+                                f"(K + t)) ({DEFAULT_EMA_WARMUP} with an average, 0: the plain decay)",
+                                "ema_warmup")
+    seed: int = _s(0, "training", "seed of the initial weights, the batch order and dropout", "seed")
+    schedule: str = _s("constant", "training", "learning rate after the warm-up: constant, or cosine decay "
+                       "to 0 at the last epoch", "text", SCHEDULES)
+    warmup_epochs: float = _s(0.0, "training", "linear learning-rate warm-up over this many epochs",
+                              "finite_non_negative")
+    # evaluation
+    eval_batch_size: int | None = _s(None, "evaluation", "users ranked at once (memory: this times the item "
+                                     "count; default: the batch size)", "positive")
+    mask_history: bool = _s(False, "evaluation", "rank without the user's history items (the target stays "
+                            "rankable); default: nothing masked", "bool")
+    # run folder
+    out: str | None = _s(None, "run folder", "run folder (default: runs/<data>-<modalities>-<model or "
+                         "backend>)", "text")
+    resume: bool = _s(False, "run folder", "continue the run in the run folder (same settings)", "bool")
+    overwrite: bool = _s(False, "run folder", "replace the run that the run folder holds", "bool")
+    no_progress: bool = _s(False, "run folder", "no progress bars", "bool")
+
+    @classmethod
+    def resolve(cls, given: dict, flags: bool = False) -> "RunConfig":
+        """The run configuration of the settings ``given`` (the rest at their defaults), checked.
+        ``flags``: name settings as command-line flags in errors (else as keywords)."""
+        name = flag_name if flags else (lambda key: key)
+        known = {f.name: f for f in fields(cls)}
+        for key, value in given.items():
+            if key not in known:
+                raise UserError(f"unknown setting {key!r}; the settings are {', '.join(known)}")
+            if value is not None:
+                _check(name(key), value, known[key].metadata)
+        cfg = replace(cls(), **given)
+        return _fill(cfg, set(k for k, v in given.items() if v is not None), name)
+
+    def model_config(self, modalities: list) -> MMMLPConfig:
+        """The model's MMMLPConfig for the chosen modalities (after resolve)."""
+        return MMMLPConfig(max_len=self.max_len, d_model=self.d_model, token_hidden=self.token_hidden,
+                           channel_hidden=self.channel_hidden, n_layers=self.n_layers,
+                           fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim, dropout=self.dropout,
+                           label_smoothing=self.label_smoothing, negatives=self.negatives,
+                           candidate_features=self.candidate_features, history_bias=self.history_bias,
+                           id_branch="id" in modalities)
+
+    def encoder(self) -> dict | None:
+        """A baseline's own encoder ({"layers", "heads"}); None for MMMLP."""
+        return None if self.model == "mmmlp" else {"layers": self.encoder_layers, "heads": self.heads or 0}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def eval_batch(self) -> int:
+        return self.eval_batch_size or self.batch_size
+
+
+def flag_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _check(shown: str, value, meta: dict) -> None:
+    kind, ok, what = CHECKS[meta["check"]]
+    typed = (isinstance(value, bool) if kind is bool else
+             isinstance(value, int) and not isinstance(value, bool) if kind is int else
+             isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+             isinstance(value, str))
+    if not typed or not ok(value):
+        raise UserError(f"{shown}: must be {what}, got {value!r}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise UserError(f"{shown}: must be one of {', '.join(meta['choices'])}, got {value!r}")
+
+
+def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
+    """Defaults that depend on other settings, and the refusals of settings that do nothing."""
+    model, defaults = cfg.model, MODEL_DEFAULTS[cfg.model]
+    for key in ("encoder_layers", "heads"):
+        if key in given and key not in defaults:
+            have = " and ".join(m for m in MODELS if key in MODEL_DEFAULTS[m])
+            raise UserError(f"{name(key)}: model {model} has none (only {have})")
+    if model != "mmmlp":
+        ignored = [k for k in ("fusion_layers", "fusion_dim") if k in given]
+        if cfg.modalities == "id":     # no feature branches to size
+            ignored += [k for k in ("token_hidden", "channel_hidden", "n_layers") if k in given]
+        if ignored:
+            raise UserError(f"{', '.join(name(k) for k in ignored)}: model {model} has no such part "
+                            f"(MMMLP's fusion, or feature branches with modalities id); leave it out")
+    backend = cfg.backend or ("numpy" if model == "mmmlp" else "torch")
+    data = cfg.data
+    if ":" not in data and data not in BUILT_IN and Path(data).exists():
+        data = str(Path(data).resolve())          # saved absolute: the run folder can move
+    if model != "mmmlp" and backend == "numpy":
+        raise UserError(f"{name('backend')} numpy: model {model} runs on the torch or triton backend")
+    if "ema_warmup" in given and cfg.ema == 0 and cfg.ema_warmup:
+        raise UserError(f"{name('ema_warmup')}: an {name('ema')} of 0 turns the average off, so there is "
+                        f"no decay to warm up")
+    filled = {k: defaults.get(k) for k in PER_MODEL if getattr(cfg, k) is None}   # None: the model has none
+    cfg = replace(cfg, backend=backend, data=data, **filled,
+                  ema_warmup=cfg.ema_warmup if cfg.ema_warmup is not None else
+                  (DEFAULT_EMA_WARMUP if cfg.ema else 0))
+    if cfg.heads and cfg.d_model % cfg.heads:
+        raise UserError(f"{name('heads')} {cfg.heads}: must divide {name('d_model')} {cfg.d_model}")
+    try:
+        mc = cfg.model_config(["id"])
+    except ValueError as err:          # "MMMLPConfig.<field> must ..." -> "<setting>: must ..."
+        head, _, rest = str(err).partition(" ")
+        raise UserError(f"{name(head.split('.')[-1])}: {rest}") from None
+    return replace(cfg, label_smoothing=mc.label_smoothing)
+
+
+# a setting given anew beside a saved configuration: the saved values derived from it go too
+DERIVED = {"model": (*PER_MODEL, "backend"), "ema": ("ema_warmup",), "negatives": ("label_smoothing",)}
+
+
+def override(saved: dict, given: dict) -> dict:
+    """A saved run's settings with ``given`` on top, less the saved values that ``given``'s
+    changes would resolve differently (a new model's sizes, a new decay's warm-up)."""
+    merged = dict(saved)
+    for key, derived in DERIVED.items():
+        if key in given and given[key] != saved.get(key):
+            for d in derived:
+                merged.pop(d, None)
+    return {**merged, **given}
+
+
+def save_config(folder: Path, cfg: RunConfig, write_text) -> None:
+    """Write ``folder/config.json``: the resolved settings with the format version."""
+    write_text(Path(folder) / CONFIG_FILE, json.dumps({"format": FORMAT, "settings": cfg.to_dict()},
+                                                      indent=2) + "\n")
+
+
+def load_config(path) -> dict:
+    """The settings saved in a config.json (or a run folder holding one), to resolve again; the
+    run folder's own settings (out, resume, overwrite) are left out."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    try:
+        if not path.is_file():
+            raise UserError(f"{path}: no such run configuration (give a run folder's config.json)")
+        if path.stat().st_size > 1 << 20:
+            raise UserError(f"{path}: over 1 MiB, not a run configuration")
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise UserError(f"{path}: not a readable run configuration ({type(err).__name__})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+        raise UserError(f"{path}: not a tiny_mmmlp run configuration")
+    if saved.get("format") != FORMAT:
+        raise UserError(f"{path}: run configuration format {saved.get('format')!r}, this version of "
+                        f"tiny_mmmlp reads format {FORMAT}; retrain with this version, or use the "
+                        f"version that wrote it")
+    settings = {k: v for k, v in saved["settings"].items() if k not in ("resume", "overwrite")}
+    return settings

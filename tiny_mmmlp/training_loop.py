@@ -1,0 +1,108 @@
+"""The epoch loop of a run: train, validate, keep the best weights, checkpoint after each epoch.
+
+``train_epochs`` runs until the epoch budget or the patience ends it and returns the run
+record (epochs, history, best weights and metrics, seconds, peak memory). A checkpoint
+follows every epoch, so Ctrl-C, SIGTERM or a stopped rank leaves the last finished epoch
+on disk, and the message names the command that continues the run.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from tqdm import tqdm
+
+from . import data, distributed
+from .checkpoint import save_checkpoint
+from .errors import UserError
+from .evaluate import evaluate
+from .metrics import METRIC_NAMES
+from .run_folder import run_peaks
+from .schedule import lr_at
+
+PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
+
+
+def metrics_table(rows: dict) -> str:
+    """A plain-text table: one row per model, one column per metric."""
+    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
+    lines = [head, "-" * len(head)]
+    for name, m in rows.items():
+        lines.append(f"{name:<12}" + "".join(f"{m[k]:>10.4f}" for k in METRIC_NAMES))
+    return "\n".join(lines)
+
+
+def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[float, float]:
+    """One pass over the training prefixes. Returns (mean loss, examples per second)."""
+    n = data.n_train_examples(split.train)
+    per_epoch = math.ceil(n / cfg.batch_size)
+    bar = tqdm(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch),
+               total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
+               disable=not progress)
+    warmup = round(cfg.warmup_epochs * per_epoch)
+    total, seen, start = 0.0, 0, time.perf_counter()
+    for batch, (item_seq, targets) in enumerate(bar, start=1):
+        backend.set_lr(lr_at(epoch * per_epoch + batch - 1, cfg.epochs * per_epoch, cfg.lr,
+                             warmup, cfg.schedule))
+        loss = backend.step(item_seq, targets)
+        if not math.isfinite(loss):
+            raise UserError(f"training diverged: the loss is {loss} at epoch {epoch + 1}, batch {batch}; "
+                            f"the last good checkpoint (after epoch {epoch}) is kept; "
+                            f"try a smaller learning rate (--lr)")
+        total += loss * len(targets)
+        seen += len(targets)
+        bar.set_postfix(loss=f"{loss:.3f}", ex_s=f"{seen / (time.perf_counter() - start):.0f}")
+    return total / max(seen, 1), seen / (time.perf_counter() - start)
+
+
+def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue_with: str) -> dict:
+    """Epochs until cfg.epochs or cfg.patience; ``run``: a resumed run record, or None."""
+    fresh = run is None
+    if fresh:
+        run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
+               "bad_epochs": 0, "seconds": 0.0}
+    progress = not cfg.no_progress and group.is_main
+
+    def peaks_so_far() -> list:
+        """Each rank's high-water mark so far, its earlier processes' included (a resumed run
+        reports the peak of all of them, not only of the process that finishes it)."""
+        return run_peaks(run.get("peak_memory_mib"), group.objects(distributed.peak_memory_mib()))
+
+    on_disk = {"epoch": run["epoch"]}     # the epoch of the checkpoint a stop leaves behind
+
+    def checkpoint():
+        if group.is_main:
+            save_checkpoint(out, {"meta": meta, "settings": cfg.to_dict(), "params": backend.params(),
+                                  "backend_state": backend.state(), "run": run})
+        on_disk["epoch"] = run["epoch"]
+        # kept for the next save; gathered after this one, so a dead rank cannot cost it
+        run["peak_memory_mib"] = peaks_so_far()
+
+    if fresh:
+        checkpoint()
+    try:
+        while run["epoch"] < cfg.epochs and run["bad_epochs"] < cfg.patience:
+            start = time.perf_counter()
+            loss, speed = run_epoch(backend, split, cfg, model_cfg, run["epoch"], progress)
+            valid = evaluate(backend, split.valid_history, split.valid_target, model_cfg.max_len,
+                             cfg.eval_batch(), mask_history=cfg.mask_history)
+            run["seconds"] += time.perf_counter() - start
+            run["epoch"] += 1
+            run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
+                                   "examples_per_s": speed})
+            better = valid["NDCG@10"] > run["best"]
+            if better:
+                run.update(best=valid["NDCG@10"], best_params=backend.params(), bad_epochs=0,
+                           best_epoch=run["epoch"], best_valid=valid)
+            else:
+                run["bad_epochs"] += 1
+            print(f"epoch {run['epoch']:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
+                  f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
+                  flush=True)
+            checkpoint()
+    except (KeyboardInterrupt, distributed.RankStopped) as stop:
+        print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
+              f"continue with: {continue_with}")
+        raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
+    run["peak_memory_mib"] = peaks_so_far()
+    return run

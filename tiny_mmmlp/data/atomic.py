@@ -1,21 +1,38 @@
-"""Atomic writes: nothing in the cache or an output folder is ever left half-written.
+"""Atomic writes and guarded opens: nothing is left half-written, nothing is written through a link.
 
 Every file is written to a temporary sibling and moved into place with ``os.replace``
 (atomic on POSIX within one file system). Whole folders are built in a temporary sibling
 folder and renamed at the end, so a reader sees either nothing or the finished folder.
 Both get the modes a plain ``open`` or ``mkdir`` would give them (0666 and 0777 less the
 process's umask), not the private 0600 / 0700 of Python's temporary files.
+
+Opening never follows a link. The temporary file is created with ``O_EXCL | O_NOFOLLOW``;
+a symbolic link, folder, FIFO or device where the final file should be is refused in one
+sentence, never replaced or written through. ``open_regular`` and ``read_regular`` open an
+existing file (or create one) the same way, without blocking on a FIFO, and accept only a
+regular file; ``read_regular`` also bounds how many bytes it reads.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import UserError
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISLNK, "a symbolic link"))
 
 
 def default_cache_dir() -> Path:
@@ -39,19 +56,119 @@ def current_umask() -> int:
     return mask
 
 
+def kind_of(mode: int) -> str:
+    """``"a FIFO"``, ``"a folder"``, ... for a file mode that is not a regular file's."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _refuse(path, mode: int, what: str, prefix: str) -> UserError:
+    if stat.S_ISLNK(mode):
+        return UserError(f"{prefix}{path}: is a symbolic link; {what} is only opened as a regular "
+                         f"file, never through a link (remove the link)")
+    return UserError(f"{prefix}{path}: is {kind_of(mode)}, not a regular file, so it is not "
+                     f"opened as {what}")
+
+
+def open_regular(path, flags: int = os.O_RDONLY, mode: int = 0o666, *, what: str = "a file",
+                 prefix: str = "", single_link: bool = False) -> int:
+    """A descriptor of ``path`` opened with ``flags`` (``O_CREAT`` may create it), never through
+    a symbolic link and without blocking on a FIFO. Anything but a regular file is refused
+    (``UserError``: ``prefix`` + the path + why, ``what`` naming what the file was to be); so
+    is a file with other hard links where ``single_link`` (it is about to be changed in place)."""
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | _NONBLOCK, mode)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            held = os.lstat(path).st_mode
+            if err.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO) or not stat.S_ISREG(held):
+                raise _refuse(path, held, what, prefix) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(path, info.st_mode, what, prefix)
+        if single_link and info.st_nlink > 1:
+            raise UserError(f"{prefix}{path}: has {info.st_nlink} hard links; {what} is never a link "
+                            f"to another file (remove it)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine has free for a new allocation (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def read_regular(path, max_bytes: int | None = None, *, what: str = "a file", prefix: str = "") -> bytes:
+    """The bytes of the regular file ``path`` (``open_regular``), at most ``max_bytes`` of them
+    (None: at most the memory the machine has free); a larger file is refused unread."""
+    fd = open_regular(path, what=what, prefix=prefix)
+    with os.fdopen(fd, "rb") as f:
+        limit = max_bytes if max_bytes is not None else available_memory()
+        size = os.fstat(fd).st_size
+        if limit is not None and size > limit:
+            bound = (f"more than {what} can hold ({limit} bytes)" if max_bytes is not None
+                     else f"more than this machine's free memory ({limit} bytes)")
+            raise UserError(f"{prefix}{path}: holds {size} bytes, {bound}; it is not read")
+        data = f.read(size + 1)
+    if len(data) > size:                     # it grew while read: another writer
+        raise UserError(f"{prefix}{path}: changed while it was read; try again")
+    return data
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is absent or a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        if stat.S_ISLNK(mode):
+            raise UserError(f"{path}: is a symbolic link; it is never written through or replaced "
+                            f"(remove the link, or write elsewhere)")
+        raise UserError(f"{path}: is {kind_of(mode)}, not a regular file, so it is not replaced "
+                        f"(remove it, or write elsewhere)")
+
+
+def _new_temporary(path: Path) -> tuple[int, Path]:
+    """(descriptor, name) of a new file ``.<name>.<random>.tmp`` beside ``path``, made with
+    O_EXCL | O_NOFOLLOW: never an existing file, never through a link."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path))
+
+
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace).
+    A link or special file at ``path`` is refused; a failed write (a full disk) names ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _check_replaceable(path)
+    fd, tmp = _new_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~current_umask())
             f.write(data)
+        _check_replaceable(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror, str(path)) from None      # ENOSPC: which file
         raise
 
 
@@ -71,10 +188,14 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 def building_folder(final: Path):
     """Yield a fresh temporary folder; on success rename it to ``final``, else delete it.
 
-    If another process finished ``final`` first, its folder wins and ours is discarded.
+    If another process finished ``final`` first, its folder wins and ours is discarded. A
+    symbolic link at ``final`` is refused, never renamed over or taken for a finished folder.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_symlink():
+        raise UserError(f"{final}: is a symbolic link; a folder this program builds is never "
+                        f"reached through a link (remove the link)")
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
         os.chmod(tmp, 0o777 & ~current_umask())
@@ -82,7 +203,7 @@ def building_folder(final: Path):
         try:
             os.replace(tmp, final)  # fails if final exists and is not empty
         except OSError:
-            if not final.exists():
+            if not final.is_dir() or final.is_symlink():
                 raise
     finally:
         if tmp.exists():

@@ -5,7 +5,10 @@
   training into the same folder exits 2 naming the holder's pid. The kernel drops the lock
   when its process dies (even by ``kill -9``), so a stale lock file never blocks a new run.
 - ``prepare``: a new run into a folder that holds one exits 2 naming ``--resume`` and
-  ``--overwrite``; ``--overwrite`` removes only the files a run writes.
+  ``--overwrite``; ``--overwrite`` removes only the files a run writes (a link among them is
+  removed itself, never what it points to). Without it, a run file that is a link, folder,
+  FIFO or device is refused by name. The lock file is opened only as a regular file with one
+  link (never through a symbolic link), so a planted ``.lock`` cannot truncate another file.
 - ``check_run_record``: the run record read back for ``--resume`` has the shape training
   writes (epochs, history, best metrics), so an edited checkpoint is refused up front.
 """
@@ -15,10 +18,12 @@ import contextlib
 import math
 import os
 import re
+import stat
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
 from .model_file import LEGACY_MODEL_FILE
+from .data.atomic import kind_of, open_regular
 from .errors import UserError
 from .run_config import CONFIG_FILE
 
@@ -37,8 +42,24 @@ def default_out(data_name: str, modalities: list, runner: str) -> Path:
 
 
 def holds_run(out: Path) -> bool:
-    return any((out / f).exists() for f in RUN_FILES) or any(
+    return any(os.path.lexists(out / f) for f in RUN_FILES) or any(
         any(out.glob(p)) for p in RUN_PATTERNS)
+
+
+def _run_entries(out: Path) -> list:
+    """The entries of ``out`` that a run writes (its files and checkpoint arrays)."""
+    found = [out / f for f in RUN_FILES if os.path.lexists(out / f)]
+    return found + [p for pattern in RUN_PATTERNS for p in sorted(out.glob(pattern))]
+
+
+def _refuse_odd_entries(out: Path, entries: list) -> None:
+    """A run file that is a symbolic link, folder, FIFO or device is refused by name: training
+    would write through it or fail on it at the end."""
+    for p in entries:
+        mode = os.lstat(p).st_mode
+        if not stat.S_ISREG(mode):
+            raise UserError(f"--out {out}: {p.name} is {kind_of(mode)}, not a file a run writes; "
+                            f"remove it (or replace the run with --overwrite), or choose another --out")
 
 
 def _check_folder(out: Path) -> None:
@@ -62,7 +83,8 @@ class RunLock:
             raise UserError(f"--out {self.out}: cannot make this folder here "
                             f"({err.strerror or err}); choose another --out") from None
         path = self.out / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o644, what="the run's lock file",
+                          prefix=f"--out {self.out}: ", single_link=True)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -89,8 +111,8 @@ class RunLock:
 def remove_stale_temporaries(out: Path) -> None:
     """Delete ``.<run file>.*.tmp`` left by a killed run (only names our atomic writer makes)."""
     for p in out.iterdir():
-        if _TMP.match(p.name) and p.is_file():
-            p.unlink(missing_ok=True)
+        if _TMP.match(p.name) and (p.is_symlink() or p.is_file()):
+            p.unlink(missing_ok=True)            # a link itself, never its target
 
 
 def check_request(out: Path, resume: bool, overwrite: bool) -> None:
@@ -106,16 +128,19 @@ def check_request(out: Path, resume: bool, overwrite: bool) -> None:
 def prepare(out: Path, resume: bool, overwrite: bool) -> None:
     """Check (under the lock) that this run may write ``out``; with --overwrite, clear the old run."""
     remove_stale_temporaries(out)
-    if resume or not holds_run(out):
+    entries = _run_entries(out)
+    if not overwrite:
+        _refuse_odd_entries(out, entries)
+    if resume or not entries:
         return
     if not overwrite:
         raise UserError(f"--out {out} already holds a run; continue it with --resume (and the same "
                         f"flags), replace it with --overwrite, or choose another --out")
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for pattern in RUN_PATTERNS:
-        for p in out.glob(pattern):
-            p.unlink(missing_ok=True)
+    for p in entries:             # a link is removed itself, never what it points to
+        if os.path.isdir(p) and not os.path.islink(p):
+            raise UserError(f"--out {out}: {p.name} is a folder, not a file a run writes; remove "
+                            f"it yourself, or choose another --out")
+        p.unlink(missing_ok=True)
 
 
 def _number(x) -> bool:

@@ -8,7 +8,11 @@ A run folder holds:
   generator states, the epoch history, the run's settings).
 
 Nothing is ever unpickled: ``.npz`` files are read with ``allow_pickle=False`` and the rest
-is plain JSON, so a crafted file can at worst be refused, never run code.
+is plain JSON, so a crafted file can at worst be refused, never run code. Reading is bounded
+too: both files are opened only as regular files (never through a link, never a FIFO),
+checkpoint.json holds at most ``MAX_JSON_BYTES``, and each ``.npz`` member's declared size,
+its compression ratio and its array header are checked before it is read (``_check_members``),
+so a small crafted file cannot fill memory. Float arrays must be finite.
 
 State is any nested structure of dicts, lists, tuples, numbers, strings, None, NumPy arrays
 and (if a backend hands them over) torch tensors. ``flatten`` walks it: each array goes into
@@ -24,13 +28,14 @@ import hashlib
 import io
 import json
 import math
+import os
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .data.atomic import write_bytes, write_text
+from .data.atomic import available_memory, read_regular, write_bytes, write_text
 from .errors import NPY_ERRORS, UserError
 from .interrupts import held
 from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the run's model file)
@@ -38,6 +43,8 @@ from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the r
 CHECKPOINT_FILE = "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"
 FORMAT = "tiny_mmmlp-checkpoint-2"     # 1 saved the command-line flags, 2 the RunConfig
+MAX_JSON_BYTES = 8 * 2**20             # a run's checkpoint.json is some kB (its history grows ~0.5 kB an epoch)
+MAX_RATIO = 10                         # raw / compressed bytes of an .npz member (ours are stored: 1)
 # what a damaged .npz raises. A flipped byte in a zip header can also make zipfile raise
 # RuntimeError (a member marked encrypted; NotImplementedError, its subclass, for an unknown
 # version or compression method) or zlib.error (a member marked deflated): damage too
@@ -129,8 +136,8 @@ def save_checkpoint(folder, state: dict):
             {"format": FORMAT, "arrays": npz_name, "sha256": digest, "state": tree},
             allow_nan=False, indent=1))
         for stale in folder.glob("checkpoint-*.npz"):  # earlier array files: names only we write
-            if stale.name != npz_name and _is_ours(stale.name):
-                stale.unlink(missing_ok=True)
+            if stale.name != npz_name and _is_ours(stale.name) and not stale.is_dir():
+                stale.unlink(missing_ok=True)      # a link there: the link goes, not its target
 
 
 def _is_ours(name: str) -> bool:
@@ -141,7 +148,42 @@ def _is_ours(name: str) -> bool:
 
 
 def has_checkpoint(folder) -> bool:
-    return (Path(folder) / CHECKPOINT_FILE).is_file() or (Path(folder) / LEGACY_CHECKPOINT).exists()
+    """Whether ``folder`` has a checkpoint to resume (a link or odd file there counts: loading
+    it then says what is wrong with it)."""
+    return any(os.path.lexists(Path(folder) / name) for name in (CHECKPOINT_FILE, LEGACY_CHECKPOINT))
+
+
+def _check_members(z: zipfile.ZipFile, size: int) -> None:
+    """Raise ValueError unless every member of the ``.npz`` (``size`` bytes) is a ``.npy`` whose
+    header declares exactly the bytes the member holds, compressed at most ``MAX_RATIO`` times,
+    all of them together fitting in memory: checked before any array is read."""
+    infos = z.infolist()
+    total = sum(i.file_size for i in infos)
+    free = available_memory()
+    if total > MAX_RATIO * size or (free is not None and total > free):
+        raise ValueError(f"its members claim {total} bytes unpacked, from {size} bytes on disk")
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    for info in infos:
+        if info.file_size > MAX_RATIO * info.compress_size:
+            raise ValueError(f"member {info.filename} claims {info.file_size} bytes from "
+                             f"{info.compress_size} compressed, more than a checkpoint holds")
+        with z.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in headers:
+                raise ValueError(f"member {info.filename} has .npy format {version}")
+            shape, _, dtype = headers[version](f)
+            if dtype.hasobject:
+                raise ValueError("allow_pickle: Object arrays")          # worded by _why
+            if f.tell() + math.prod(shape) * dtype.itemsize != info.file_size:
+                raise ValueError(f"member {info.filename} declares shape {shape} of {dtype}, "
+                                 f"which is not the {info.file_size} bytes it holds")
+
+
+def _check_finite(npz: Path, arrays: dict, reader: str) -> None:
+    for key, a in arrays.items():
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            raise UserError(f"{reader}{npz} holds NaN or inf values ({key}); the checkpoint is "
+                            f"damaged or its training diverged, so it is not loaded")
 
 
 def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
@@ -149,26 +191,32 @@ def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
     begin with ``reader`` (what was reading it: train.py's --resume, or nothing)."""
     folder = Path(folder)
     path = folder / CHECKPOINT_FILE
-    if not path.is_file():
-        if (folder / LEGACY_CHECKPOINT).exists():
+    if not os.path.lexists(path):
+        if os.path.lexists(folder / LEGACY_CHECKPOINT):
             raise UserError(f"{reader}{folder / LEGACY_CHECKPOINT} is an old pickle checkpoint, "
                             f"which is never loaded (pickle can run code); start a new run")
         raise UserError(f"{reader}{path} does not exist (give the --out folder of an earlier run)")
     try:
-        head = json.loads(path.read_text("utf-8"))
+        raw = read_regular(path, MAX_JSON_BYTES, what="a checkpoint", prefix=reader)
+        head = json.loads(raw.decode("utf-8"))
         if isinstance(head, dict) and head.get("format") == "tiny_mmmlp-checkpoint-1":
             raise UserError(f"{reader}{path} was written by an older version of tiny_mmmlp (checkpoint "
                             f"format 1, this version reads {FORMAT}); start a new run with --overwrite, "
                             f"or finish it with the version that wrote it")
         if not isinstance(head, dict) or head.get("format") != FORMAT or not _is_ours(str(head.get("arrays"))):
             raise ValueError("not a tiny_mmmlp checkpoint")
-        blob = (folder / head["arrays"]).read_bytes()
+        npz = folder / head["arrays"]
+        blob = read_regular(npz, what="a checkpoint's arrays", prefix=reader)
         if hashlib.sha256(blob).hexdigest() != head.get("sha256"):
             raise ValueError(f"{head['arrays']} does not match the hash recorded for it")
+        with zipfile.ZipFile(io.BytesIO(blob)) as z:
+            _check_members(z, len(blob))
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+        del blob
+        _check_finite(npz, arrays, reader)
         state = unflatten(head["state"], arrays)
-    except (*_NPZ_ERRORS, TypeError, AttributeError, ImportError) as err:
+    except (*_NPZ_ERRORS, TypeError, AttributeError, ImportError, RecursionError) as err:
         raise UserError(f"{reader}{path} is not a readable checkpoint ({_why(err)})") from None
     if not isinstance(state, dict):
         raise UserError(f"{reader}{path} is not a readable checkpoint (its state is not a mapping)")

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .config import MMMLPConfig
-from .data.atomic import write_bytes
+from .data.atomic import read_regular, write_bytes
 from .errors import UserError
 from .interrupts import held
 from .params import param_specs
@@ -122,17 +122,12 @@ def model_path(path) -> Path:
 
 
 def _read_regular(path: Path) -> bytes:
-    """The bytes of ``path``, refusing a symbolic link or anything but a regular file."""
+    """The bytes of ``path``, refusing a symbolic link, anything but a regular file, and a file
+    larger than the machine's free memory (atomic.read_regular)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, what="a model file")
     except OSError as err:
-        if os.path.islink(path):
-            raise UserError(f"{path}: is a symbolic link; a model file is read only as a regular file") from None
         raise UserError(f"{path}: cannot be read ({err.strerror or err})") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"{path}: is not a regular file, so it is not read as a model file")
-        return f.read()
 
 
 def _header(path: Path, blob: bytes) -> tuple[dict, dict]:
@@ -161,7 +156,7 @@ def _header(path: Path, blob: bytes) -> tuple[dict, dict]:
         if not ok:
             raise bad(f"tensor {name!r} has no float dtype, shape of at most 2 axes and offsets")
         lo, hi = e["data_offsets"]
-        size = int(np.prod(e["shape"], dtype=np.int64)) * np.dtype(_DTYPES[e["dtype"]]).itemsize
+        size = math.prod(e["shape"]) * np.dtype(_DTYPES[e["dtype"]]).itemsize    # exact: no overflow
         if not 0 <= lo <= hi <= body or hi - lo != size:
             raise bad(f"tensor {name!r} claims bytes {lo}..{hi} of {body}")
     return head, metadata

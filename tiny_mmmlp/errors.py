@@ -5,8 +5,8 @@ Anything a user can cause (a bad file, a wrong flag, an unsupported shape) raise
 wrap their ``main`` in ``exit_on_user_error`` so the sentence is printed to stderr and the
 process exits with status 2. The same wrapper turns what the machine can cause into one
 sentence too: an ``OSError`` (a file in the way of a folder, a read-only or full disk, an
-unreadable file) names the path and the reason, running out of memory says so, and Ctrl-C
-exits 130 without a traceback.
+unreadable file) names the path and the reason, running out of memory says so with advice
+that fits the command (``memory_advice``), and Ctrl-C exits 130 without a traceback.
 """
 from __future__ import annotations
 
@@ -33,8 +33,18 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-def exit_on_user_error(main):
-    """Decorate a CLI ``main(argv=None)``: user, file-system and memory errors print one line, exit 2."""
+MEMORY_ADVICE = "close other programs or use a machine with more memory"
+SIZES_ADVICE = "use smaller sizes (--d-model, --batch-size, --max-len)"      # train's own flags
+
+
+def exit_on_user_error(main=None, *, memory_advice: str = MEMORY_ADVICE):
+    """Decorate a CLI ``main(argv=None)``: user, file-system and memory errors print one line, exit 2.
+
+    ``@exit_on_user_error`` or ``@exit_on_user_error(memory_advice="use smaller sizes (--d-model)")``:
+    what to do when memory runs out is the command's own (only flags that command has).
+    """
+    if main is None:
+        return functools.partial(exit_on_user_error, memory_advice=memory_advice)
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -48,8 +58,7 @@ def exit_on_user_error(main):
                   file=sys.stderr)
             raise SystemExit(2) from None
         except MemoryError:
-            print("error: ran out of memory; use smaller sizes (--d-model, --batch-size, --max-len)",
-                  file=sys.stderr)
+            print(f"error: ran out of memory; {memory_advice}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("\ninterrupted", file=sys.stderr)

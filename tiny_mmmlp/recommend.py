@@ -135,7 +135,7 @@ def _picture(rec, history, recs, path, titles):
     print(f"wrote {draw_rows(rows, path)}")
 
 
-@exit_on_user_error
+@exit_on_user_error(memory_advice="score fewer users at once (--user, or a shorter --users list)")
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.picture and args.users is not None:

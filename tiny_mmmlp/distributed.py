@@ -28,8 +28,9 @@ with dropout > 0 the runs agree statistically, with dropout 0 to rounding.
 
 Output. Rank 0 alone prints, shows progress bars and writes files; the stdout of the other
 ranks goes to /dev/null (their stderr stays, for errors). Ctrl-C reaches every local rank;
-torchrun stops the others with SIGTERM when one fails, and a rank that loses a peer in a
-collective stops with one line on stderr. The last checkpoint written stays.
+torchrun stops the others with SIGTERM when one fails, a rank that loses a peer in a
+collective stops with one line on stderr, and every rank gets SIGTERM when the launcher itself
+dies (even by ``kill -9``: a parent-death signal). The last checkpoint written stays.
 """
 from __future__ import annotations
 
@@ -223,10 +224,12 @@ def setup(backend: str, device: str | None) -> Group:
     one (None: the backend's default). Under torchrun with K > 1 it is the rank's device
     (``--device cuda`` becomes ``cuda:LOCAL_RANK``, and the process group NCCL; the CPU uses
     gloo); stdout is silenced on ranks other than 0 (callers show progress on rank 0 only),
-    and torchrun's SIGTERM becomes ``RankStopped`` (``stop_on_signals``).
+    and torchrun's SIGTERM becomes ``RankStopped`` (``stop_on_signals``). Any worker stops
+    when its launcher dies (``stop_with_launcher``).
     """
     if not launched_by_torchrun():
         return Group(device=device)
+    stop_with_launcher()
     if backend == "numpy":
         raise UserError("--backend numpy runs in one process (it splits each batch over the CPU "
                         "cores itself); under torchrun use --backend torch or --backend triton")
@@ -258,6 +261,49 @@ def setup(backend: str, device: str | None) -> Group:
     return group
 
 
+PR_SET_PDEATHSIG = 1                            # prctl(2), Linux
+_launcher = None                                # the launcher's pid, once stop_with_launcher ran
+
+
+def stop_with_launcher() -> bool:
+    """Ask Linux to send this worker SIGTERM when its parent, the torchrun launcher, dies (even
+    by ``kill -9``), so that ranks never train on alone; a launcher already gone stops it now.
+
+    Returns whether the request took (False off Linux, where nothing changes). torchrun starts
+    its workers from its main thread, so the signal comes only when the launcher itself ends.
+    """
+    global _launcher
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    _launcher = parent
+    if os.getppid() != parent:                  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
+def launcher_gone(wait: float = 0.0) -> bool:
+    """Whether the launcher this worker started under has died (its parent changed), waiting
+    up to ``wait`` seconds: a launcher killed while it has several threads hands its children
+    to a live thread of its own first, so the parent changes a moment after the signal."""
+    import time
+    end = time.monotonic() + wait
+    while _launcher is not None:
+        if os.getppid() != _launcher:
+            return True
+        if time.monotonic() >= end:
+            break
+        time.sleep(0.02)
+    return False
+
+
 def stop_on_signals(group: Group) -> None:
     """Stop this rank once on Ctrl-C (SIGINT) or torchrun's SIGTERM, and only once.
 
@@ -273,6 +319,8 @@ def stop_on_signals(group: Group) -> None:
         if signum == signal.SIGINT:
             group.stopping = True
             raise KeyboardInterrupt
+        if launcher_gone(wait=0.5):
+            raise group.stopped("its launcher (torchrun) died, so this rank stops with it")
         raise group.stopped("torchrun stopped this rank (another rank failed or was interrupted)")
     signal.signal(signal.SIGTERM, on_signal)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:     # a background job keeps it off

@@ -156,3 +156,60 @@ def run(base_run, tmp_path, monkeypatch):
     shutil.copytree(base_run, folder)
     return folder
 
+
+
+# ---- crafted files: peak memory in a child process, zip members written by hand -----------
+
+_PEAK_DRIVER = """\
+import importlib, sys
+from tiny_mmmlp.distributed import peak_memory_mib
+code = 0
+try:
+    importlib.import_module(sys.argv[1]).main(sys.argv[2:])
+except SystemExit as stop:
+    code = stop.code if isinstance(stop.code, int) else 1
+finally:
+    print(f"peak memory {peak_memory_mib()} MiB", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_measured(module: str, argv, cwd, timeout=120) -> tuple[int, str, float]:
+    """Run ``module.main(argv)`` in a child process: (exit code, stderr, its peak memory in MiB)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _PEAK_DRIVER, module, *map(str, argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    last = proc.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("peak memory "), proc.stderr
+    return proc.returncode, proc.stderr, float(last.split()[2])
+
+
+def zip_bytes(members) -> bytes:
+    """A zip archive of ``members``: (name, stored bytes) or (name, raw deflate stream, declared
+    size, crc32). The second kind lets a test declare what a member inflates to without making it."""
+    import struct
+    import zlib
+    body, central = b"", b""
+    for member in members:
+        name = member[0].encode()
+        if len(member) == 2:
+            data, size, crc, method = member[1], len(member[1]), zlib.crc32(member[1]), 0
+        else:
+            (_, data, size, crc), method = member, 8
+        fields = (20, 0, method, 0, 0, crc, len(data), size, len(name), 0)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0, len(body)) + name
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields) + name + data
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(body), 0)
+    return body + central + end
+
+
+def zeros_bomb(header: bytes, n_bytes: int, chunk=2**24) -> bytes:
+    """A raw deflate stream that inflates to ``header`` followed by ``n_bytes`` zero bytes (a
+    multiple of ``chunk``), about 1000 times smaller: one fully flushed block of zeros, repeated."""
+    import zlib
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = first.compress(header) + first.flush(zlib.Z_FULL_FLUSH)
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = block.compress(bytes(chunk)) + block.flush(zlib.Z_FULL_FLUSH)
+    return head + zeros * (n_bytes // chunk) + b"\x03\x00"          # then an empty final block

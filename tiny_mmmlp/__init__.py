@@ -11,7 +11,7 @@ from .config import MMMLPConfig
 from .errors import UserError
 
 __all__ = ["MMMLPConfig", "Recommender", "RunConfig", "UserError", "fit", "load"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name):

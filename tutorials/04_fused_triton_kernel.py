@@ -500,16 +500,13 @@ else:
 #
 # The full matrix (every kernel, the training default and every benchmark shape, float32 and
 # bfloat16, sm_80 and sm_90a) takes several minutes to compile, so it is committed. Its
-# summary before the launch table was tuned, and now:
+# summary:
 
 # %%
 RESULTS = REPO / "benchmarks" / "results"
-for name in ("kernel_resources-before.md", "kernel_resources.md"):
-    path = RESULTS / name
-    if path.exists():
-        lines = path.read_text().splitlines()
-        print(f"--- {name}\n" + "\n".join(lines[6:8]))
 table = RESULTS / "kernel_resources.md"
+if table.exists():
+    print(f"--- {table.name}\n" + "\n".join(table.read_text().splitlines()[6:8]))
 if table.exists():
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in table.read_text().splitlines()
              if line.startswith("| sm_")]
@@ -524,8 +521,8 @@ if CAN_COMPILE and not QUICK:
         assert r[12] == "yes"
 
 # %% [markdown]
-# What changed between the two tables (`tiny_mmmlp/kernels/configs.py` explains each number): no
-# software pipelining (`num_stages=1`), whose extra copies of every tile overflowed shared
+# Why the launch table looks as it does (`tiny_mmmlp/kernels/configs.py` explains each number):
+# no software pipelining (`num_stages=1`), whose extra copies of every tile overflow shared
 # memory in the weight-gradient kernels; more warps for the N-wide token-mixing tiles, so each
 # thread holds fewer values; and matmuls over D in channel mixing that read D in chunks of 64,
 # because a float32 `tl.dot` without tensor cores keeps a whole inner row of each operand in

@@ -1,6 +1,6 @@
-"""The README's first run, timed: where its minutes go, against issue 12's five-minute target.
+"""The README's first run, timed: where its minutes go, against a five-minute target.
 
-    python benchmarks/first_run.py [--data toyshop] [--flags='--epochs 3'] [--keep-cache] [--out first_run.md]
+    python benchmarks/first_run.py [--data toyshop] [--flags='--epochs 3'] [--keep-cache] [--out table.md]
 
 Runs ``python -m tiny_mmmlp.train`` as the README's first command does (no flags: every
 default, the NumPy backend unless torch is asked for) in a child process, into a temporary
@@ -33,7 +33,7 @@ from training_run import read_record  # noqa: E402
 from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 
-TARGET_S = 300.0                                   # issue 12: the default run under 5 minutes
+TARGET_S = 300.0                                   # the default run should end within 5 minutes
 HEADER = re.compile(r"; (\d+) training examples$")
 
 

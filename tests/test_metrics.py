@@ -1,4 +1,4 @@
-"""Ranking metrics against hand-computed cases (DESIGN.md §4: ties count against the target)."""
+"""Ranking metrics against hand-computed cases (metrics.py's protocol: ties count against the target)."""
 import numpy as np
 import pytest
 

@@ -12,7 +12,7 @@ from .metrics import mask_history, metrics_from_ranks, popularity_scores, target
 
 
 def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
-    """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (DESIGN.md §4).
+    """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (the protocol of metrics.py).
 
     mask_history: the other protocol (``metrics.mask_history``): each user's whole history
     (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.

@@ -3,7 +3,7 @@
     python -m tiny_mmmlp.evaluate runs/toyshop-numpy                    # = metrics.json's "test"
     python -m tiny_mmmlp.evaluate runs/toyshop-numpy --data other/folder --mask-history --json m.json
 
-Leave-one-out on the data's users, full ranking over every item (DESIGN.md §4), the same
+Leave-one-out on the data's users, full ranking over every item (the protocol of metrics.py), the same
 evaluation code as training (tiny_mmmlp/evaluate.py). Items are matched by raw id, so the
 data may list them in another order; data with other items is refused.
 """

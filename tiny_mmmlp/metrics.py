@@ -1,4 +1,4 @@
-"""Ranking metrics under full ranking, the protocol of DESIGN.md §4.
+"""Ranking metrics under full ranking, and the evaluation protocol they belong to (docs/results.md).
 
 Protocol: leave-one-out per user (last item = test, second to last = validation, the rest
 = training); every item 1..V is ranked (no sampled negatives); items already in the

@@ -1,7 +1,7 @@
 """SASRec (Kang & McAuley, ICDM 2018): causal self-attention over the item sequence.
 
 We follow RecBole 1.2.1's SASRec (``recbole/model/sequential_recommender/sasrec.py`` and
-``recbole/model/layers.py: TransformerEncoder``), the implementation our README cross-checks
+``recbole/model/layers.py: TransformerEncoder``), the implementation docs/baselines.md cross-checks
 against, in every point that shapes training:
 
     X⁰ = Dropout(LN(E[s] + P))                  learned position embeddings P (N, D)
@@ -14,9 +14,9 @@ LayerNorm + dropout on the input sum, dropout on the attention probabilities, an
 Linear weight, the item embeddings and P drawn from normal(0, 0.02), biases 0. The paper's
 own equation (§III-B) is the pre-LN form x + Dropout(g(LN(x))), and the authors' code adds
 the residual to the normalized input and scales E[s] by sqrt(D); all three variants keep the
-input of every block at unit scale, which our earlier pre-LN version without an input
-LayerNorm did not (std-0.02 embeddings in the residual stream; it learned several times
-slower per epoch than RecBole, see the README's cross-check).
+input of every block at unit scale. Pre-LN blocks fed the std-0.02 embeddings directly,
+without an input LayerNorm, would not, and learn several times slower per epoch than RecBole
+(docs/baselines.md has the cross-check against RecBole).
 
 Paper defaults (§IV-C, for the sparse Amazon sets): D = 50, 2 blocks, 1 head, dropout 0.5,
 N = 50, Adam lr 0.001. Our sequences are left-padded with item 0, so the most recent item

@@ -15,7 +15,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Exercise:
-    module: str       # e.g. "reference.affine"; "kernels.*" lives in the top-level kernels/ folder
+    module: str       # e.g. "reference.affine" or "kernels.gelu" (tiny_mmmlp/kernels/)
     function: str     # e.g. "layernorm_backward", or "AdamW.step"
     points: int
     tutorial: str     # the tutorial and section the exercise follows (tutorials/)

@@ -106,7 +106,7 @@ def mixer_block_forward(x, p, eps=1e-5, ws=FRESH):
     """One mixer block: token mixing, then channel mixing.
 
     x: (B, N, D); p: dict with keys "token.gamma", ..., "token.b2", "channel.gamma", ...,
-    "channel.b4" (the names of DESIGN.md without the "<branch>.blocks.<i>." prefix).
+    "channel.b4" (the names of params.py without the "<branch>.blocks.<i>." prefix).
     Returns (y (B, N, D), cache).
     """
     t_args = [p["token." + k] for k in TOKEN_PARAMS]

@@ -285,7 +285,7 @@ def seed_rows(groups) -> list:
 
 
 def target_lines(args, groups, recs) -> list:
-    """Issue 11's four targets, each judged from the finished runs (``finished_runs``) and the
+    """The comparison's four targets, each judged from the finished runs (``finished_runs``) and the
     scaling records (``scaling_records``), or said to be unmeasured."""
     ndcg = {k: [r["test"]["NDCG@10"] for r in recs] for k, (_, recs) in groups.items() if recs}
     full = {k: len(recs) == len(seeds) for k, (seeds, recs) in groups.items()}
@@ -493,7 +493,7 @@ def write_table(args):
     picture = Path(args.out).with_name(Path(args.out).stem + "-scaling.png")
     if draw_scaling(args, recs, picture):
         s += f"\n![seconds per 1,000 examples against max length, log-log]({picture.name})\n"
-    t = "\n## Targets of issue 11, judged from the rows above\n\n" + "\n".join(target_lines(args, groups, recs)) + "\n"
+    t = "\n## Targets, judged from the rows above\n\n" + "\n".join(target_lines(args, groups, recs)) + "\n"
     each = ("\n## Each run\n\nThe quality rows seed by seed (their columns; modalities as "
             "planned, `id` or `all`).\n\n| set | model | modalities | seed | test HR@10 | test NDCG@10 | "
             "test MRR@10 | masked NDCG@10 | valid NDCG@10 | epochs (best) | s / epoch |\n"

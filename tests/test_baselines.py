@@ -146,7 +146,7 @@ def test_bad_baseline_flags_end_in_one_line_and_exit_2(flags, words):
 
 @pytest.mark.parametrize("model, want", [("mmmlp", 2e-3), ("sasrec", 1e-3), ("gru4rec", 1e-3)])
 def test_each_model_trains_at_its_own_learning_rate_unless_one_is_given(model, want):
-    """--lr is per model like the sizes: MMMLP's won at 2e-3 (quality.md), the baselines keep
+    """--lr is per model like the sizes: MMMLP's is 2e-3 (docs/results.md), the baselines keep
     1e-3; the resolved value is what the run's flags save and the optimizer gets."""
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.train import build_parser, make_config

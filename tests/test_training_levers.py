@@ -1,4 +1,4 @@
-"""Training levers of issue 12: label smoothing, sampled softmax, learning-rate schedule.
+"""Training settings beyond the paper's: label smoothing, sampled softmax, learning-rate schedule.
 
 Each new loss has a float64 gradient check of its hand-written backward, and agrees with
 the torch backend of the same name; the schedule is checked against hand-computed values.

@@ -1,6 +1,6 @@
 """Data-parallel scale-out: training examples per second with 1 and K torchrun processes.
 
-    python benchmarks/ddp_throughput.py --data ../shared/data/amazon/beauty --procs 1,2
+    python benchmarks/ddp_throughput.py --data path/to/beauty --procs 1,2
     python benchmarks/ddp_throughput.py --device cuda --procs 1,8 --per-process-batch 1024
 
 Each configuration is one `torchrun --nproc-per-node K -m tiny_mmmlp.train --epochs E` run;

@@ -1,6 +1,6 @@
 """Peak memory of one evaluation pass on the CPU: the torch backend's score blocks vs one block.
 
-    python benchmarks/eval_memory.py [--data ../shared/data/amazon/beauty --rounds 4]
+    python benchmarks/eval_memory.py [--data path/to/beauty --rounds 4]
     python benchmarks/eval_memory.py --run runs/<a trained MMMLP run folder> --rounds 4
 
 Each measurement is a fresh process (the allocator's state is what is measured): it builds

@@ -1,6 +1,6 @@
 """Recommendation quality on the real Amazon sets, with default settings.
 
-    python benchmarks/quality.py [--data-root ../shared/data/amazon] [--sets scientific,...]
+    python benchmarks/quality.py [--data-root path/to/amazon] [--sets scientific,...]
     python benchmarks/quality.py --sets beauty --seeds 0,1,2 --flags "--epochs 40"  # mean ± std
 
 With --seeds, each row is trained once per seed and reported as mean ± std (population

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="the --seed of both runs (default: 0)")
     p.add_argument("--tolerance", type=float, default=5e-3,
                    help="largest accepted difference of loss, HR@10 and NDCG@10 (default: 0.005)")
+    p.add_argument("--train-flags", default="", metavar="FLAGS",
+                   help="more flags for both runs, e.g. '--d-model 8 --max-len 6' (default: none)")
     p.add_argument("--out", help="also write the markdown table to this path")
     return p.parse_args(argv)
 
@@ -44,7 +47,7 @@ def one_epoch(backend: str, args, work: Path) -> dict:
     out = work / backend
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", args.data, "--backend", backend,
            "--device", args.device, "--modalities", args.modalities, "--seed", str(args.seed),
-           "--epochs", "1", "--no-progress", "--out", str(out)]
+           "--epochs", "1", "--no-progress", "--out", str(out), *shlex.split(args.train_flags)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -61,7 +64,8 @@ def table(runs: list, args, worst: float) -> str:
     torch_run, triton_run = runs
     lines = [f"# One training epoch, fused Triton kernels against PyTorch eager ({args.device})", "",
              f"Command: `python benchmarks/backend_epoch.py --data {args.data} --device {args.device} "
-             f"--modalities {args.modalities} --seed {args.seed}`; "
+             f"--modalities {args.modalities} --seed {args.seed}"
+             f"{' --train-flags ' + shlex.quote(args.train_flags) if args.train_flags else ''}`; "
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node() or 'this machine'}, "
              f"TRITON_INTERPRET={os.environ.get('TRITON_INTERPRET', '0')}.", "",
              "| backend | epoch s | examples/s | loss | valid HR@10 | valid NDCG@10 | test HR@10 | test NDCG@10 | run wall s |",

@@ -129,21 +129,21 @@ def check_flags(args, run) -> dict | None:
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
     resolved on both sides), plus --epochs and --patience, which are the table's budget.
     Returns the finished run's metrics.json (None when the run has not finished)."""
-    from tiny_mmmlp.run_folder import FREE_ON_RESUME, changed_flags
-    from tiny_mmmlp.train import build_parser, make_config, saved_flags
+    from tiny_mmmlp.run_config import FREE_ON_RESUME, flag_name
+    from tiny_mmmlp.run_flags import resolve_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
     if not (out / "compare.json").exists() or not path.exists():
         return None
     metrics = read_record(path)
-    if "args" not in metrics:                    # a record from before runs saved their flags
-        return metrics
+    if not isinstance(metrics.get("settings"), dict):
+        raise UserError(f"{out}: written by an older version of tiny_mmmlp (no settings in its "
+                        f"metrics.json); move it out of --runs-dir")
     cmd, _ = quality_command(args, *run)
-    saved = saved_flags(metrics["args"], metrics["config"])
-    wanted = build_parser().parse_args(cmd[3:])
-    make_config(wanted, metrics["modalities"])   # resolves --model's defaults as train.py does
-    wanted = vars(wanted)
-    changed = changed_flags(saved, wanted, FREE_ON_RESUME - {"epochs", "patience"})
+    saved, wanted = metrics["settings"], resolve_flags(cmd[3:]).to_dict()
+    free = set(FREE_ON_RESUME) - {"epochs", "patience"}
+    changed = [f"{flag_name(k)} {saved.get(k)} -> {v}" for k, v in wanted.items()
+               if k not in free and saved.get(k) != v]
     if changed:
         raise UserError(f"{out}: finished with other flags than this table asks for "
                         f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")

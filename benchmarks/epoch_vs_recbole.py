@@ -41,7 +41,8 @@ from tiny_mmmlp import data
 from tiny_mmmlp.averaging import with_average
 from tiny_mmmlp.backends import make_backend
 from tiny_mmmlp.evaluate import evaluate
-from tiny_mmmlp.train import build_parser, choose_modalities, make_config
+from tiny_mmmlp.run_flags import resolve_flags
+from tiny_mmmlp.train import choose_modalities
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/amazon/scientific"
 
@@ -134,11 +135,11 @@ class TinyMMMLP:
     """Our default training run, set up once; ``epoch(i)`` trains and validates one epoch."""
 
     def __init__(self, data_dir: Path, extra_flags: list):
-        self.args = build_parser().parse_args(["--data", str(data_dir), "--no-progress", *extra_flags])
+        self.args = resolve_flags(["--data", str(data_dir), "--no-progress", *extra_flags])
         a = self.args
         self.ds = data.load(a.data)
         self.modalities = choose_modalities(a.modalities, data.available_modalities(self.ds))
-        self.cfg = make_config(a, self.modalities)
+        self.cfg = a.model_config(self.modalities)
         feats = data.build_features(self.ds, [m for m in self.modalities if m != "id"], progress=False)
         self.split = data.split_leave_one_out(self.ds)
         self.backend = with_average(make_backend(a.backend, self.cfg, self.ds.n_items, feats, a.seed,

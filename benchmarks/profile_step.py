@@ -50,12 +50,13 @@ def profile_numpy(args):
     from tiny_mmmlp import data
     from tiny_mmmlp.averaging import with_average
     from tiny_mmmlp.backends import NumpyBackend
-    from tiny_mmmlp.train import build_parser, choose_modalities, make_config
+    from tiny_mmmlp.run_flags import resolve_flags
+    from tiny_mmmlp.train import choose_modalities
 
-    targs = build_parser().parse_args(["--data", args.data])
+    targs = resolve_flags(["--data", args.data])
     ds = data.load(targs.data)
     mods = choose_modalities(targs.modalities, data.available_modalities(ds))
-    cfg = make_config(targs, mods)
+    cfg = targs.model_config(mods)
     feats = data.build_features(ds, [m for m in mods if m != "id"], progress=False)
     backend = with_average(NumpyBackend(cfg, ds.n_items, feats, 0, targs.lr, targs.weight_decay, shards=1),
                            targs.ema, targs.ema_warmup)             # the default run's average too

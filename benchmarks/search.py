@@ -29,9 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training, stop_on_sigterm  # noqa: E402
-from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
+from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.baselines import MODEL_DEFAULTS  # noqa: E402
-from tiny_mmmlp.config import DEFAULT_CHANGES  # noqa: E402
 
 # model -> lever -> choices; the first choice is that model's default (the base of its
 # ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
@@ -161,8 +160,7 @@ def objective_for(args, has_text, queued):
 def report(study) -> str:
     """Markdown: one row per finished trial, the levers that differ from the base, Δ vs base.
 
-    The base is the trial with the model's defaults; in a study run before a default changed
-    (DEFAULT_CHANGES), the trial with the defaults of the latest time it holds (``eras``).
+    The base is the trial with the model's defaults (none: each row's change is from them).
     """
     import optuna
     model = study.user_attrs.get("model", "mmmlp")
@@ -170,7 +168,7 @@ def report(study) -> str:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     budget = done[0].params["budget"] if done else "40/6"
     is_base = lambda t, base: all(trial_params(t, model)[k] == v for k, v in base.items() if k != "budget")
-    base_t = next((t for base in eras(model) for t in done if is_base(t, base)), None)
+    base_t = next((t for t in done if is_base(t, defaults)), None)
     reference = trial_params(base_t, model) if base_t else defaults
     old = lambda t: stopped_at(t.user_attrs["valid_curve"], 20, 3)
     base, base_old = (base_t.value, old(base_t)[0]) if base_t else (None, None)
@@ -196,24 +194,15 @@ def report(study) -> str:
     return "\n".join(lines)
 
 
-def eras(model: str) -> list:
-    """``model``'s levers' defaults now and before each change of DEFAULT_CHANGES that concerns
-    it, newest first: the last entry is the defaults before any change. Before change i, a
-    field holds its value before the first change of it from i on. A per-model default
-    (max_len, d_model, dropout, lr) changed for MMMLP only: the baselines take theirs from
-    MODEL_DEFAULTS."""
-    defaults = base_of(model)
-    own = lambda k: model == "mmmlp" or k not in MODEL_DEFAULTS["mmmlp"]
-    changed = [(k, v) for k, v in DEFAULT_CHANGES if k in defaults and own(k)]
-    era = lambda i: {**defaults, **dict(reversed(changed[i:]))}
-    return [era(i) for i in range(len(changed), -1, -1)]
-
-
 def trial_params(t, model: str) -> dict:
-    """The lever values a trial ran (or is queued) with. A lever missing from them was added
-    after the trial: it ran at the value of that time (the oldest of ``eras``)."""
+    """The lever values a trial ran (or is queued) with; a study whose trials lack a lever was
+    made by an older version of this search and is refused."""
     given = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
-    return {**eras(model)[-1], **given}
+    missing = sorted(set(base_of(model)) - set(given) - {"budget"})
+    if missing:
+        raise UserError(f"trial {t.number} of the study has no {', '.join(missing)}: the study was made by "
+                        f"an older version of this search; start a new one (--study)")
+    return dict(given)
 
 
 def enqueue_once(study, params: dict):

@@ -147,11 +147,11 @@ def id_only_steps(data_dir, model: str, max_len: int):
     from tiny_mmmlp.averaging import with_average
     from tiny_mmmlp.backends import make_backend
     from tiny_mmmlp.baselines import encoder_settings
-    from tiny_mmmlp.train import build_parser, make_config
-    targs = build_parser().parse_args(["--model", model, "--backend", "torch", "--modalities", "id",
+    from tiny_mmmlp.run_flags import resolve_flags
+    targs = resolve_flags(["--model", model, "--backend", "torch", "--modalities", "id",
                                        "--max-len", str(max_len)])
     ds = data.load(Path(data_dir))
-    cfg = make_config(targs, ["id"])
+    cfg = targs.model_config(["id"])
     enc = None if model == "mmmlp" else encoder_settings(model)
     backend = with_average(make_backend("torch", cfg, ds.n_items, {}, 0, targs.lr, targs.weight_decay,
                                         "cpu", model, enc),

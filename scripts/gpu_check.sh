@@ -31,8 +31,11 @@ case " $missing " in *" numpy "*|*" torch "*|*" triton "*|*" tqdm "*|*" PIL "*)
 if [ $rehearse = 1 ]; then
     export TRITON_INTERPRET=1 MPLBACKEND=Agg
     export TINY_MMMLP_CACHE=${TINY_MMMLP_CACHE:-$(mktemp -d)}
-    results=$(mktemp -d); device=cpu; gpu=rehearsal
-    data=${DATA:-toyshop-tiny}; modalities=${MODALITIES:-id}
+    results=$(mktemp -d); device=cpu; gpu=rehearsal; modalities=${MODALITIES:-id}
+    small="--max-len 6 --d-model 8 --token-hidden 4 --channel-hidden 8 --n-layers 1 --batch-size 32"
+    data=${DATA:-$results/sequences.txt}       # 16 users: the interpreter runs every program in Python
+    [ -n "${DATA:-}" ] || for u in $(seq 1 16); do
+        echo "u$u $(for j in 0 1 2 3 4 5; do printf 'i%d ' $(( (u + 2 * j) % 12 )); done)"; done > "$data"
 else
     unset TRITON_INTERPRET
     export MPLBACKEND=Agg
@@ -43,7 +46,7 @@ else
     for d in ../shared/data/amazon/scientific shared/data/amazon/scientific; do
         [ -z "$data" ] && [ -d "$d" ] && data=$d
     done
-    data=${data:-toyshop}; modalities=${MODALITIES:-all}
+    data=${data:-toyshop}; modalities=${MODALITIES:-all}; small=""
 fi
 $PY -c "import torch, triton; print('gpu_check: torch', torch.__version__, 'triton', triton.__version__)"
 day=$(date +%Y-%m-%d)
@@ -73,7 +76,7 @@ echo "gpu_check: 3/4 kernel benchmark (status so far $status) in $out"
 
 epoch="$results/backend_epoch-$day-$gpu.md"
 timeout 300 $PY benchmarks/backend_epoch.py --data "$data" --device $device --modalities "$modalities" \
-    --out "$epoch" || status=1
+    --train-flags "$small" --out "$epoch" || status=1
 echo "gpu_check: 4/4 one epoch, triton against torch on $data (status so far $status) in $epoch"
 
 echo "gpu_check: finished with status $status; tables: $res $out $epoch"

@@ -110,7 +110,7 @@ def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend
     straight, resumed = read(tmp_path / "a"), read(tmp_path / "b")
     strip = lambda hist: [{k: v for k, v in h.items() if k != "examples_per_s"} for h in hist]
     assert strip(resumed["history"]) == strip(straight["history"])
-    assert resumed["test"] == straight["test"] and straight["args"]["ema"] == 0.9
+    assert resumed["test"] == straight["test"] and straight["settings"]["ema"] == 0.9
     train_main([*SMALL, "--backend", backend, "--out", str(tmp_path / "plain"), "--epochs", "3",
                 "--ema", "0"])
     assert read(tmp_path / "plain")["history"][-1]["valid"] != straight["history"][-1]["valid"]
@@ -149,29 +149,10 @@ def test_a_bad_warm_up_is_refused_in_one_line(tmp_path, capsys, flags):
     assert "--ema-warmup" in err_text and "Traceback" not in err_text and err_text.count("\n") <= 2
 
 
-# a saved run's config as train.py writes it (the sizes saved_flags needs)
-SAVED_CONFIG = {"max_len": 20, "d_model": 64, "token_hidden": 64, "channel_hidden": 128, "n_layers": 2}
-
-
-def test_a_run_saved_with_the_warm_up_as_a_plain_switch_resumes_as_k_10():
-    """--ema-warmup took no value before K: such a record (True) holds the rule it ran, K = 10."""
-    from tiny_mmmlp.train import saved_flags
-    assert saved_flags({"ema": 0.999, "ema_warmup": True}, SAVED_CONFIG)["ema_warmup"] == 10
-    assert saved_flags({"ema": 0.999, "ema_warmup": False}, SAVED_CONFIG)["ema_warmup"] == 0
-
-
-def test_a_record_from_before_the_average_resumes_without_it():
-    """Runs saved before --ema existed, or before it was on by default, trained without it."""
-    from tiny_mmmlp.train import saved_flags
-    old = saved_flags({"lr": 2e-3}, SAVED_CONFIG)
-    assert (old["ema"], old["ema_warmup"]) == (0.0, 0)
-    assert saved_flags({"ema": 0.999}, SAVED_CONFIG)["ema_warmup"] == 0      # before the warm-up
-
-
 def test_the_default_run_averages_with_the_warm_up_and_ema_0_turns_both_off(tmp_path):
     from tiny_mmmlp.config import DEFAULT_EMA, DEFAULT_EMA_WARMUP
     small = [f for f in SMALL if f not in ("--ema", "0.9")]
-    read = lambda out: json.loads((out / "metrics.json").read_text())["args"]
+    read = lambda out: json.loads((out / "metrics.json").read_text())["settings"]
     train_main([*small, "--epochs", "1", "--out", str(tmp_path / "default")])
     train_main([*small, "--epochs", "1", "--ema", "0", "--out", str(tmp_path / "off")])
     train_main([*small, "--epochs", "1", "--ema-warmup", "0", "--out", str(tmp_path / "plain")])

@@ -149,12 +149,9 @@ def test_each_model_trains_at_its_own_learning_rate_unless_one_is_given(model, w
     """--lr is per model like the sizes: MMMLP's is 2e-3 (docs/results.md), the baselines keep
     1e-3; the resolved value is what the run's flags save and the optimizer gets."""
     from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.train import build_parser, make_config
-    args = build_parser().parse_args(["--model", model, "--backend", "torch"])
-    cfg = make_config(args, ["id"])
+    from tiny_mmmlp.run_flags import resolve_flags
+    args = resolve_flags(["--model", model, "--backend", "torch"])
     assert args.lr == want
-    backend = make_backend("torch", cfg, 10, {}, 0, args.lr, 0.0, "cpu", model)
+    backend = make_backend("torch", args.model_config(["id"]), 10, {}, 0, args.lr, 0.0, "cpu", model)
     assert {g["lr"] for g in backend.opt.param_groups} == {want}
-    args = build_parser().parse_args(["--model", model, "--lr", "0.005"])
-    make_config(args, ["id"])
-    assert args.lr == 0.005
+    assert resolve_flags(["--model", model, "--lr", "0.005"]).lr == 0.005

@@ -50,7 +50,7 @@ def package_parsers():
     from tiny_mmmlp.course.__main__ import build_parser as course
     from tiny_mmmlp.data.__main__ import _parser as data
     from tiny_mmmlp.recommend import build_parser as recommend
-    from tiny_mmmlp.train import build_parser as train
+    from tiny_mmmlp.run_flags import build_parser as train
     return {"train": train(), "recommend": recommend(), "course": course(), "data": data()}
 
 
@@ -81,7 +81,7 @@ def test_config_flags_are_described_by_the_config_docstring_once():
     shows that text (one copy of each description)."""
     from dataclasses import fields
 
-    from tiny_mmmlp.train import build_parser
+    from tiny_mmmlp.run_flags import build_parser
     about = field_help()
     assert sorted(about) == sorted(f.name for f in fields(MMMLPConfig))
     assert about["fusion_dim"] == "D_f, width after fusion; 0 means the sum of the branch widths."

@@ -39,20 +39,20 @@ def test_seeds_caps_the_seeds_of_every_model():
 
 
 def test_every_planned_command_is_one_train_py_accepts_with_the_same_budget():
-    from tiny_mmmlp.train import build_parser
+    from tiny_mmmlp.run_flags import resolve_flags
     for flags in ("", "--no-history-bias --weight-decay 0.05"):
         args = SimpleNamespace(data_root="/data", runs_dir="/runs", epochs=60, patience=3, device="",
                                flags=flags)
         for run in compare.plan(["toyshop-tiny"], ["mmmlp", "sasrec", "gru4rec"], compare.SEEDS, ""):
             cmd, out = compare.quality_command(args, *run)
             assert cmd[:3] == [sys.executable, "-m", "tiny_mmmlp.train"]
-            a = build_parser().parse_args(cmd[3:])
+            a = resolve_flags(cmd[3:])
             assert (a.model, a.epochs, a.patience, a.seed) == (run[1], 60, 3, run[3])
             assert a.out == str(out) and out.parent == Path("/runs")
             assert (a.history_bias, a.weight_decay) == ((False, 0.05) if flags else (True, 0.0))
             if run[3] == 0:                              # the memory pass: one epoch of seed 0
                 cmd, out = compare.memory_command(args, *run[:3])
-                m = build_parser().parse_args(cmd[3:])
+                m = resolve_flags(cmd[3:])
                 assert (m.epochs, m.seed, m.overwrite, m.model) == (1, 0, True, run[1])
                 assert m.out == str(out) and out.parent == Path("/runs/memory")
 
@@ -70,14 +70,18 @@ def _fake_run(runs_dir, name, model, mods, seed, ndcg, valid=None):
     if isinstance(valid, float):
         record["valid"] = {"NDCG@10": valid}
     elif valid == "metrics.json":
-        (out / "metrics.json").write_text(json.dumps({"valid": {"NDCG@10": 1.5 * ndcg}, "test": metrics}))
+        from tiny_mmmlp.run_flags import resolve_flags
+        request = SimpleNamespace(data_root="", runs_dir=runs_dir, epochs=60, patience=3, device="", flags="")
+        settings = resolve_flags(compare.quality_command(request, name, model, mods, seed)[0][3:]).to_dict()
+        (out / "metrics.json").write_text(json.dumps({"valid": {"NDCG@10": 1.5 * ndcg}, "test": metrics,
+                                                      "settings": settings}))
     (out / "compare.json").write_text(json.dumps(record))
 
 
 def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scaling(tmp_path):
     args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny",
                            models="mmmlp,sasrec", epochs=60, patience=3, out=str(tmp_path / "compare.md"),
-                           note="", set="beauty")
+                           note="", set="beauty", device="", flags="")
     for seed in range(3):
         _fake_run(args.runs_dir, "toyshop-tiny", "mmmlp", "id", seed, 0.040 + 0.001 * seed,
                   None if seed == 2 else 0.06)
@@ -155,26 +159,20 @@ def test_a_variants_table_has_no_empty_scaling_section(tmp_path):
 
 
 def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path):
-    from tiny_mmmlp.config import DEFAULT_EMA_WARMUP
-    from tiny_mmmlp.train import build_parser, make_config, training_flags
+    from tiny_mmmlp.run_flags import resolve_flags
     args = SimpleNamespace(data_root="", runs_dir=str(tmp_path / "runs"), sets="toyshop-tiny", models="mmmlp",
                            epochs=60, patience=3, out=str(tmp_path / "t.md"), note="", set="beauty",
                            device="", flags="")
     run = ("toyshop-tiny", "mmmlp", "id", 0)
     _fake_run(args.runs_dir, *run, 0.04)
     cmd, out = compare.quality_command(args, *run)
-    ran = build_parser().parse_args(cmd[3:])
-    cfg = make_config(ran, ["id"])
-    metrics = {"valid": {"NDCG@10": 0.05}, "modalities": ["id"], "config": vars(cfg)}
+    ran = resolve_flags(cmd[3:])
+    metrics = {"valid": {"NDCG@10": 0.05}, "modalities": ["id"], "config": ran.model_config(["id"]).to_dict()}
 
     def saved(**changes):
-        (out / "metrics.json").write_text(json.dumps({**metrics, "args": {**training_flags(ran), **changes}}))
+        (out / "metrics.json").write_text(json.dumps({**metrics, "settings": {**ran.to_dict(), **changes}}))
 
-    saved()                                              # the request's own flags: tabled
-    compare.check_flags(args, run)
-    saved(dropout=None)                                  # an older run: its config's dropout
-    compare.check_flags(args, run)
-    saved(ema_warmup=DEFAULT_EMA_WARMUP)                 # what a run at the defaults saves
+    saved()                                              # the request's own settings: tabled
     compare.check_flags(args, run)
     for changes, said in (({"lr": 0.001}, "--lr 0.001 -> 0.002"), ({"epochs": 20}, "--epochs 20 -> 60"),
                           ({"history_bias": False}, "--history-bias False -> True")):

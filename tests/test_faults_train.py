@@ -161,59 +161,31 @@ def test_resume_accepts_the_data_folder_written_another_way(tmp_path, monkeypatc
     assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 2
     write_atomic(tmp_path / "other", good_inter(users=9), good_item())
     rc, _, err = call(train_main, ["--data", "other", *flags, "--resume", "--epochs", "3"], capsys)
-    assert_one_sentence(rc, err, "--data", "shop/ -> other")
+    assert_one_sentence(rc, err, "--data", "shop -> ", "other")
 
 
-@pytest.mark.parametrize("key, old_flags, changed", [
-    ("history_bias", ["--no-history-bias"], "--history-bias False -> True"),
-    ("label_smoothing", ["--label-smoothing", "0"], f"--label-smoothing 0.0 -> {DEFAULT_LABEL_SMOOTHING}")])
-def test_a_checkpoint_from_before_a_lever_resumes_at_its_old_setting(key, old_flags, changed,
-                                                                     tmp_path, capsys):
-    """A checkpoint written before a lever existed holds no such flag or config key: it ran at
-    the lever's old value (SAVED_WITHOUT), so a resume must ask for it, and then continue."""
+def test_resume_refuses_a_data_folder_whose_contents_changed(tmp_path, monkeypatch, capsys):
+    """The same folder and counts, but every user and item renamed (or the interactions
+    changed): the run's data is not this data, so --resume refuses instead of mixing them."""
+    monkeypatch.chdir(tmp_path)
+    write_atomic(tmp_path / "shop", good_inter(), good_item())
+    flags = ["--data", "shop", *MODEL_FLAGS, "--modalities", "id", "--out", "r"]
+    assert call(train_main, flags, capsys)[0] == 0
+    head, *rows = good_inter().splitlines()
+    renamed = "\n".join([head] + ["x" + row.replace("\ti", "\tz") for row in rows]) + "\n"
+    write_atomic(tmp_path / "shop", renamed, good_item().replace("\ni", "\nz"))
+    rc, _, err = call(train_main, [*flags, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, "--resume: the data", "changed since")
+    assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 1
+
+
+def test_a_checkpoint_of_an_older_format_is_refused_saying_what_to_do(tmp_path, capsys):
     out = tmp_path / "old"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", *old_flags], capsys)[0] == 0
-    state = load_checkpoint(out)
-    del state["flags"][key], state["meta"]["config"][key]
-    save_checkpoint(out, state)
+    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1"], capsys)[0] == 0
+    head = json.loads((out / "checkpoint.json").read_text())
+    (out / "checkpoint.json").write_text(json.dumps({**head, "format": "tiny_mmmlp-checkpoint-1"}))
     rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, changed)
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", *old_flags], capsys)
-    assert rc == 0, err
-    assert load_checkpoint(out)["run"]["epoch"] == 2
-
-
-def test_a_checkpoint_from_before_a_flag_resumes_at_the_flags_default(tmp_path, capsys):
-    """A run saved before --ema existed trained without an average (the value before its
-    default changed): a resume at today's default, or one that asks for another average, names
-    the flag instead of failing on the missing average; --ema 0 continues it."""
-    out = tmp_path / "old"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", "--ema", "0"], capsys)[0] == 0
-    state = load_checkpoint(out)
-    del state["flags"]["ema"], state["flags"]["ema_warmup"]
-    save_checkpoint(out, state)
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--ema", "0.9"],
-                      capsys)
-    assert_one_sentence(rc, err, "--ema 0.0 -> 0.9")
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, f"--ema 0.0 -> {DEFAULT_EMA}")
-    assert call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--ema", "0"],
-                capsys)[0] == 0
-
-
-@pytest.mark.parametrize("old_flags, changed", [
-    (["--label-smoothing", "0.1"], f"--label-smoothing 0.1 -> {DEFAULT_LABEL_SMOOTHING}"),
-    (["--lr", "0.001"], f"--lr 0.001 -> {DEFAULT_LR}")])
-def test_a_checkpoint_from_an_older_default_value_resumes_at_it(old_flags, changed, tmp_path, capsys):
-    """A run saved while label smoothing defaulted to 0.1 (or MMMLP's learning rate to 1e-3)
-    holds that value in its flags: a resume at today's defaults names the change, and resumes
-    with the old value asked for."""
-    out = tmp_path / "old"
-    assert call(train_main, [*SMALL, "--out", out, "--epochs", "1", *old_flags], capsys)[0] == 0
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, changed)
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", *old_flags], capsys)
-    assert rc == 0, err
+    assert_one_sentence(rc, err, "older version of tiny_mmmlp", "--overwrite")
 
 
 def test_a_resumed_run_reports_the_peak_memory_of_its_earlier_processes_too(tmp_path, capsys):
@@ -244,27 +216,11 @@ def test_run_peaks_keeps_each_ranks_larger_figure():
     assert run_peaks([900.0], [300.0, 310.0]) == [300.0, 310.0]      # another world size: dropped
 
 
-def test_a_checkpoint_at_the_old_dropout_default_names_it(tmp_path, capsys):
-    """Runs saved before the sizes were resolved into the flags hold None for a size left to
-    its default: the resume reads it from the saved config, so MMMLP's dropout change is named."""
-    from tiny_mmmlp import MMMLPConfig
-    out = tmp_path / "do02"
-    assert call(train_main, [*SMALL, "--out", out, "--dropout", "0.2"], capsys)[0] == 0
-    state = load_checkpoint(out)
-    assert state["flags"]["dropout"] == 0.2                   # saved resolved now
-    state["flags"]["dropout"] = None                          # as an older run saved it
-    save_checkpoint(out, state)
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2"], capsys)
-    assert_one_sentence(rc, err, f"--dropout 0.2 -> {MMMLPConfig().dropout}")
-    rc, _, err = call(train_main, [*SMALL, "--out", out, "--resume", "--epochs", "2", "--dropout", "0.2"], capsys)
-    assert rc == 0, err
-
-
 def test_overwrite_replaces_the_run(run, capsys):
     rc, _, err = call(train_main, [*SMALL, "--out", run, "--overwrite", "--seed", "1"], capsys)
     assert rc == 0, err
     assert_run_intact(run)
-    assert load_checkpoint(run)["flags"]["seed"] == 1 and len(list(run.glob("checkpoint-*.npz"))) == 1
+    assert load_checkpoint(run)["settings"]["seed"] == 1 and len(list(run.glob("checkpoint-*.npz"))) == 1
 
 
 @pytest.mark.parametrize("where", ["file", "parent-file", "read-only", "cannot-make"])
@@ -447,15 +403,15 @@ def test_kill_9_during_writes_then_resume(tmp_path):
 def test_ctrl_c_before_an_epochs_checkpoint_names_the_one_on_disk(tmp_path, monkeypatch, capsys):
     """Ctrl-C after epoch 1 ended but before its checkpoint was written: the message names
     epoch 0, the checkpoint a resume starts from, not the epoch the loop had counted."""
-    import tiny_mmmlp.train as train_module
-    real, saves = train_module.save_checkpoint, []
+    import tiny_mmmlp.training_loop as loop_module
+    real, saves = loop_module.save_checkpoint, []
 
     def save(folder, state):
         saves.append(state["run"]["epoch"])
         if len(saves) == 2:                         # epoch 1's save, about to start
             raise KeyboardInterrupt
         real(folder, state)
-    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    monkeypatch.setattr(loop_module, "save_checkpoint", save)
     rc, out, _ = call(train_main, [*SMALL, "--out", tmp_path / "r", "--epochs", "3"], capsys)
     assert rc == 130 and saves == [0, 1]
     assert "checkpoint after epoch 0 is in" in out and load_checkpoint(tmp_path / "r")["run"]["epoch"] == 0
@@ -471,7 +427,8 @@ def test_ctrl_c_or_kill_exits_naming_the_resume_command(tmp_path, sig, code):
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code and "Traceback" not in stderr
-    assert "--resume" in stdout and "--epochs 500" in stdout and str(out) in stdout
+    assert f"continue with: python -m tiny_mmmlp.train --config {out / 'config.json'} --resume" in stdout
+    assert json.loads((out / "config.json").read_text())["settings"]["epochs"] == 500
     assert load_checkpoint(out)["run"]["epoch"] >= 1
 
 

@@ -84,22 +84,3 @@ def test_every_model_learns_it_through_the_cli(tmp_path, model, backend):
     params = load_model(out)[0]
     beta = [v for k, v in params.items() if k.endswith("history_bias")]
     assert len(beta) == 1 and beta[0].shape == (1,) and beta[0][0] != 0.0   # it was trained
-
-
-def test_a_model_saved_before_the_bias_existed_loads_without_it(tmp_path):
-    """Model files written before history_bias existed have no such config key and no
-    head.history_bias: they must load as the model they were (history_bias False)."""
-    from tiny_mmmlp.checkpoint import load_model, save_model
-    from tiny_mmmlp.recommend import load_trained, recommend
-    from tiny_mmmlp.train import main as train_main
-    assert MMMLPConfig.from_dict({}).history_bias is False
-    assert MMMLPConfig.from_dict(MMMLPConfig().to_dict()).history_bias is True
-    out = tmp_path / "old"
-    train_main(["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--epochs", "1",
-                "--no-progress", "--modalities", "id", "--no-history-bias", "--out", str(out)])
-    params, meta = load_model(out)
-    del meta["config"]["history_bias"]                  # as an older version wrote it
-    save_model(out, params, meta)
-    model, ds, _ = load_trained(out)
-    assert model.cfg.history_bias is False and "head.history_bias" not in model.params
-    assert len(recommend(model, ds.sequences[0][:3], 5)) == 5

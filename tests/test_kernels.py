@@ -30,7 +30,7 @@ if not kernels.is_available(DEVICE):
     pytest.skip(f"Triton kernels cannot run on {DEVICE} (TRITON_INTERPRET was read as unset)",
                 allow_module_level=True)
 DTYPES = [torch.float32] + ([torch.bfloat16] if CUDA else [])
-EXAMPLES = 100 if CUDA else 150   # under the interpreter an example takes 0.05-0.3 s
+EXAMPLES = 100 if CUDA else 60    # under the interpreter an example takes 0.05-0.3 s
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

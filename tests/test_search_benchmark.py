@@ -26,13 +26,13 @@ def test_flags_of_the_base_are_the_old_defaults_and_levers_change_one_flag():
 
 def test_each_model_is_searched_from_its_own_defaults_with_its_own_layer_flag():
     from tiny_mmmlp.baselines import MODEL_DEFAULTS
-    from tiny_mmmlp.train import build_parser
+    from tiny_mmmlp.run_flags import resolve_flags
     for model in ("mmmlp", "sasrec", "gru4rec"):
         base = search.base_of(model)
         for key in ("max_len", "d_model", "dropout", "lr"):
             assert base[key] == MODEL_DEFAULTS[model][key], (model, key)
         flags = search.flags_of(base, model)
-        args = build_parser().parse_args(["--data", "toyshop-tiny", *flags])   # train.py takes them
+        args = resolve_flags(["--data", "toyshop-tiny", *flags])   # train.py takes them
         assert args.model == model
         layers = args.n_layers if model == "mmmlp" else args.encoder_layers
         assert layers == base["n_layers"] and args.lr == base["lr"]
@@ -41,8 +41,7 @@ def test_each_model_is_searched_from_its_own_defaults_with_its_own_layer_flag():
         for lever, changes in search.ablation(model):
             assert lever != "budget" and base[lever] != changes[lever]
             assert set(changes) == ({lever, "label_smoothing"} if lever == "negatives" else {lever})
-            args = build_parser().parse_args(["--data", "toyshop-tiny",
-                                              *search.flags_of({**base, **changes}, model)])
+            args = resolve_flags(["--data", "toyshop-tiny", *search.flags_of({**base, **changes}, model)])
             assert (args.negatives, args.label_smoothing) != (0, 0.0) or lever == "label_smoothing"
 
 
@@ -57,68 +56,37 @@ def test_title_only_copy_keeps_the_text_up_to_the_first_full_stop(tmp_path):
     assert (out / "shop.inter").read_text() == (src / "shop.inter").read_text()
 
 
-def test_a_trial_from_before_the_history_bias_counts_as_without_it():
-    """Studies run before --history-bias became a lever (and the default) hold trials without
-    it: they ran without the bias, they are not the new base, and no run is repeated."""
+def test_a_study_whose_trials_lack_a_lever_is_refused():
+    """A study made by an older version of the search lacks a lever now searched: refused in one
+    sentence, not read as if the lever had today's value."""
     import pytest
     optuna = pytest.importorskip("optuna")
-    from tiny_mmmlp import MMMLPConfig
     base = {**search.base_of("mmmlp"), "budget": "8/8"}
-    assert base["history_bias"] is MMMLPConfig().history_bias is True
-    # that study's base: no bias lever, the other levers at their defaults of the time
-    oldest = {**search.eras("mmmlp")[-1], "budget": "8/8"}
-    assert (oldest["label_smoothing"], oldest["dropout"], oldest["lr"]) == (0.0, 0.2, 0.001)
-    old_params = {k: v for k, v in oldest.items() if k != "history_bias"}
+    old_params = {k: v for k, v in base.items() if k != "history_bias"}
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["mmmlp"][k]) for k in old_params}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
     study = optuna.create_study(direction="maximize")
     study.add_trial(optuna.trial.create_trial(params=old_params, distributions=space, value=0.06,
                                               user_attrs=attrs))
-    old = study.trials[0]
-    assert search.trial_params(old, "mmmlp")["history_bias"] is False
-    search.enqueue_once(study, oldest)                               # the old trial
-    assert len(study.trials) == 1
-    search.enqueue_once(study, base)                                 # the new base is not
-    assert len(study.trials) == 2 and study.trials[1].state.name == "WAITING"
-    row = search.report(study).splitlines()[2]                       # the old trial is the base
-    assert row.startswith("| 0 | (base, budget 8/8) | ")
+    with pytest.raises(search.UserError, match="trial 0 of the study has no history_bias"):
+        search.report(study)
 
 
-def test_the_base_of_a_study_is_its_trial_at_the_latest_defaults_it_holds():
-    """A study run between two default changes (SASRec's screen: bias on, no label smoothing)
-    keeps that trial as its base until it holds a trial at today's defaults."""
+def test_the_base_of_a_study_is_its_trial_at_the_defaults():
     import pytest
     optuna = pytest.importorskip("optuna")
     base = {**search.base_of("sasrec"), "budget": "40/6"}
-    eras = search.eras("sasrec")
-    assert [(e["history_bias"], e["label_smoothing"]) for e in eras] == [(True, 0.2), (True, 0.1),
-                                                                         (True, 0.0), (False, 0.0)]
-    # MMMLP's dropout and learning-rate changes are its own
-    assert {(e["dropout"], e["lr"]) for e in eras} == {(0.5, 0.001)}
-    assert [(e["history_bias"], e["label_smoothing"], e["dropout"], e["lr"]) for e in search.eras("mmmlp")] == [
-        (True, 0.2, 0.4, 0.002), (True, 0.2, 0.4, 0.001), (True, 0.2, 0.2, 0.001), (True, 0.1, 0.2, 0.001),
-        (True, 0.0, 0.2, 0.001), (False, 0.0, 0.2, 0.001)]
     space = {k: optuna.distributions.CategoricalDistribution(search.SPACES["sasrec"][k]) for k in base}
     attrs = {"valid": {"HR@10": 0.11}, "epochs": 8, "valid_curve": [0.05, 0.06], "best_epoch": 2,
              "seconds_per_epoch": 1.0, "peak_rss_gb": 0.5}
     study = optuna.create_study(direction="maximize")
     study.set_user_attr("model", "sasrec")
     for params, value in (({**base, "label_smoothing": 0.0}, 0.0734),
-                          ({**base, "label_smoothing": 0.0, "history_bias": False}, 0.0610)):
+                          ({**base, "history_bias": False}, 0.0610), (base, 0.0755)):
         study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=value,
                                                   user_attrs=attrs))
     rows = search.report(study).splitlines()[2:]
-    assert rows[0].startswith("| 0 | (base, budget 40/6) | ")
-    assert rows[1].startswith("| 1 | history_bias=False | ") and "| -0.0124 |" in rows[1]
-    study.add_trial(optuna.trial.create_trial(params={**base, "label_smoothing": 0.1}, distributions=space,
-                                              value=0.0755, user_attrs=attrs))
-    rows = search.report(study).splitlines()[2:]
     assert rows[2].startswith("| 2 | (base, budget 40/6) | ")
     assert rows[0].startswith("| 0 | label_smoothing=0.0 | ") and "| -0.0021 |" in rows[0]
-    # a default that changed value (label smoothing 0.1 -> 0.2): today's trial becomes the base
-    study.add_trial(optuna.trial.create_trial(params=base, distributions=space, value=0.0770,
-                                              user_attrs=attrs))
-    rows = search.report(study).splitlines()[2:]
-    assert rows[3].startswith("| 3 | (base, budget 40/6) | ")
-    assert rows[2].startswith("| 2 | label_smoothing=0.1 | ") and "| -0.0015 |" in rows[2]
+    assert rows[1].startswith("| 1 | history_bias=False | ") and "| -0.0145 |" in rows[1]

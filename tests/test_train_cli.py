@@ -1,5 +1,6 @@
 """The main job: python -m tiny_mmmlp.train and python -m tiny_mmmlp.recommend."""
 import json
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tiny_mmmlp.errors import UserError
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.train import main as train_main
 from tiny_mmmlp.recommend import main as recommend_main
@@ -130,9 +132,11 @@ def test_evaluation_ranks_a_training_batch_of_users_at_once_by_default(tmp_path,
     """So that the numpy backend's workspaces, sized by training, are not grown by evaluation
     (on toyshop, 512 users at once raised a run's peak memory from 0.95 to 1.39 GiB)."""
     import tiny_mmmlp.train as train
+    import tiny_mmmlp.training_loop as loop
     sizes = []
     real = train.evaluate
-    monkeypatch.setattr(train, "evaluate", lambda *a, **k: sizes.append(a[4]) or real(*a, **k))
+    for module in (train, loop):
+        monkeypatch.setattr(module, "evaluate", lambda *a, **k: sizes.append(a[4]) or real(*a, **k))
     run_train(tmp_path, "--epochs", "1", *extra)
     assert sizes == [want, want]                       # validation, then test
 
@@ -154,24 +158,46 @@ def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch,
     assert run_train(tmp_path / "ok", "--epochs", "1")["epochs"] == 1
 
 
-@pytest.mark.parametrize("given, shown, hidden", [
-    (["--model", "sasrec"], ["--model sasrec"],
-     ["--max-len", "--d-model", "--dropout", "--lr", "--ema-warmup", "--label-smoothing"]),
-    (["--model", "sasrec", "--dropout", "0.2", "--ema", "0"], ["--dropout 0.2", "--ema 0.0"],
-     ["--ema-warmup", "--max-len"]),
-    (["--negatives", "32"], ["--negatives 32"], ["--label-smoothing"]),
-    (["--max-len", "20"], [], ["--max-len"]),                 # MMMLP's own default, given
+@pytest.mark.parametrize("given", [{"model": "sasrec"}, {"model": "sasrec", "dropout": 0.2, "ema": 0.0},
+                                   {"negatives": 32}, {"max_len": 20, "data": "toyshop-tiny"}])
+def test_a_saved_configuration_resolves_to_the_same_run(tmp_path, given):
+    """config.json holds the resolved settings; --config reads them back to the same RunConfig,
+    and the resume line of an interrupted run is that file, resumed."""
+    from tiny_mmmlp.data.atomic import write_text
+    from tiny_mmmlp.run_config import RunConfig, save_config
+    from tiny_mmmlp.run_flags import parse_settings
+    from tiny_mmmlp.train import resume_command
+    cfg = RunConfig.resolve({**given, "out": str(tmp_path)})
+    save_config(tmp_path, cfg, write_text)
+    assert RunConfig.resolve(parse_settings(["--config", str(tmp_path / "config.json")]), flags=True) == cfg
+    assert resume_command(cfg).split()[3:] == ["--config", str(tmp_path / "config.json"), "--resume"]
+
+
+def test_flags_beside_a_saved_configuration_override_it_and_what_derives_from_them(tmp_path):
+    from tiny_mmmlp.data.atomic import write_text
+    from tiny_mmmlp.run_config import RunConfig, save_config
+    from tiny_mmmlp.run_flags import parse_settings
+    save_config(tmp_path, RunConfig.resolve({"lr": 0.01, "seed": 3}), write_text)
+    cfg = RunConfig.resolve(parse_settings(["--config", str(tmp_path), "--model", "sasrec"]), flags=True)
+    assert (cfg.model, cfg.backend, cfg.max_len, cfg.lr, cfg.seed) == ("sasrec", "torch", 50, 1e-3, 3)
+    cfg = RunConfig.resolve(parse_settings(["--config", str(tmp_path), "--seed", "4"]), flags=True)
+    assert (cfg.model, cfg.lr, cfg.seed) == ("mmmlp", 0.01, 4)
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--model", "sasrec", "--fusion-layers", "2"], "--fusion-layers: --model sasrec has no such part"),
+    (["--model", "gru4rec", "--modalities", "id", "--token-hidden", "8"], "--token-hidden: --model gru4rec"),
+    (["--model", "sasrec", "--backend", "numpy"], "--backend numpy: --model sasrec runs on the torch"),
+    (["--config", "/no/such/run"], "/no/such/run: no such run configuration"),
 ])
-def test_the_resume_command_names_only_what_differs_from_the_resolved_defaults(given, shown, hidden):
-    """The interrupted run's 'continue with' line: flags whose defaults depend on --model,
-    --ema or --negatives are left out where they hold those resolved defaults, and the line
-    resumes with the same training flags."""
-    from tiny_mmmlp.train import build_parser, make_config, resume_command, training_flags
-    args = build_parser().parse_args(given)
-    make_config(args, ["id"])
-    line = resume_command(args, "runs/x")
-    assert all(s in line for s in shown) and not any(h in line for h in hidden), line
-    again = build_parser().parse_args(line.split()[3:])
-    make_config(again, ["id"])
-    flags = lambda a: {k: v for k, v in training_flags(a).items() if k not in ("out", "resume")}
-    assert flags(again) == flags(args)
+def test_settings_that_do_nothing_for_the_model_are_refused(flags, words):
+    from tiny_mmmlp.run_config import RunConfig
+    from tiny_mmmlp.run_flags import parse_settings
+    with pytest.raises(UserError, match=re.escape(words)):
+        RunConfig.resolve(parse_settings(flags), flags=True)
+
+
+def test_a_baseline_alone_chooses_the_torch_backend():
+    from tiny_mmmlp.run_config import RunConfig
+    assert RunConfig.resolve({"model": "sasrec"}).backend == "torch"
+    assert RunConfig.resolve({}).backend == "numpy"

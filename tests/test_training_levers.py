@@ -143,26 +143,13 @@ def test_train_cli_takes_the_new_levers(tmp_path):
     train_main([*flags, "--out", str(tmp_path / "a"), "--label-smoothing", "0.1",
                 "--schedule", "cosine", "--warmup-epochs", "0.5"])
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert m["config"]["label_smoothing"] == 0.1 and m["args"]["schedule"] == "cosine"
+    assert m["config"]["label_smoothing"] == 0.1 and m["settings"]["schedule"] == "cosine"
     train_main([*flags, "--out", str(tmp_path / "b"), "--negatives", "16"])   # unsmoothed by default
     m = json.loads((tmp_path / "b" / "metrics.json").read_text())
-    assert (m["config"]["negatives"], m["config"]["label_smoothing"], m["args"]["label_smoothing"]) == (16, 0.0, 0.0)
+    assert (m["config"]["negatives"], m["config"]["label_smoothing"], m["settings"]["label_smoothing"]) == (16, 0.0, 0.0)
     train_main([*flags, "--out", str(tmp_path / "d")])          # the default: smoothed, saved as such
     m = json.loads((tmp_path / "d" / "metrics.json").read_text())
-    assert m["config"]["label_smoothing"] == m["args"]["label_smoothing"] == DEFAULT_LABEL_SMOOTHING
+    assert m["config"]["label_smoothing"] == m["settings"]["label_smoothing"] == DEFAULT_LABEL_SMOOTHING
     with pytest.raises(SystemExit) as err:
         train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
     assert err.value.code == 2
-
-
-def test_a_saved_file_fills_only_its_own_kind_of_missing_key():
-    """as_saved fills a key a file predates with its value before the first change of it; a
-    config (no training flags) must not get the learning rate, flags must."""
-    from tiny_mmmlp.config import DEFAULT_CHANGES, SAVED_WITHOUT, as_saved
-    assert ("lr", 1e-3) in DEFAULT_CHANGES and SAVED_WITHOUT["lr"] == 1e-3
-    assert as_saved({"seed": 3})["lr"] == 1e-3                          # flags from before
-    assert as_saved({"lr": 5e-3})["lr"] == 5e-3                         # what was saved wins
-    config = {k: v for k, v in MMMLPConfig().to_dict().items() if k != "dropout"}
-    filled = as_saved(config, config.keys() | {"dropout"})
-    assert "lr" not in filled and filled["dropout"] == 0.2              # its value before 0.4
-    assert MMMLPConfig.from_dict(config).dropout == 0.2

@@ -54,7 +54,7 @@ CHECKS = {
     "seed": (int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)"),
     "finite_positive": (float, _finite_positive, "a finite positive number"),
     "finite_non_negative": (float, _finite_non_negative, "a finite number >= 0"),
-    "rate": (float, _rate, "a number in [0, 1)"),
+    "rate": (float, _rate, "in [0, 1)"),
     "ema": (float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1"),
     "ema_warmup": (int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
     "bool": (bool, lambda v: True, "true or false"),
@@ -83,7 +83,7 @@ class RunConfig:
     fusion_layers: int = _s(MMMLPConfig.fusion_layers, "model", _ABOUT["fusion_layers"] + " (mmmlp only)",
                             "non_negative")
     fusion_dim: int = _s(MMMLPConfig.fusion_dim, "model", _ABOUT["fusion_dim"] + " (mmmlp only)", "non_negative")
-    dropout: float | None = _s(None, "model", _ABOUT["dropout"].split(";")[0], "rate")
+    dropout: float | None = _s(None, "model", _ABOUT["dropout"].split(" (")[0], "rate")
     label_smoothing: float | None = _s(None, "model", "ε of the full-softmax loss (0.2; 0 with negatives, "
                                        "which it cannot be combined with)", "rate")
     negatives: int = _s(0, "model", _ABOUT["negatives"], "non_negative")
@@ -182,20 +182,26 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     for key in ("encoder_layers", "heads"):
         if key in given and key not in defaults:
             have = " and ".join(m for m in MODELS if key in MODEL_DEFAULTS[m])
-            raise UserError(f"{name(key)}: model {model} has none (only {have})")
-    if model != "mmmlp":
-        ignored = [k for k in ("fusion_layers", "fusion_dim") if k in given]
+            raise UserError(f"{name(key)}: {name('model')} {model} has none (only {have})")
+    if model != "mmmlp":               # a value other than the default would change nothing
+        changed = lambda k: k in given and getattr(cfg, k) != getattr(RunConfig, k)  # noqa: E731
+        ignored = [k for k in ("fusion_layers", "fusion_dim") if changed(k)]
         if cfg.modalities == "id":     # no feature branches to size
-            ignored += [k for k in ("token_hidden", "channel_hidden", "n_layers") if k in given]
+            ignored += [k for k in ("token_hidden", "channel_hidden", "n_layers") if changed(k)]
         if ignored:
-            raise UserError(f"{', '.join(name(k) for k in ignored)}: model {model} has no such part "
+            raise UserError(f"{', '.join(name(k) for k in ignored)}: {name('model')} {model} has no such part "
                             f"(MMMLP's fusion, or feature branches with modalities id); leave it out")
+    if model != "mmmlp" and cfg.modalities != "all" and \
+            "id" not in [m.strip() for m in cfg.modalities.split(",")]:
+        raise UserError(f"{name('modalities')} {cfg.modalities}: {name('model')} {model} always reads "
+                        f"item IDs, so the list must include id")
     backend = cfg.backend or ("numpy" if model == "mmmlp" else "torch")
     data = cfg.data
     if ":" not in data and data not in BUILT_IN and Path(data).exists():
         data = str(Path(data).resolve())          # saved absolute: the run folder can move
     if model != "mmmlp" and backend == "numpy":
-        raise UserError(f"{name('backend')} numpy: model {model} runs on the torch or triton backend")
+        raise UserError(f"{name('backend')} numpy: {name('model')} {model} runs on the torch or triton "
+                        f"backend")
     if "ema_warmup" in given and cfg.ema == 0 and cfg.ema_warmup:
         raise UserError(f"{name('ema_warmup')}: an {name('ema')} of 0 turns the average off, so there is "
                         f"no decay to warm up")
@@ -203,6 +209,9 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     cfg = replace(cfg, backend=backend, data=data, **filled,
                   ema_warmup=cfg.ema_warmup if cfg.ema_warmup is not None else
                   (DEFAULT_EMA_WARMUP if cfg.ema else 0))
+    if cfg.warmup_epochs > cfg.epochs:
+        raise UserError(f"{name('warmup_epochs')} {cfg.warmup_epochs}: longer than the run "
+                        f"({name('epochs')} {cfg.epochs}); give at most that many epochs")
     if cfg.heads and cfg.d_model % cfg.heads:
         raise UserError(f"{name('heads')} {cfg.heads}: must divide {name('d_model')} {cfg.d_model}")
     try:

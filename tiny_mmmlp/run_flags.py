@@ -69,3 +69,8 @@ def parse_settings(argv=None) -> dict:
     given = vars(build_parser().parse_args(argv))
     config = given.pop("config", None)
     return override(load_config(config), given) if config else given
+
+
+def resolve_flags(argv) -> "RunConfig":
+    """The RunConfig that ``python -m tiny_mmmlp.train ARGV`` trains with (benchmarks use it)."""
+    return RunConfig.resolve(parse_settings(argv), flags=True)

@@ -26,7 +26,7 @@ from .averaging import with_average
 from .backends import make_backend
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .data.atomic import write_text
-from .errors import UserError, exit_on_user_error
+from .errors import SIZES_ADVICE, UserError, exit_on_user_error
 from .evaluate import evaluate, popularity_metrics
 from .model_file import fingerprints
 from .plots import plot_training_curves
@@ -172,7 +172,7 @@ def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, mod
     return result
 
 
-@exit_on_user_error
+@exit_on_user_error(memory_advice=SIZES_ADVICE)
 def main(argv=None):
     from .run_flags import parse_settings
     cfg = RunConfig.resolve(parse_settings(argv), flags=True)

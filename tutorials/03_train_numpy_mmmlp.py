@@ -55,7 +55,8 @@ from tiny_mmmlp.metrics import metrics_from_ranks, target_ranks
 from tiny_mmmlp.recommend import recommend
 from tiny_mmmlp.reference import MMMLP, AdamW
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
-from tiny_mmmlp.train import build_parser, train
+from tiny_mmmlp.run_flags import resolve_flags
+from tiny_mmmlp.train import fit
 
 QUICK = os.environ.get("TINY_MMMLP_QUICK") == "1"
 REAL = "amazon2018:Luxury_Beauty"               # tutorial 02, section 2
@@ -86,7 +87,7 @@ def show(fig, name):
 #
 # MMMLP reads the last $N$ items of a user in several **modalities**: the item-ID embedding
 # $E[v]$, and a trainable projection of each frozen feature table (text, image, category,
-# brand on toyshop; text, image, categories, brand on Amazon). Each modality runs through its own mixer blocks (the **Feature Mixer
+# brand on toyshop-tiny; text, image, categories, brand on Amazon). Each modality runs through its own mixer blocks (the **Feature Mixer
 # Layer**), the branches are concatenated along the features and projected
 # (**fusion**), more mixer blocks follow (**Fusion Mixer Layer**), and the last position
 # scores every item (**Prediction Layer**):
@@ -268,11 +269,11 @@ assert max(h["NDCG@10"] for h in history) > popular["NDCG@10"]
 # NDCG@10 and, by default, a moving average of the weights that it evaluates and keeps (`--ema
 # 0.999 --ema-warmup 3`, `tiny_mmmlp/averaging.py`: θ̄ ← d_t θ̄ + (1 − d_t) θ after every step t,
 # with d_t = min(0.999, (1 + t) / (3 + t)) so that early on θ̄ does not lean on the initial
-# weights; it smooths out the last steps' noise); its `train(args)` returns the metrics it
+# weights; it smooths out the last steps' noise); its `fit(cfg)` returns the metrics it
 # writes to `metrics.json`. So its figures are not the loop's above. We call it
 # four times with the same settings and seed, changing only `--modalities`:
 # ID only; ID + text; ID + image; and all modalities (ID, image, text, and the side fields:
-# category and brand on toyshop, categories and brand on Amazon). The image features come
+# category and brand on toyshop-tiny, categories and brand on Amazon). The image features come
 # from EfficientNet-Lite0 when the `image` extra is installed, else from the hand-made
 # encoder (tutorial 02, section 5).
 
@@ -284,10 +285,10 @@ runs = {}
 ablation = [("ID only", "id"), ("+ text", "id,text"), ("+ image", "id,image"), ("all", "all")]
 ablation = [(label, m) for label, m in ablation if all(b in ("id", "all") or b in feats for b in m.split(","))]
 for label, modalities in ablation:
-    args = build_parser().parse_args(common + ["--modalities", modalities,
-                                               "--out", str(OUT / "runs" / modalities.replace(",", "-")),
-                                               "--overwrite"])  # a rerun of this notebook replaces its runs
-    runs[label] = train(args)
+    cfg_run = resolve_flags(common + ["--modalities", modalities,
+                                      "--out", str(OUT / "runs" / modalities.replace(",", "-")),
+                                      "--overwrite"])   # a rerun of this notebook replaces its runs
+    runs[label] = fit(cfg_run)
     print()
 for label, r in runs.items():
     print(f"{label:8s} test HR@10 {r['test']['HR@10']:.4f}  NDCG@10 {r['test']['NDCG@10']:.4f}  "

@@ -287,9 +287,12 @@ def test_nothing_is_left_after_a_grade_or_a_time_out(kit, tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_nothing_is_left_when_the_grader_is_stopped(kit, tmp_path, signum):
     pids, scratch, env = spawning_kit(kit, tmp_path)
+    # a parallel test worker (or a shell's background job) starts children with SIGINT ignored:
+    # give the grader the default action back, as a terminal's Ctrl-C finds it
     grader = subprocess.Popen([sys.executable, "-I", "-m", "tiny_mmmlp.course", "grade", str(kit),
                                "--exercises", "2", "--examples", "3"], env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

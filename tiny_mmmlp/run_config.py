@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .baselines import MODEL_DEFAULTS, MODELS
+from .data import image_encoders, text as text_features
+from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
 from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
 from .errors import UserError
@@ -71,6 +73,12 @@ class RunConfig:
                    "a folder of RecBole atomic files, or a sequence file", "text")
     modalities: str = _s("all", "data", "comma-separated branches to use, e.g. id,text,image, or 'all' "
                          "(every one the data has)", "text")
+    pictures: bool = _s(False, "data", "Amazon sources: also fetch one picture per item (once, into the cache)",
+                        "bool")
+    max_download_mb: int = _s(MAX_DOWNLOAD_MB, "data", "Amazon sources: refuse a raw file larger than this "
+                              "many MB", "positive")
+    image_encoder: str = _s(image_encoders.DEFAULT, "data", image_encoders.HELP, "text")
+    text_encoder: str = _s(text_features.DEFAULT, "data", text_features.HELP, "text")
     # model
     model: str = _s("mmmlp", "model", "mmmlp, or a baseline: sasrec (Kang & McAuley 2018) or gru4rec "
                     "(Hidasi et al. 2016), which run on the torch backend and read feature modalities "

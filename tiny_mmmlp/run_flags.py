@@ -20,7 +20,7 @@ from .run_config import CHECKS, GROUPS, PER_MODEL, RunConfig, flag_name, load_co
 PROG = "python -m tiny_mmmlp.train"
 DESCRIPTION = ("Train MMMLP (or a baseline), evaluate it with full ranking over every item "
                "(leave-one-out, the test metrics of the best validation epoch), and save the run.")
-STORE_TRUE = ("mask_history", "resume", "overwrite", "no_progress")
+STORE_TRUE = ("pictures", "mask_history", "resume", "overwrite", "no_progress")
 
 
 def _text_to(kind, what):

@@ -62,14 +62,16 @@ def fit(cfg: RunConfig) -> dict:
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
-        ds = data.load(cfg.data)
+        ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
+                       max_download_mb=cfg.max_download_mb)
         modalities = choose_modalities(cfg.modalities, data.available_modalities(ds))
         model_cfg = cfg.model_config(modalities)
-        widths = data.modality_widths(ds)
+        encoders = {"image_encoder": cfg.image_encoder, "text_encoder": cfg.text_encoder}
+        widths = data.modality_widths(ds, **encoders)
         check_memory(model_cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], cfg.batch_size,
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
-                                    progress=not cfg.no_progress and group.is_main)
+                                    progress=not cfg.no_progress and group.is_main, **encoders)
     split = data.split_leave_one_out(ds)
     if len(split.valid_target) == 0:
         raise UserError(f"{cfg.data}: no user has 3 or more items, so no user can be validated "

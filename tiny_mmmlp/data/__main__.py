@@ -17,6 +17,7 @@ import sys
 from ..cli import OneLineParser, non_negative_int, positive_int
 from ..errors import exit_on_user_error
 from .amazon_source import MAX_DOWNLOAD_MB, parse_source
+from . import image_encoders, text
 from .load import SOURCES
 
 
@@ -24,12 +25,8 @@ CACHE_HELP = ("where generated and downloaded data sets and feature tables are k
               "(default: $TINY_MMMLP_CACHE or ~/.cache/tiny_mmmlp)")
 
 
-IMAGE_ENCODER_HELP = ("how pictures become features: auto (efficientnet-lite0 when the image extra is "
-                      "installed, else handmade), handmade, efficientnet-lite0, or a sentence-transformers "
-                      "image model name such as clip-ViT-B-32 (needs the network once) (default: auto)")
-TEXT_ENCODER_HELP = ("how titles become features: auto (the bundled MiniLM when the text extra is installed, "
-                     "else hashed-bow), minilm, hashed-bow, or any sentence-transformers model name "
-                     "(needs the network once) (default: auto)")
+IMAGE_ENCODER_HELP = image_encoders.HELP + " (default: auto)"
+TEXT_ENCODER_HELP = text.HELP + " (default: auto)"
 
 
 def add_source_arguments(p) -> None:

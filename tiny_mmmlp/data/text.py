@@ -29,6 +29,8 @@ from . import sentence_models
 HASH_DIM = 512
 ENCODERS = ("auto", "minilm", "hashed-bow")        # or any sentence-transformers model name
 DEFAULT = "auto"
+HELP = ("how titles become features: auto (the bundled MiniLM when the text extra is installed, else "
+        "hashed-bow), minilm, hashed-bow, or any sentence-transformers model name (needs the network once)")
 _WORD = re.compile(r"[a-z0-9]+")
 
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from ..cli import OneLineParser, non_negative_int, positive_int
-from ..errors import exit_on_user_error
+from ..errors import UserError, exit_on_user_error
 from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from . import image_encoders, text
 from .load import SOURCES
@@ -59,8 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     add_source_arguments(f)
     f.add_argument("--modalities", default=None, help="comma-separated names (default: all)")
 
-    c = sub.add_parser("convert", help="raw Amazon reviews + metadata -> RecBole atomic folder")
-    c.add_argument("--reviews", required=True, help="2018 JSON(.gz) or 2023 JSONL(.gz) reviews")
+    c = sub.add_parser("convert", help="raw Amazon reviews + metadata, or a CSV/TSV of interactions -> "
+                                       "RecBole atomic folder")
+    given = c.add_mutually_exclusive_group(required=True)
+    given.add_argument("--reviews", help="2018 JSON(.gz) or 2023 JSONL(.gz) reviews")
+    given.add_argument("--interactions", help="a CSV or TSV with a header naming user_id, item_id and "
+                                              "(optionally) timestamp columns, as pandas writes it")
     c.add_argument("--meta", default=None, help="metadata: 2018 JSON, 2014 Python literals, 2023 JSONL")
     c.add_argument("--out", required=True, help="output folder (written atomically)")
     c.add_argument("--name", default=None, help="data set name (default: the folder name)")
@@ -99,6 +103,11 @@ def main(argv=None) -> int:
                                     image_encoder=args.image_encoder, text_encoder=args.text_encoder)
             for name, table in tables.items():
                 print(f"{name:14s} {table.shape[0]:,} x {table.shape[1]}")
+    elif args.command == "convert" and args.interactions:
+        from .interactions_table import convert_table
+        if args.meta:
+            raise UserError("--meta goes with --reviews; a CSV of interactions has no metadata file")
+        print(convert_table(args.interactions, args.out, name=args.name, kcore=args.kcore))
     elif args.command == "convert":
         from .amazon_raw import convert
         summary = convert(args.reviews, args.meta, args.out, name=args.name, kcore=args.kcore)

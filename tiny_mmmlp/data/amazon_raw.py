@@ -167,8 +167,9 @@ def read_metadata(path: Path, wanted: set | None = None) -> dict:
 
 def convert(reviews, meta, out, name: str | None = None, kcore: int | None = None) -> str:
     """Convert raw files into ``out/<name>.inter`` + ``.item``; returns a one-line summary."""
+    from .safe_names import check_name
     reviews, out = Path(reviews), Path(out)
-    name = name or out.name
+    name = check_name(name or out.name)
     triples = read_reviews(reviews)
     user_index, item_index = {}, {}
     users = np.array([user_index.setdefault(u, len(user_index)) for u, _, _ in triples], dtype=np.int64)

@@ -174,11 +174,26 @@ def find_images(folder: Path, item_ids: list) -> list:
     return [None] + [found.get(safe_stem(i)) for i in item_ids]
 
 
+def _refuse_other_kinds(path: Path, first: str) -> None:
+    """A file given as a sequence file that is something else is named, not misread."""
+    from .interactions_table import looks_like_table
+    head = first.lstrip("\ufeff")
+    if any(f.split(":", 1)[-1] in ("token", "token_seq", "float", "float_seq")
+           for f in head.split("\t") if ":" in f):
+        raise UserError(f"{path}: a RecBole atomic file (field:type headers), not a sequence file; give "
+                        f"the folder that holds it as --data")
+    if looks_like_table(head):
+        raise UserError(f"{path}: a table of interactions with a header, not a sequence file; convert it "
+                        f"once with: python -m tiny_mmmlp.data convert --interactions {path} --out FOLDER")
+
+
 def load_sequence_file(path: Path, kcore=None) -> Dataset:
     """Load the plain ``user item item ...`` format (one user a line, items in time order)."""
     path = Path(path)
     users, items, times, user_tokens, item_tokens = [], [], [], {}, {}
     for number, text in iter_lines(path):
+        if number == 1:
+            _refuse_other_kinds(path, text)
         tokens = text.split()
         if not tokens:
             continue

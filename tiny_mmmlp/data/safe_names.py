@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ..errors import UserError
+
 _SAFE = re.compile(r"[A-Za-z0-9_,][A-Za-z0-9_.,-]{0,79}")
 
 
@@ -26,3 +28,13 @@ def safe_stem(name: str) -> str:
     if _SAFE.fullmatch(name) and not name.startswith("h-"):
         return name
     return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """A data set name given by the user (it becomes ``<out>/<name>.inter``): refused in one
+    sentence unless it is a plain file stem (no path separator, no ``..``, not hidden)."""
+    name = str(name)
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise UserError(f"{flag} {name!r}: must be a plain name (no '/', no leading '.'), as the data "
+                        f"set's files are named <name>.inter and <name>.item inside the output folder")
+    return name

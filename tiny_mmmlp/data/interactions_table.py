@@ -1,0 +1,130 @@
+"""A plain CSV or TSV of interactions, with an ordinary header, into a RecBole atomic folder.
+
+    python -m tiny_mmmlp.data convert --interactions events.csv --out data/shop --kcore 5
+
+The file is what pandas' ``to_csv`` writes: a header line, then one interaction a line. The
+delimiter (comma, tab or semicolon) is read from the header. The user and item columns are
+found by name (``user_id``/``user``/``userId``/``reviewerID``/``customer_id`` and
+``item_id``/``item``/``itemId``/``asin``/``product_id``), the time column, if any, likewise
+(``timestamp``/``time``/``ts``/``unixReviewTime``/``date``: a number, or an ISO date);
+without one, file order is the order of purchases. Quoted fields, a UTF-8 byte-order mark and
+CRLF line ends are read as such. Every problem names the file and line.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .kcore import kcore_mask
+from .recbole import write_atomic_files
+from .textfile import iter_lines
+
+USER_COLUMNS = ("user_id", "user", "userid", "reviewerid", "customer_id", "visitor_id", "session_id")
+ITEM_COLUMNS = ("item_id", "item", "itemid", "asin", "product_id", "parent_asin", "movie_id")
+TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date", "datetime", "event_time")
+MAX_FIELD = 1000                   # characters in one id: longer is not an id
+MAX_TIME = 1e13                    # seconds (or milliseconds) since 1970: larger is not a time
+
+
+def sniff_delimiter(header: str) -> str | None:
+    """The delimiter of a header line: tab, comma or semicolon (the most frequent), or None."""
+    counts = {d: header.count(d) for d in ("\t", ",", ";")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else None
+
+
+def looks_like_table(header: str) -> bool:
+    """Whether a first line is a header of named columns that include a user and an item."""
+    delimiter = sniff_delimiter(header)
+    if delimiter is None:
+        return False
+    names = [n.strip().strip('"').lower() for n in header.lstrip("\ufeff").split(delimiter)]
+    return any(n in USER_COLUMNS for n in names) and any(n in ITEM_COLUMNS for n in names)
+
+
+def _column(names: list, wanted: tuple, path: Path, what: str, required: bool = True) -> int | None:
+    found = [i for i, n in enumerate(names) if n.lower() in wanted]
+    if len(found) > 1:
+        raise UserError(f"{path} line 1: more than one {what} column ({', '.join(names[i] for i in found)}); "
+                        f"keep one")
+    if not found and required:
+        raise UserError(f"{path} line 1: no {what} column (found {', '.join(names) or 'nothing'}; name it "
+                        f"one of {', '.join(wanted[:3])})")
+    return found[0] if found else None
+
+
+def _time(text: str, path: Path, number: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise UserError(f"{path} line {number}: time {text[:40]!r} is neither a number nor an ISO "
+                            f"date") from None
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
+    if not math.isfinite(value) or abs(value) > MAX_TIME:
+        raise UserError(f"{path} line {number}: time {text[:40]!r} is out of range (seconds since 1970)")
+    return value
+
+
+def read_table(path) -> list:
+    """[(user, item, time)] of the file, in file order (time: the file position without a time column)."""
+    path = Path(path)
+    lines = iter_lines(path)
+    first = next(lines, None)
+    if first is None or not first[1].strip():
+        raise UserError(f"{path}: empty; a header line (user_id,item_id,timestamp) and rows are expected")
+    header = first[1].lstrip("\ufeff")
+    delimiter = sniff_delimiter(header)
+    if delimiter is None:
+        raise UserError(f"{path} line 1: no comma, tab or semicolon; a header such as "
+                        f"user_id,item_id,timestamp is expected")
+    names = [n.strip() for n in next(csv.reader([header], delimiter=delimiter))]
+    if any(":" in n for n in names):
+        raise UserError(f"{path} line 1: a RecBole atomic file (field:type headers); give its folder as "
+                        f"--data instead of converting it")
+    user = _column(names, USER_COLUMNS, path, "user")
+    item = _column(names, ITEM_COLUMNS, path, "item")
+    when = _column(names, TIME_COLUMNS, path, "time", required=False)
+    rows = []
+    for number, text in lines:
+        if not text.strip():
+            continue
+        fields = next(csv.reader([text], delimiter=delimiter))
+        if len(fields) != len(names):
+            raise UserError(f"{path} line {number}: {len(fields)} fields, the header has {len(names)}")
+        u, i = fields[user].strip(), fields[item].strip()
+        if not u or not i:
+            raise UserError(f"{path} line {number}: empty {'user' if not u else 'item'} id")
+        if len(u) > MAX_FIELD or len(i) > MAX_FIELD:
+            raise UserError(f"{path} line {number}: an id of over {MAX_FIELD} characters")
+        rows.append((u, i, _time(fields[when], path, number) if when is not None else float(len(rows))))
+    if not rows:
+        raise UserError(f"{path}: a header but no interactions")
+    return rows
+
+
+def convert_table(path, out, name: str | None = None, kcore: int | None = None) -> str:
+    """Write ``<out>/<name>.inter`` (and an id-only ``.item``) from a CSV/TSV; returns a summary."""
+    from .safe_names import check_name
+    out = Path(out)
+    name = check_name(name or out.name, "--name")
+    rows = read_table(path)
+    if kcore and kcore > 1:
+        user_index, item_index = {}, {}
+        users = np.array([user_index.setdefault(u, len(user_index)) for u, _, _ in rows], dtype=np.int64)
+        items = np.array([item_index.setdefault(i, len(item_index)) for _, i, _ in rows], dtype=np.int64)
+        rows = [r for r, keep in zip(rows, kcore_mask(users, items, kcore)) if keep]
+        if not rows:
+            raise UserError(f"{path}: no interactions left after the {kcore}-core filter")
+    items = sorted({i for _, i, _ in rows})
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic_files(out, name, rows, [(i,) for i in items], [("item_id", "token")])
+    users = len({u for u, _, _ in rows})
+    return f"{out}: {users} users, {len(items)} items, {len(rows)} interactions (name {name})"

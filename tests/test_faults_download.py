@@ -39,6 +39,7 @@ def bomb() -> bytes:
 
 class Files(BaseHTTPRequestHandler):
     files: dict = {}
+    ranges = "ignore"    # how a Range request is answered: ignore (200), whole-206, 416-total, 416-none
 
     def log_message(self, *args):
         pass
@@ -48,7 +49,19 @@ class Files(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        self.send_response(200)
+        if self.headers.get("Range") and Files.ranges != "ignore":
+            if Files.ranges == "whole-206":          # a 206 that ignores the range asked for
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes 0-{len(body) - 1}/{len(body)}")
+            else:                                    # 416: "nothing past what you have"
+                self.send_response(416)
+                if Files.ranges == "416-total":
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        else:
+            self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -66,6 +79,7 @@ def server():
     Files.files = {"/raw/r.json.gz": gzip.compress(reviews.encode()), "/raw/m.json.gz": gzip.compress(meta.encode()),
                    "/img/0.jpg": png("red"), "/img/1.jpg": png("blue"), "/img/2.jpg": bomb(),
                    "/img/3.jpg": b"<html>no</html>", "/img/4.jpg": png("green")}
+    Files.ranges = "ignore"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield base
@@ -164,3 +178,58 @@ def test_a_url_urllib_cannot_open_is_one_sentence(tmp_path, capsys):
     rc, _, err = call(data_main, ["download", "--reviews-url", "notaurl", "--meta-url", "alsonot",
                                   "--out", tmp_path / "shop", "--retry-wait", "0", "--quiet"], capsys)
     assert_one_sentence(rc, err, "notaurl")
+
+
+# ---- range replies, bodies that are not what they claim ------------------------------------
+
+def _partial_download(out: Path, body: bytes, keep: int) -> Path:
+    """``out/raw/r.json.gz.part`` holding the first ``keep`` bytes of ``body`` (an interrupted run)."""
+    (out / "raw").mkdir(parents=True)
+    part = out / "raw" / "r.json.gz.part"
+    part.write_bytes(body[:keep])
+    return part
+
+
+@pytest.mark.parametrize("ranges", ["whole-206", "416-total", "416-none"])
+def test_a_range_reply_that_does_not_fit_the_part_file_starts_over(ranges, server, tmp_path, capsys):
+    out = tmp_path / "shop"
+    body = Files.files["/raw/r.json.gz"]
+    part = _partial_download(out, body, 20)
+    Files.ranges = ranges
+    rc, stdout, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
+    assert rc == 0, err
+    assert (out / "raw" / "r.json.gz").read_bytes() == body and not part.exists()
+    assert "10 interactions" in stdout                       # not 20 of them, nor a cut file
+
+
+def test_a_416_for_a_complete_part_file_finishes_it(server, tmp_path, capsys):
+    out = tmp_path / "shop"
+    body = Files.files["/raw/r.json.gz"]
+    _partial_download(out, body, len(body))
+    Files.ranges = "416-total"
+    rc, stdout, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
+    assert rc == 0 and "10 interactions" in stdout, err
+    assert (out / "raw" / "r.json.gz").read_bytes() == body
+
+
+def test_a_body_that_turns_to_junk_is_deleted_so_a_rerun_fetches_it(server, tmp_path, capsys):
+    out = tmp_path / "shop"
+    good = Files.files["/raw/r.json.gz"]
+    Files.files["/raw/r.json.gz"] = gzip.compress(gzip.decompress(good) + b"x" * 5000 + b"\n")
+    rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
+    assert_one_sentence(rc, err, "r.json.gz line 11", "rerun fetches it again")
+    assert not (out / "raw" / "r.json.gz").exists()
+    Files.files["/raw/r.json.gz"] = good
+    rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
+    assert rc == 0, err
+
+
+def test_a_picture_followed_by_junk_is_refused_and_removed(server, tmp_path, capsys):
+    Files.files["/img/0.jpg"] = png("red") + bytes(3 << 20)
+    out = tmp_path / "shop"
+    rc, _, err = download(server, out, capsys)
+    assert rc == 0, err
+    first = out / "images" / f"{safe_stem(HOSTILE[0])}.jpg"
+    assert not first.exists()
+    assert "bytes after the image" in (out / "images" / "failed.tsv").read_text()
+    assert (out / "images" / "B01.jpg").is_file()              # the honest pictures are kept

@@ -42,6 +42,7 @@ PATHS = {
 URLS = {release: tuple(f"{HOME}/{p}" for p in paths) for release, paths in PATHS.items()}
 RETRYABLE_HTTP = {408, 429, 500, 502, 503, 504}
 PICTURE_MAX_BYTES = 20 << 20      # a product picture larger than 20 MB is refused
+PICTURE_SLACK_BYTES = 1 << 20     # and one larger than twice its raw pixels plus this (metadata)
 
 
 class FetchError(Exception):
@@ -80,6 +81,17 @@ def _refuse(url: str, part: Path, size: int, max_bytes: int) -> None:
     raise TooLarge(f"{url}: {size:,} bytes, more than the limit of {max_bytes:,}", status=None)
 
 
+def _content_range(response_or_error) -> tuple[int | None, int | None]:
+    """(first byte, total size) from a ``Content-Range`` header (``bytes A-B/N`` or ``bytes */N``)."""
+    header = (response_or_error.headers.get("Content-Range") or "").strip()
+    unit, _, spec = header.partition(" ")
+    if unit != "bytes":
+        return None, None
+    span, _, total = spec.partition("/")
+    start = span.split("-")[0]
+    return (int(start) if start.isdigit() else None), (int(total) if total.isdigit() else None)
+
+
 def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes: int | None) -> None:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
@@ -89,15 +101,30 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes:
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
-        if err.code == 416 and offset:      # the .part file already holds everything
-            os.replace(part, dest)
-            return
+        if err.code == 416 and offset:      # nothing past the .part: complete only if the sizes agree
+            _, total = _content_range(err)
+            err.close()
+            if total == offset:
+                os.replace(part, dest)
+                return
+            part.unlink(missing_ok=True)      # the .part is not a prefix of this file: start over
+            return _fetch_once(url, dest, timeout, progress, max_bytes)
         raise
     with response:
-        if response.status != 206:
+        total = None
+        if response.status == 206:
+            start, total = _content_range(response)
+            if start != offset:              # a range other than the one asked for: never append it
+                part.unlink(missing_ok=True)
+                if offset == 0:
+                    raise http.client.HTTPException(f"the server sent bytes from {start}, not from 0")
+                response.close()
+                return _fetch_once(url, dest, timeout, progress, max_bytes)
+        else:
             offset = 0                       # server ignored Range: start over
         length = response.headers.get("Content-Length")
-        total = offset + int(length) if length is not None else None
+        if total is None and length is not None and length.isdigit():
+            total = offset + int(length)
         if max_bytes is not None and total is not None and total > max_bytes:
             _refuse(url, part, total, max_bytes)
         with open(part, "ab" if offset else "wb") as f, \
@@ -111,8 +138,12 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes:
                     _refuse(url, part, written, max_bytes)
                 f.write(chunk)
                 bar.update(len(chunk))
-    if total is not None and part.stat().st_size < total:
-        raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+    size = part.stat().st_size
+    if total is not None and size > total:   # more than the server said the file holds
+        part.unlink(missing_ok=True)
+        raise http.client.HTTPException(f"the server sent {size:,} bytes of a {total:,}-byte file")
+    if total is not None and size < total:
+        raise http.client.IncompleteRead(b"", total - size)
     os.replace(part, dest)
 
 
@@ -167,14 +198,28 @@ def _fetch_picture(item: str, url: str, folder: Path, retries: int, retry_wait: 
         fetch(url, dest, retries, retry_wait, timeout, progress=False, max_bytes=PICTURE_MAX_BYTES)
         with Image.open(dest) as im:
             im.verify()
+            width, height, bands = im.width, im.height, len(im.getbands())
+        bound = 2 * width * height * bands + PICTURE_SLACK_BYTES
+        if dest.stat().st_size > bound:
+            raise _Oversized(f"{dest.stat().st_size:,} bytes for a {width}x{height} picture "
+                             f"(at most {bound:,}: bytes after the image)")
         return None
     except FetchError as err:
         return str(err)
+    except _Oversized as err:
+        if existed:
+            return f"{dest.name} was already there and holds {err} (left in place)"
+        dest.unlink(missing_ok=True)
+        return f"not a picture alone: {err}"
     except Exception as err:  # noqa: BLE001 - a bad picture is recorded, never fatal
         if existed:                  # not ours: never delete a file this run did not create
             return f"{dest.name} was already there and is not a readable picture (left in place)"
         dest.unlink(missing_ok=True)
         return f"not a readable picture ({type(err).__name__})"
+
+
+class _Oversized(Exception):
+    """A picture file larger than its decoded pixels can explain."""
 
 
 def picture_path(folder: Path, item: str, url: str) -> Path:
@@ -236,16 +281,29 @@ def run_download(args) -> None:
     meta_url = args.meta_url or URLS[args.release][1].format(category=args.category)
     out = Path(args.out)
     raw = out / "raw"
-    files = []
+    files, created = [], []
     for url in (reviews_url, meta_url):
         dest = raw / safe_stem(Path(url.split("?")[0]).name)
         existed = dest.exists()
+        created.append(not existed)
         try:
             files.append(fetch(url, dest, args.retries, args.retry_wait, args.timeout, not args.quiet))
         except FetchError as err:
             raise UserError(f"could not download {err} (after {args.retries} tries; rerun to resume).") from None
         check_raw_file(dest, url, created=not existed)
-    print(convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None))
+    try:
+        summary = convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None)
+    except UserError as err:              # a raw file that is not what it should be past its start
+        bad = [f for f in files if f"{f} line " in str(err)]       # its content, not a filter's result
+        for f in bad:
+            if created[files.index(f)]:
+                f.unlink(missing_ok=True)
+        if not bad:
+            raise
+        what = ("it was deleted, so a rerun fetches it again" if created[files.index(bad[0])]
+                else "it was not fetched by this run: delete it and rerun to fetch it again")
+        raise UserError(f"{str(err).rstrip('.')}; {what}.") from None
+    print(summary)
     if not args.no_images:
         fetched, failed = fetch_pictures(out, args.max_images, args.workers, args.retries,
                                          args.retry_wait, args.timeout, progress=not args.quiet)

@@ -41,11 +41,23 @@ CONVERT_FAULTS = {
     "nan-time": (json.dumps({**REVIEW, "unixReviewTime": "nan"}).encode() + b"\n", "unixReviewTime"),
     "inf-time": (b'{"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1e999}\n', "unixReviewTime"),
     "missing-field": (json.dumps({"reviewerID": "A1"}).encode() + b"\n", "line 1"),
+    "400-digit-time": (json.dumps({**REVIEW, "unixReviewTime": int("9" * 400)}).encode() + b"\n", "unixReviewTime"),
+    "400-digit-time-2023": (json.dumps({"user_id": "A1", "parent_asin": "B01", "timestamp": int("9" * 400)})
+                            .encode() + b"\n", "timestamp"),
+    "400-digit-time-2014": (b"{'reviewerID': 'A1', 'asin': 'B01', 'unixReviewTime': " + b"9" * 400 + b"}\n",
+                            "unixReviewTime"),
+    "400-digit-time-csv": (b"user_id,parent_asin,rating,timestamp\nA1,B01,5," + b"9" * 400 + b"\n", "line 2"),
+    "5000-digit-integer": (b'{"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1, "helpful": '
+                           + b"7" * 5000 + b"}\n", "line 1"),
+    "whitespace-variant-ids": (b'{"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1}\n'
+                               b'{"reviewerID": "A1 ", "asin": "B02", "unixReviewTime": 2}\n', "line 2"),
+    "line-over-the-cap": (gzip.compress(b'{"reviewerID": "' + b"A" * (3 << 20) + b'"}\n'), "line 1"),
 }
 
 
 @pytest.mark.parametrize("case", list(CONVERT_FAULTS))
-def test_convert_bad_reviews(case, tmp_path, capsys):
+def test_convert_bad_reviews(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_LINE_BYTES", 1 << 20)     # 1 MiB lines here
     blob, word = CONVERT_FAULTS[case]
     reviews = tmp_path / "reviews.json"
     if blob is not None:
@@ -162,6 +174,13 @@ DESCRIBE_FAULTS = {
     "float-seq-too-big": (lambda f: write_atomic(f, good_inter(), good_item(
         extra_header="\tv:float_seq", extra=lambda i: "\t1 1e300" if i == 0 else "\t1 2")), "d.item line 2"),
     "not-utf8": (lambda f: (f.mkdir(parents=True), (f / "d.inter").write_bytes(b"user_id:token\xff\n")), "UTF-8"),
+    "two-item-id-columns": (lambda f: write_atomic(f, "user_id:token\titem_id:token\titem_id:token\nu\ti1\ti2\n"),
+                            "d.inter line 1"),
+    "two-title-columns": (lambda f: write_atomic(f, good_inter(), good_item(
+        extra_header="\ttitle:token_seq", extra=lambda i: "\tother")), "d.item line 1"),
+    "empty-user-id": (lambda f: write_atomic(f, good_inter().replace("u3\t", " \t", 1)), "user_id is empty"),
+    "empty-item-id": (lambda f: write_atomic(f, good_inter(), good_item().replace("i4\t", "\t", 1)),
+                      "d.item line 6"),
     "no-such-source": (lambda f: None, "no such data set"),
 }
 
@@ -226,3 +245,83 @@ def test_bad_data_flags(argv, word, tmp_path, monkeypatch, capsys):
     rc, _, err = call(data_main, argv, capsys)
     assert_one_sentence(rc, err, word)
     assert not list(tmp_path.iterdir())
+
+
+# ---- each file read as what it is, bounded, and its numbers checked ------------------------
+
+def test_a_byte_order_mark_is_dropped_in_every_reader(tmp_path, capsys):
+    bom = "\ufeff"
+    folder = write_atomic(tmp_path / "data", bom + good_inter(), bom + good_item())
+    rc, out, err = call(data_main, ["describe", folder], capsys)
+    assert rc == 0 and "items         10" in out, err
+    (tmp_path / "r.json").write_text(bom + (FIXTURES / "reviews_2018.json").read_text(), encoding="utf-8")
+    rc, _, err = call(data_main, ["convert", "--reviews", tmp_path / "r.json", "--out", tmp_path / "o"], capsys)
+    assert rc == 0, err
+    sequences = tmp_path / "seq.txt"
+    sequences.write_text(bom + "u1 i1 i2 i3\nu2 i2 i3 i1\n", encoding="utf-8")
+    from tiny_mmmlp.data.load import load_sequence_file
+    assert load_sequence_file(sequences).user_ids == ["u1", "u2"]
+
+
+def test_a_one_line_gz_bomb_stays_small(tmp_path):
+    """400 KB of gzip that inflates to 400 MB of one line: refused at 64 MiB, well under 500 MB."""
+    from faults import run_measured, zeros_bomb
+    deflate = zeros_bomb(b'{"reviewerID": "', 400 << 20)
+    (tmp_path / "r.json.gz").write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + deflate
+                                         + bytes(8))        # a wrong trailer: never reached
+    rc, err, peak = run_measured("tiny_mmmlp.data.__main__", ["convert", "--reviews", "r.json.gz",
+                                                             "--out", "out"], cwd=tmp_path)
+    assert_one_sentence(rc, err.replace(err.rstrip().splitlines()[-1], ""), "r.json.gz line 1")
+    assert peak < 500, f"peak memory {peak} MiB"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gzip_stream_that_inflates_too_far_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_LINE_BYTES", 1 << 16)
+    line = json.dumps({**REVIEW, "note": " " * 4000}) + "\n"
+    (tmp_path / "r.json.gz").write_bytes(gzip.compress((line * 400).encode()))     # about 150 times
+    monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_GZIP_RATIO", 20)
+    rc, _, err = call(data_main, ["convert", "--reviews", tmp_path / "r.json.gz", "--out", tmp_path / "o"], capsys)
+    assert_one_sentence(rc, err, "r.json.gz line", "inflates")
+
+
+def test_titles_are_cut_before_either_encoder(monkeypatch):
+    from tiny_mmmlp.data import sentence_models, text
+    title = "word " * 200000                                    # a megabyte of title
+    cut = text.encode_texts([title, "short"], progress=False, encoder="hashed-bow")
+    assert np.array_equal(cut, text.hashed_bow([title[:text.MAX_TITLE_CHARS], "short"]))
+    seen = []
+
+    class Model:
+        def encode(self, texts, **_):
+            seen.extend(texts)
+            return np.ones((len(texts), 3), np.float32)
+
+    monkeypatch.setattr(sentence_models, "load_model", lambda *a, **k: Model())
+    monkeypatch.setattr(sentence_models, "width", lambda model: 3)
+    text.encode_texts([title, "short"], progress=False, encoder="some-sentence-model")
+    assert [len(t) for t in seen] == [text.MAX_TITLE_CHARS, 5]
+
+
+def _cached_table(cache: Path) -> Path:
+    [path] = (cache / "features").glob("*colour*.npy")
+    return path
+
+
+def test_a_feature_cache_of_the_wrong_shape_is_rebuilt_and_nan_refused(tmp_path, capsys):
+    folder = write_atomic(tmp_path / "data", good_inter(), good_item())
+    cache = tmp_path / "cache"
+    argv = ["features", folder, "--modalities", "colour", "--cache-dir", cache]
+    rc, _, err = call(data_main, argv, capsys)
+    assert rc == 0, err
+    path = _cached_table(cache)
+    good = np.load(path)
+    np.save(path, np.ones((3, 2), np.float32))                  # the wrong shape: rebuilt
+    rc, _, err = call(data_main, argv, capsys)
+    assert rc == 0, err
+    assert np.array_equal(np.load(path), good)
+    bad = good.copy()
+    bad[2, 0] = np.nan
+    np.save(path, bad)
+    rc, _, err = call(data_main, argv, capsys)
+    assert_one_sentence(rc, err, path.name, "NaN")

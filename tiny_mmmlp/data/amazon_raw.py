@@ -29,13 +29,16 @@ from .kcore import kcore_mask
 from .recbole import write_atomic_files
 from .textfile import iter_lines
 
+MAX_SECONDS = 1e13       # seconds since 1970: a timestamp beyond it is a damaged number
+
 
 def parse_object(text: str, path: Path, number: int) -> dict:
     """One line as a dict: JSON first, then a Python literal (2014 metadata)."""
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        why = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+    except (ValueError, RecursionError) as err:      # ValueError: also an integer of over 4300 digits
+        why = (f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError)
+               else "nested too deeply" if isinstance(err, RecursionError) else "a number too long to read")
         try:
             obj = ast.literal_eval(text)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -58,13 +61,41 @@ def _token(value, path: Path, number: int, field: str) -> str:
 def _seconds(value, scale: float, path: Path, number: int, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"{path} line {number}: {field} is a {type(value).__name__}; expected a number.")
+    shown = _shown(value)
     try:
         seconds = float(value) / scale
     except ValueError:
-        raise UserError(f"{path} line {number}: {field} {value!r} is not a number.") from None
-    if not math.isfinite(seconds):
-        raise UserError(f"{path} line {number}: {field} {value!r} is not a finite number.")
+        raise UserError(f"{path} line {number}: {field} {shown} is not a number.") from None
+    except OverflowError:                             # an integer too large for a float
+        seconds = math.inf
+    if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+        raise UserError(f"{path} line {number}: {field} {shown} is not a finite number of "
+                        f"seconds since 1970 (at most {MAX_SECONDS:.0e}).")
     return seconds
+
+
+def _shown(value) -> str:
+    """``value`` for an error sentence: its first 40 characters (an integer's digits counted)."""
+    if isinstance(value, int) and abs(value).bit_length() > 13000:   # str() refuses over 4300 digits
+        return "(an integer of thousands of digits)"
+    text = str(value) if isinstance(value, int) else repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text):,} characters)"
+
+
+class _Spellings:
+    """Ids as read (whitespace collapsed): two spellings that collapse to one id are refused."""
+
+    def __init__(self, path: Path):
+        self.path, self.seen = path, {}
+
+    def __call__(self, value, number: int, field: str) -> str:
+        token = _token(value, self.path, number, field)
+        raw = str(value)
+        first = self.seen.setdefault(token, raw)
+        if first != raw:
+            raise UserError(f"{self.path} line {number}: {field} {raw[:40]!r} differs from "
+                            f"{first[:40]!r} only in white space; make each id one spelling.")
+        return token
 
 
 def _read_csv_reviews(path: Path, lines, header: str) -> list:
@@ -75,6 +106,7 @@ def _read_csv_reviews(path: Path, lines, header: str) -> list:
         raise UserError(f"{path} line 1: the CSV header lacks {', '.join(missing)} (found {header!r}).")
     u, i, t = (names.index(f) for f in ("user_id", "parent_asin", "timestamp"))
     out = []
+    user_id, item_id = _Spellings(path), _Spellings(path)
     for number, text in lines:
         if not text.strip():
             continue
@@ -82,7 +114,7 @@ def _read_csv_reviews(path: Path, lines, header: str) -> list:
         if len(row) != len(names):
             raise UserError(f"{path} line {number}: has {len(row)} comma-separated fields but the "
                             f"header has {len(names)}.")
-        out.append((_token(row[u], path, number, "user_id"), _token(row[i], path, number, "parent_asin"),
+        out.append((user_id(row[u], number, "user_id"), item_id(row[i], number, "parent_asin"),
                     _seconds(row[t], 1000.0, path, number, "timestamp")))
     return out
 
@@ -90,6 +122,7 @@ def _read_csv_reviews(path: Path, lines, header: str) -> list:
 def read_reviews(path: Path) -> list:
     """``(user, item, seconds)`` triples in file order, from a 2014/2018 or 2023 review file."""
     out = []
+    user_id, item_id = _Spellings(path), _Spellings(path)
     lines = iter_lines(path)
     for number, text in lines:
         if number == 1 and text.startswith("user_id,"):
@@ -99,13 +132,13 @@ def read_reviews(path: Path) -> list:
         r = parse_object(text, path, number)
         try:
             if "reviewerID" in r:
-                out.append((_token(r["reviewerID"], path, number, "reviewerID"),
-                            _token(r["asin"], path, number, "asin"),
+                out.append((user_id(r["reviewerID"], number, "reviewerID"),
+                            item_id(r["asin"], number, "asin"),
                             _seconds(r["unixReviewTime"], 1.0, path, number, "unixReviewTime")))
             else:
                 item = r.get("parent_asin") or r["asin"]
-                out.append((_token(r["user_id"], path, number, "user_id"),
-                            _token(item, path, number, "parent_asin"),
+                out.append((user_id(r["user_id"], number, "user_id"),
+                            item_id(item, number, "parent_asin"),
                             _seconds(r["timestamp"], 1000.0, path, number, "timestamp")))
         except KeyError:
             raise UserError(f"{path} line {number}: a review needs reviewerID, asin and "

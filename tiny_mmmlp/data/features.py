@@ -143,6 +143,26 @@ def _build_one(ds, name: str, progress: bool, encoders: dict) -> np.ndarray:
     return tokens.multi_hot(ds.item_fields[name], ftype)
 
 
+def _read_cached(path: Path, rows: int) -> np.ndarray | None:
+    """A cached table of ``rows`` rows, or None (unreadable, or the wrong shape or type: rebuilt).
+
+    Its header is read first (memory-mapped), so a table of the wrong shape is never read
+    whole; a table holding NaN or inf is refused, naming the file.
+    """
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        if (not isinstance(mapped, np.ndarray) or mapped.dtype != np.float32 or mapped.ndim != 2
+                or mapped.shape[0] != rows or mapped.shape[1] < 1):
+            return None
+        table = np.array(mapped)
+    except NPY_ERRORS:
+        return None
+    if not np.isfinite(table).all():
+        raise UserError(f"{path}: the cached feature table holds NaN or inf; delete the file and "
+                        f"rerun to rebuild it.")
+    return table
+
+
 def build_features(ds, modalities=None, cache_dir=None, progress: bool = True,
                    image_encoder: str = image_encoders.DEFAULT, text_encoder: str = text.DEFAULT) -> dict:
     """Feature tables ``{name: (V + 1, d) float32}``, row 0 zeros; ``None`` means all available.
@@ -175,11 +195,10 @@ def build_features(ds, modalities=None, cache_dir=None, progress: bool = True,
             continue
         path = folder / f"{safe_stem(ds.name)}-{safe_stem(name)}-{_fingerprint(ds, name, encoders)}.npy"
         if path.is_file():
-            try:
-                out[name] = np.load(path, allow_pickle=False)
+            cached = _read_cached(path, ds.n_items + 1)
+            if cached is not None:
+                out[name] = cached
                 continue
-            except NPY_ERRORS:
-                pass  # unreadable cache entry: rebuild it
         table = _build_one(ds, name, progress, encoders).astype(np.float32)
         table[0] = 0.0
         save_npy(path, table)

@@ -86,6 +86,8 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
         id_col = [f for f, _ in item_header].index("item_id")
         item_tokens = {}
         for row, number in zip(item_rows, item_numbers):
+            if not row[id_col].strip():
+                raise UserError(f"{item_path} line {number}: the item_id is empty.")
             if row[id_col] in item_tokens:
                 raise UserError(f"{item_path} line {number}: item {row[id_col]!r} is listed twice.")
             item_tokens[row[id_col]] = len(item_tokens)
@@ -95,6 +97,9 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
     users, items, times, dropped = [], [], [], 0
     for row, number in zip(rows, numbers):
         token = row[i_col]
+        if not token.strip() or not row[u_col].strip():
+            raise UserError(f"{inter_path} line {number}: the {'item_id' if not token.strip() else 'user_id'} "
+                            f"is empty.")
         if item_tokens is not None:
             if token not in item_tokens:
                 if strict:

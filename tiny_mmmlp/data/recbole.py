@@ -38,6 +38,10 @@ def read_atomic(path: Path, required: tuple[str, ...]) -> tuple[list, list, list
                             f"type one of {', '.join(FIELD_TYPES)}.")
         header.append((name, ftype))
     names = [name for name, _ in header]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UserError(f"{path} line 1: the header names {', '.join(twice)} more than once; "
+                        f"keep one column of each name.")
     missing = [name for name in required if name not in names]
     if missing:
         raise UserError(f"{path} line 1: header lacks the column(s) {', '.join(missing)} "

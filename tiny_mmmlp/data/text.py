@@ -32,6 +32,10 @@ DEFAULT = "auto"
 HELP = ("how titles become features: auto (the bundled MiniLM when the text extra is installed, else "
         "hashed-bow), minilm, hashed-bow, or any sentence-transformers model name (needs the network once)")
 _WORD = re.compile(r"[a-z0-9]+")
+# a title is cut to this many characters before either encoder sees it: the encoders' memory
+# grows with the text's length (a 60 MB title once took 9.8 GB), and MiniLM reads only its
+# first 256 word pieces anyway
+MAX_TITLE_CHARS = 2000
 
 
 def minilm_path() -> Path | None:
@@ -81,6 +85,7 @@ def hashed_bow(texts: list, dim: int = HASH_DIM) -> np.ndarray:
     """(n, dim) float32: signed hashing of words, log(1 + tf), rows L2-normalized."""
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for row, text in enumerate(texts):
+        text = text[:MAX_TITLE_CHARS] if isinstance(text, str) else ""
         for word in _WORD.findall(text.lower()):
             h = zlib.crc32(word.encode("utf-8"))
             out[row, h % dim] += 1.0 if (h >> 16) & 1 else -1.0
@@ -92,7 +97,7 @@ def hashed_bow(texts: list, dim: int = HASH_DIM) -> np.ndarray:
 def encode_texts(texts: list, progress: bool = True, batch_size: int = 64,
                  encoder: str | None = DEFAULT) -> np.ndarray:
     """(n, d) float32 embeddings of ``texts``; empty strings get zero rows."""
-    texts = [t if isinstance(t, str) else "" for t in texts]
+    texts = [t[:MAX_TITLE_CHARS] if isinstance(t, str) else "" for t in texts]
     chosen = resolve(encoder)
     if chosen == "hashed-bow":
         if (encoder or DEFAULT) == "auto":

@@ -9,6 +9,14 @@ from typing import Iterator
 from ..errors import UserError
 
 
+# one line of a data file is at most this long (a review or product record is a few KB; a
+# one-line file that inflates without end is refused before it fills memory)
+MAX_LINE_BYTES = 64 << 20
+# a gzip stream that inflates to more than this many times its compressed size, past the first
+# MAX_LINE_BYTES, is refused: review and metadata JSON compresses 5 to 20 times
+MAX_GZIP_RATIO = 1000
+
+
 def open_binary(path: Path):
     """Open ``path`` for reading bytes, transparently un-gzipping gzip files (by their magic bytes)."""
     path = Path(path)
@@ -28,20 +36,44 @@ def first_bytes(path: Path, n: int) -> bytes:
         return b""
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+def _compressed_read(f) -> int | None:
+    """Bytes read so far from the file under a gzip stream, or None for a plain file."""
+    raw = getattr(f, "fileobj", None)
+    try:
+        return raw.tell() if raw is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def iter_lines(path: Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for every line of ``path`` (1-based, newline stripped).
 
-    Bytes that are not UTF-8 raise ``UserError`` naming the file, line and column.
+    Bytes that are not UTF-8 raise ``UserError`` naming the file, line and column; a UTF-8 byte
+    order mark at the start is dropped; a line longer than ``max_line_bytes``, or a gzip
+    stream that inflates more than ``MAX_GZIP_RATIO`` times, is refused before it is read whole.
     """
+    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
     with open_binary(path) as f:
         try:
-            for number, raw in enumerate(f, start=1):
+            number, inflated = 0, 0
+            while raw := f.readline(max_line_bytes + 1):
+                number += 1
+                inflated += len(raw)
+                if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                    raise UserError(f"{path} line {number}: longer than {max_line_bytes:,} bytes; "
+                                    f"a data file holds one record a line.")
+                packed = _compressed_read(f)
+                if packed is not None and inflated > max_line_bytes and inflated > MAX_GZIP_RATIO * max(packed, 1):
+                    raise UserError(f"{path} line {number}: the gzip stream inflates over "
+                                    f"{MAX_GZIP_RATIO} times its size; it is not a data file.")
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
                     raise UserError(
                         f"{path} line {number}: byte 0x{raw[err.start]:02x} at column "
                         f"{err.start + 1} is not valid UTF-8 (save the file as UTF-8).") from None
+                if number == 1:
+                    text = text.removeprefix("\ufeff")
                 yield number, text.rstrip("\r\n")
         except (OSError, EOFError, zlib.error) as err:  # truncated or corrupt gzip stream
             raise UserError(f"{path}: cannot be read ({err}).") from None

@@ -221,3 +221,14 @@ def load_checkpoint(folder, reader: str = "--resume: ") -> dict:
     if not isinstance(state, dict):
         raise UserError(f"{reader}{path} is not a readable checkpoint (its state is not a mapping)")
     return state
+
+
+def saved_epoch(folder) -> int | None:
+    """The epoch of the checkpoint in ``folder`` as its checkpoint.json records it (no arrays
+    read), or None when there is none or it cannot be read: what a stopped run tells its user."""
+    try:
+        head = json.loads(read_regular(Path(folder) / CHECKPOINT_FILE, MAX_JSON_BYTES).decode("utf-8"))
+        epoch = head["state"]["run"]["epoch"]
+    except (UserError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return epoch if type(epoch) is int else None

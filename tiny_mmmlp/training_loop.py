@@ -13,7 +13,7 @@ import time
 from tqdm import tqdm
 
 from . import data, distributed
-from .checkpoint import save_checkpoint
+from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
 from .evaluate import evaluate
 from .metrics import METRIC_NAMES
@@ -101,6 +101,8 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
                   flush=True)
             checkpoint()
     except (KeyboardInterrupt, distributed.RankStopped) as stop:
+        # a stop deferred until a checkpoint was complete arrives before on_disk is updated
+        on_disk = {"epoch": (saved_epoch(out) if group.is_main else None) or on_disk["epoch"]}
         print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
               f"continue with: {continue_with}")
         raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None

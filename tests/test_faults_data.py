@@ -325,3 +325,17 @@ def test_a_feature_cache_of_the_wrong_shape_is_rebuilt_and_nan_refused(tmp_path,
     np.save(path, bad)
     rc, _, err = call(data_main, argv, capsys)
     assert_one_sentence(rc, err, path.name, "NaN")
+
+
+def test_negatives_above_the_item_count_are_refused_and_ten_items_warned(tmp_path, monkeypatch, capsys):
+    from faults import MODEL_FLAGS
+    from tiny_mmmlp.train import main as train_main
+    monkeypatch.chdir(tmp_path)
+    folder = write_atomic(tmp_path / "data", good_inter(), good_item())          # 10 items
+    argv = ["--data", folder, "--modalities", "id", *MODEL_FLAGS]
+    rc, _, err = call(train_main, [*argv, "--negatives", "11", "--out", tmp_path / "r1"], capsys)
+    assert_one_sentence(rc, err, "--negatives 11", "10 items")
+    assert not (tmp_path / "r1").exists()
+    with pytest.warns(UserWarning, match="HR@10 is 1.0"):
+        rc, _, err = call(train_main, [*argv, "--negatives", "10", "--out", tmp_path / "r2"], capsys)
+    assert rc == 0, err

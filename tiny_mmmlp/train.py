@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def fit(cfg: RunConfig) -> dict:
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
                        max_download_mb=cfg.max_download_mb)
+        if cfg.negatives > ds.n_items:
+            raise UserError(f"--negatives {cfg.negatives}: {ds.name} has only {ds.n_items} items; "
+                            f"use at most {ds.n_items} (or 0 for the full softmax)")
+        if ds.n_items <= 10 and group.is_main:
+            warnings.warn(f"{ds.name} has only {ds.n_items} items, so HR@10 and NDCG@10 rank every item "
+                          f"in the top 10 (HR@10 is 1.0 whatever the model); use more items to compare models.")
         modalities = choose_modalities(cfg.modalities, data.available_modalities(ds))
         model_cfg = cfg.model_config(modalities)
         encoders = {"image_encoder": cfg.image_encoder, "text_encoder": cfg.text_encoder}

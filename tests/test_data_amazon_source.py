@@ -94,6 +94,8 @@ class Shop(BaseHTTPRequestHandler):
         start = int(rng.split("=")[1].split("-")[0]) if rng else 0
         self.send_response(206 if rng else 200)
         self.send_header("Content-Length", str(len(body) - start))
+        if rng:                                           # as HTTP servers answer a range
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         self.end_headers()
         if self.path in Shop.cut_once:                    # promise everything, send half, hang up
             Shop.cut_once.discard(self.path)

@@ -63,8 +63,11 @@ def fit(cfg: RunConfig) -> dict:
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
-        ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
-                       max_download_mb=cfg.max_download_mb)
+        try:
+            ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
+                           max_download_mb=cfg.max_download_mb)
+        except UserError as err:               # "<source>: ..." names the setting it came from
+            raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
         if cfg.negatives > ds.n_items:
             raise UserError(f"--negatives {cfg.negatives}: {ds.name} has only {ds.n_items} items; "
                             f"use at most {ds.n_items} (or 0 for the full softmax)")

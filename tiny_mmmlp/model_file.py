@@ -95,10 +95,11 @@ def save_model(folder, params: dict, meta: dict, ds=None, features: dict | None 
     tensors = {k: np.ascontiguousarray(v) for k, v in params.items()}
     for m in modalities:
         tensors[FEATURE_PREFIX + m] = np.ascontiguousarray(features[m], dtype=np.float32)
-    run = {k: v for k, v in meta.items() if k != "config"}
+    run = {k: v for k, v in meta.items() if k not in ("config", "fingerprints")}
+    prints = meta.get("fingerprints") or fingerprints(ds, {m: features[m] for m in modalities})  # training has them
     metadata = {"format_version": FORMAT_VERSION, "config": json.dumps(meta["config"]),
                 "run": json.dumps(run, allow_nan=False), "item_ids": json.dumps(list(ds.item_ids)),
-                "fingerprints": json.dumps(fingerprints(ds, {m: features[m] for m in modalities}))}
+                "fingerprints": json.dumps(prints)}
     from safetensors.numpy import save
     path = Path(folder) / MODEL_FILE
     blob = save(tensors, metadata=metadata)

@@ -8,7 +8,7 @@ Each RUN is a finished run folder (``model.safetensors``, its best validation ep
 grouped once, by the length of their training part (= the validation history; the test
 history is one item longer), so a group holds the same users on both splits and the
 ``test ÷ valid`` row says how much of a group's validation figure survives on the test split.
-Ranks come from ``tiny_mmmlp.evaluate.ranks_of`` and metrics from
+Ranks come from ``tiny_mmmlp.ranking.ranks_of`` and metrics from
 ``metrics.metrics_from_ranks``, the rule of every other table (our protocol: nothing masked).
 """
 from __future__ import annotations
@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from training_run import trained_backend  # noqa: E402
 
 from tiny_mmmlp.checkpoint import MODEL_FILE, load_model  # noqa: E402
-from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
-from tiny_mmmlp.evaluate import ranks_of  # noqa: E402
+from tiny_mmmlp.files import write_text  # noqa: E402
 from tiny_mmmlp.metrics import METRIC_NAMES, metrics_from_ranks  # noqa: E402
+from tiny_mmmlp.ranking import ranks_of  # noqa: E402
 
 
 def edges_arg(text: str) -> list:

@@ -32,10 +32,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
-from training_run import (id_only_steps, masked_test, read_record, run_training,  # noqa: E402
-                          started, stop_on_sigterm, stop_runs)
-from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+from training_run import id_only_steps, masked_test, read_record, run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
+
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
+from tiny_mmmlp.files import write_text  # noqa: E402
+
 OUT = ROOT / "benchmarks/results/compare.md"
 SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
 ID_ONLY_SETS = ("beauty",)

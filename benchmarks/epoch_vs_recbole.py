@@ -40,7 +40,7 @@ import numpy as np
 from tiny_mmmlp import data
 from tiny_mmmlp.averaging import with_average
 from tiny_mmmlp.backends import make_backend
-from tiny_mmmlp.evaluate import evaluate
+from tiny_mmmlp.ranking import evaluate
 from tiny_mmmlp.run_flags import resolve_flags
 from tiny_mmmlp.train import choose_modalities
 
@@ -239,7 +239,7 @@ def main():
     text = head + "\n" + table(rows, rec) + "\n" + foot + "\n"
     print("\n" + text)
     if args.out:
-        from tiny_mmmlp.data.atomic import write_text
+        from tiny_mmmlp.files import write_text
         write_text(args.out, text)
 
 

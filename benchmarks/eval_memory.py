@@ -39,10 +39,11 @@ def vm(key: str) -> int:
 
 def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | None) -> dict:
     """One pass in this process: {"rise_mib", "base_mib", "seconds", "users"}."""
-    from tiny_mmmlp import MMMLPConfig, data
-    import tiny_mmmlp.backends as backends
-    from tiny_mmmlp.evaluate import evaluate
     from training_run import trained_backend
+
+    import tiny_mmmlp.backends as backends
+    from tiny_mmmlp import MMMLPConfig, data
+    from tiny_mmmlp.ranking import evaluate
     if score_bytes is not None:
         backends.CPU_SCORE_BYTES = score_bytes
     if run:

@@ -30,8 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))     # the sibling helper training_run.py
 from training_run import read_record  # noqa: E402
-from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
+from tiny_mmmlp.files import write_text  # noqa: E402
 
 TARGET_S = 300.0                                   # the default run should end within 5 minutes
 HEADER = re.compile(r"; (\d+) training examples$")

@@ -252,7 +252,7 @@ def main(argv=None):
              "", *table(rows)]
     print("\n".join(lines))
     if args.out:
-        from tiny_mmmlp.data.atomic import write_bytes
+        from tiny_mmmlp.files import write_bytes
         write_bytes(Path(args.out), ("\n".join(lines) + "\n").encode())
         print(f"wrote {args.out}")
     return 1 if args.check and not all(r["fits"] for r in rows) else 0

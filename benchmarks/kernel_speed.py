@@ -65,7 +65,6 @@ def device_rates(torch, device, dtype, sync, smoke):
     a = torch.randn(k, k, device=device, dtype=dtype)
     b = torch.randn(k, k, device=device, dtype=dtype)
     mm_rate = 2 * k**3 / bench(lambda: torch.matmul(a, b), sync)
-    del src, dst, a, b
     return copy_bw, mm_rate
 
 
@@ -171,6 +170,7 @@ def train_step_rows(torch, device, sync, smoke):
     The numpy backend runs on the CPU; torch and triton on ``device``.
     """
     import numpy as np
+
     from tiny_mmmlp import MMMLPConfig
     from tiny_mmmlp.backends import make_backend
     B, N, D, V, W = (2, 4, 8, 20, 6) if smoke else (256, 50, 64, 12000, 384)

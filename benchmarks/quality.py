@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import masked_test, run_training, stop_on_sigterm  # noqa: E402
 
-from tiny_mmmlp.data.atomic import write_text  # noqa: E402
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
+from tiny_mmmlp.files import write_text  # noqa: E402
 
 
 def runs_for(name, modalities, each=False, paper_head=True):

@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
 from training_run import run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
+
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
-from tiny_mmmlp.data.atomic import write_text  # noqa: E402
+from tiny_mmmlp.files import write_text  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/recbole_crosscheck.md"
 

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import run_training, stop_on_sigterm  # noqa: E402
+
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
-from tiny_mmmlp.baselines import MODEL_DEFAULTS  # noqa: E402
 
 # model -> lever -> choices; the first choice is that model's default (the base of its
 # ablation), the sizes of the others are each paper's (tiny_mmmlp.baselines.MODEL_DEFAULTS)
@@ -240,6 +240,7 @@ def main():
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
+
     from tiny_mmmlp import data
 
     args.study = args.study or f"{args.model}-{args.set}-{args.modalities.replace(',', '+')}"

@@ -119,10 +119,12 @@ def trained_backend(run_dir, backend: str | None = None, source=None):
     backend: "numpy" or "torch"; None picks NumPy for MMMLP and torch for a baseline.
     source: the data, if it moved since training (default: where the run's metadata says)."""
     import numpy as np
+
     from tiny_mmmlp import data
     from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.recommend import load_run
-    params, meta, cfg, ds, feats = load_run(run_dir, source)      # checked as recommend checks it
+    from tiny_mmmlp.recommender import load
+    rec = load(run_dir, source)                                   # checked as recommend checks it
+    params, meta, cfg, ds, feats = rec.saved.params, rec.meta, rec.config, rec.dataset(), rec.saved.features
     model = meta.get("model", "mmmlp")
     backend = backend or ("numpy" if model == "mmmlp" else "torch")
     b = make_backend(backend, cfg, ds.n_items, feats, 0, 1e-3, 0.0, None, model, meta.get("encoder"))
@@ -134,7 +136,7 @@ def masked_test(run_dir) -> dict:
     """Test metrics of a finished run's saved model (``model.safetensors``, its best epoch) under
     --mask-history's protocol: each user's history leaves the ranking, the target stays.
     MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
-    from tiny_mmmlp.evaluate import evaluate
+    from tiny_mmmlp.ranking import evaluate
     backend, cfg, split = trained_backend(run_dir)
     return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
 

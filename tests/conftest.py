@@ -1,4 +1,5 @@
-"""Test session setup: one throw-away cache folder for generated data, no downloads."""
+"""Test session setup: one throw-away cache folder for generated data, no downloads, and the
+shared fixtures (a trained run, a run to break) registered for every test module."""
 import atexit
 import os
 import shutil
@@ -19,3 +20,7 @@ try:
         os.environ.setdefault("TRITON_INTERPRET", "1")
 except ImportError:
     pass
+
+# Fixtures every test module may ask for by name, without importing them: ``trained`` (a small
+# trained run, trained_run.py) and ``base_run`` / ``run`` (a run to break, faults.py).
+pytest_plugins = ["faults", "trained_run"]

@@ -4,11 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from tiny_mmmlp import MMMLPConfig, data
-from tiny_mmmlp import averaging
+from tiny_mmmlp import MMMLPConfig, averaging, data
 from tiny_mmmlp.averaging import WeightAverage, with_average
 from tiny_mmmlp.backends import make_backend
-from tiny_mmmlp.evaluate import ranks_of
+from tiny_mmmlp.ranking import ranks_of
 from tiny_mmmlp.train import main as train_main
 
 CFG = MMMLPConfig(max_len=4, d_model=4, token_hidden=3, channel_hidden=4, n_layers=1, dropout=0.0)
@@ -115,10 +114,11 @@ def test_an_averaged_run_resumes_exactly_and_saves_the_average(tmp_path, backend
                 "--ema", "0"])
     assert read(tmp_path / "plain")["history"][-1]["valid"] != straight["history"][-1]["valid"]
     # model.npz holds the weights that were tested: ranking with it gives the test figures
-    from tiny_mmmlp.recommend import load_trained
     from tiny_mmmlp import data
-    from tiny_mmmlp.evaluate import evaluate
-    model, ds, meta = load_trained(tmp_path / "a")
+    from tiny_mmmlp.ranking import evaluate
+    from tiny_mmmlp.recommender import load
+    rec = load(tmp_path / "a")
+    model, ds = rec.scorer(), rec.dataset()
     split = data.split_leave_one_out(ds)
     numpy_backend = make_backend("numpy", model.cfg, ds.n_items, model.features, 0, 1e-3, 0.0)
     numpy_backend.load_params(model.params)
@@ -150,7 +150,7 @@ def test_a_bad_warm_up_is_refused_in_one_line(tmp_path, capsys, flags):
 
 
 def test_the_default_run_averages_with_the_warm_up_and_ema_0_turns_both_off(tmp_path):
-    from tiny_mmmlp.config import DEFAULT_EMA, DEFAULT_EMA_WARMUP
+    from tiny_mmmlp.model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP
     small = [f for f in SMALL if f not in ("--ema", "0.9")]
     read = lambda out: json.loads((out / "metrics.json").read_text())["settings"]
     train_main([*small, "--epochs", "1", "--out", str(tmp_path / "default")])

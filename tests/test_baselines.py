@@ -12,8 +12,9 @@ torch = pytest.importorskip("torch")
 from tiny_mmmlp.baselines import build_model  # noqa: E402
 from tiny_mmmlp.baselines.gru4rec import GRU4Rec  # noqa: E402
 from tiny_mmmlp.baselines.sasrec import SASRec, attention_mask  # noqa: E402
-from tiny_mmmlp.config import MMMLPConfig  # noqa: E402
-from tiny_mmmlp.recommend import load_trained, main as recommend_main  # noqa: E402
+from tiny_mmmlp.model_config import MMMLPConfig  # noqa: E402
+from tiny_mmmlp.recommend import main as recommend_main  # noqa: E402
+from tiny_mmmlp.recommender import load  # noqa: E402
 from tiny_mmmlp.torch_model import Branch, TorchMMMLP  # noqa: E402
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 
@@ -48,7 +49,8 @@ def test_baseline_trains_resumes_exactly_and_recommends(tmp_path, capsys, model,
     assert strip(resumed["history"]) == strip(straight["history"])
     assert resumed["test"] == straight["test"]
 
-    scorer, ds, meta = load_trained(tmp_path / "a")               # rebuilt from model.npz meta
+    rec = load(tmp_path / "a")                                    # rebuilt from the model file
+    scorer, ds, meta = rec.scorer(), rec.dataset(), rec.meta
     assert meta["model"] == model and type(scorer.model).__name__ == {"sasrec": "SASRec",
                                                                       "gru4rec": "GRU4Rec"}[model]
     items = ",".join(ds.item_ids[i - 1] for i in ds.sequences[0][:3])

@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 import pytest
-
 from faults import SMALL
+
 from tiny_mmmlp.checkpoint import flatten, load_checkpoint, save_checkpoint, unflatten
 
 

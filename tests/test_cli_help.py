@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_mmmlp.config import MMMLPConfig, field_help
+from tiny_mmmlp.model_config import MMMLPConfig, field_help
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

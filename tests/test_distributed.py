@@ -18,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
 from tiny_mmmlp import data  # noqa: E402
 from tiny_mmmlp.backends import make_backend  # noqa: E402
 from tiny_mmmlp.checkpoint import load_model  # noqa: E402
-from tiny_mmmlp.config import MMMLPConfig  # noqa: E402
 from tiny_mmmlp.distributed import Group, RankStopped, stop_on_signals  # noqa: E402
-from tiny_mmmlp.evaluate import evaluate  # noqa: E402
+from tiny_mmmlp.model_config import MMMLPConfig  # noqa: E402
+from tiny_mmmlp.ranking import evaluate  # noqa: E402
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 
 needs_gloo = pytest.mark.skipif(not (torch.distributed.is_available()

@@ -5,12 +5,13 @@ import subprocess
 import sys
 
 import pytest
+from faults import assert_one_sentence, call
+from trained_run import shuffled_items
 
 import tiny_mmmlp
-from faults import assert_one_sentence, call
-from tiny_mmmlp.__main__ import COMMANDS, main as tiny_mmmlp_main
-from tiny_mmmlp.evaluate_cli import main as evaluate_main
-from trained_run import shuffled_items, trained  # noqa: F401 (fixture)
+from tiny_mmmlp.__main__ import COMMANDS
+from tiny_mmmlp.__main__ import main as tiny_mmmlp_main
+from tiny_mmmlp.evaluate import main as evaluate_main
 
 
 def test_evaluate_writes_the_runs_test_metrics(trained, tmp_path, capsys):
@@ -59,8 +60,9 @@ def test_the_tiny_mmmlp_command_lists_and_dispatches(capsys):
 
 
 def test_the_console_script_is_declared():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["tiny-mmmlp"] == "tiny_mmmlp.__main__:main"
     assert any(d.startswith("safetensors") for d in project["dependencies"])

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import Tree, assert_one_sentence, call, good_inter, good_item, write_atomic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from faults import Tree, assert_one_sentence, call, good_inter, good_item, write_atomic
 from tiny_mmmlp.data.__main__ import main as data_main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -329,6 +329,7 @@ def test_a_feature_cache_of_the_wrong_shape_is_rebuilt_and_nan_refused(tmp_path,
 
 def test_negatives_above_the_item_count_are_refused_and_ten_items_warned(tmp_path, monkeypatch, capsys):
     from faults import MODEL_FLAGS
+
     from tiny_mmmlp.train import main as train_main
     monkeypatch.chdir(tmp_path)
     folder = write_atomic(tmp_path / "data", good_inter(), good_item())          # 10 items

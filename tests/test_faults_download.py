@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from faults import Tree, assert_one_sentence, call
 from PIL import Image
 
-from faults import Tree, assert_one_sentence, call
 from tiny_mmmlp.data.__main__ import main as data_main
 from tiny_mmmlp.data.safe_names import safe_stem
 

@@ -17,12 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import (
+    SMALL,
+    Tree,
+    assert_one_sentence,
+    assert_run_intact,
+    call,
+    run_files,
+    run_measured,
+    zeros_bomb,
+    zip_bytes,
+)
 
-from faults import base_run, run  # noqa: F401 (pytest fixtures)
-from faults import (SMALL, Tree, assert_one_sentence, assert_run_intact, call, run_files, run_measured,
-                    zeros_bomb, zip_bytes)
+from tiny_mmmlp import files as atomic
 from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
-from tiny_mmmlp.data import atomic
 from tiny_mmmlp.errors import UserError, exit_on_user_error
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import Tree, assert_one_sentence, call, mutated, run_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faults import base_run, run  # noqa: F401 (pytest fixtures)
-from faults import Tree, assert_one_sentence, call, mutated, run_files
 from tiny_mmmlp import data
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main

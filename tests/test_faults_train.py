@@ -17,18 +17,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults import (
+    MODEL_FLAGS,
+    SMALL,
+    Tree,
+    assert_one_sentence,
+    assert_run_intact,
+    call,
+    good_inter,
+    good_item,
+    json_values,
+    mutated,
+    run_files,
+    write_atomic,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faults import base_run, run  # noqa: F401 (pytest fixtures)
-from faults import (MODEL_FLAGS, SMALL, Tree, assert_one_sentence, assert_run_intact, call, good_inter,
-                    good_item, json_values, mutated, run_files, write_atomic)
 from tiny_mmmlp import checkpoint as ckpt_module
 from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
-from tiny_mmmlp.config import DEFAULT_EMA, DEFAULT_LABEL_SMOOTHING, DEFAULT_LR
+from tiny_mmmlp.model_config import DEFAULT_LR
 from tiny_mmmlp.run_folder import RunLock
 from tiny_mmmlp.train import main as train_main
-
 
 
 def readonly_folder(tmp_path) -> Path:

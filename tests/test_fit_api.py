@@ -12,7 +12,7 @@ from tiny_mmmlp.errors import UserError
 SMALL = dict(data="toyshop-tiny", max_len=6, d_model=8, token_hidden=4, channel_hidden=8, n_layers=1,
              modalities="id,category", epochs=1, no_progress=True)
 PACKAGE = Path(tiny_mmmlp.__file__).parent
-CLI_LAYER = {"cli.py", "run_flags.py", "recommend.py", "evaluate_cli.py", "__main__.py"}
+CLI_LAYER = {"cli.py", "run_flags.py", "recommend.py", "evaluate.py", "__main__.py"}
 
 
 def test_fit_writes_the_run_folder_and_returns_its_recommender(tmp_path):

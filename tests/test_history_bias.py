@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from model_pairs import assert_reference_equals_torch, reference_and_torch
 
 from tiny_mmmlp import MMMLPConfig
 from tiny_mmmlp.reference import MMMLP
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.reference.layers import history_bias_backward, history_bias_forward
-
-from model_pairs import assert_reference_equals_torch, reference_and_torch
 
 
 def test_history_bias_hand_computed():

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from strategies import mixer_shapes  # noqa: E402
 
 from tiny_mmmlp import kernels  # noqa: E402
-from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager  # noqa: E402
 from tiny_mmmlp.reference import mixing  # noqa: E402
+from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager  # noqa: E402
 
 DEVICE = "cuda" if CUDA else "cpu"
 if not kernels.is_available(DEVICE):

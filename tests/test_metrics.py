@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tiny_mmmlp.evaluate import popularity_metrics
 from tiny_mmmlp.metrics import METRIC_NAMES, metrics_from_ranks, target_ranks
+from tiny_mmmlp.ranking import popularity_metrics
 
 
 def test_all_equal_scores_score_zero_not_one():

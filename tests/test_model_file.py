@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import tiny_mmmlp
-from tiny_mmmlp.data.atomic import building_folder, write_text
+from tiny_mmmlp.files import building_folder, write_text
 from tiny_mmmlp.model_file import FORMAT_VERSION, MODEL_FILE, fingerprints, read_model
-from trained_run import trained  # noqa: F401 (fixture)
 
 
 def test_the_weights_file_is_plain_safetensors_with_json_metadata(trained):

@@ -4,11 +4,11 @@ import io
 import json
 
 import pytest
+from faults import Tree, assert_one_sentence, call
+from trained_run import shuffled_items
 
 import tiny_mmmlp
-from faults import Tree, assert_one_sentence, call
 from tiny_mmmlp.recommend import main as recommend_main
-from trained_run import shuffled_items, trained  # noqa: F401 (fixture)
 
 
 def test_csv_has_one_row_per_recommendation(trained, tmp_path, capsys):

@@ -2,14 +2,14 @@
 import shutil
 
 import pytest
+from faults import assert_one_sentence, call
+from trained_run import renamed_items, rewrite_model, shuffled_items
 
 import tiny_mmmlp
-from faults import assert_one_sentence, call
 from tiny_mmmlp.errors import UserError
-from tiny_mmmlp.evaluate_cli import main as evaluate_main
+from tiny_mmmlp.evaluate import main as evaluate_main
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main
-from trained_run import renamed_items, rewrite_model, shuffled_items, trained  # noqa: F401 (fixture)
 
 
 def test_recommend_and_history_speak_raw_ids(trained):

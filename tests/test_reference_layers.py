@@ -6,9 +6,9 @@ A right backward agrees with central differences to a relative error far below 1
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from strategies import ln_widths, seeds
 from strategies import small_sizes as small
+
 from tiny_mmmlp.reference import layers as L
 from tiny_mmmlp.reference.gradcheck import check_layer, rel_error
 

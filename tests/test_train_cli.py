@@ -10,8 +10,8 @@ from PIL import Image
 
 from tiny_mmmlp.errors import UserError
 from tiny_mmmlp.model_file import MODEL_FILE
-from tiny_mmmlp.train import main as train_main
 from tiny_mmmlp.recommend import main as recommend_main
+from tiny_mmmlp.train import main as train_main
 
 SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
          "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "64", "--no-progress",
@@ -51,10 +51,11 @@ def test_same_seed_same_metrics_and_resume_continues_exactly(tmp_path):
 
 def test_numpy_checkpoint_loads_into_torch_with_equal_scores(tmp_path):
     torch = pytest.importorskip("torch")
-    from tiny_mmmlp.recommend import load_trained
+    from tiny_mmmlp.recommender import load
     from tiny_mmmlp.torch_model import TorchMMMLP
     run_train(tmp_path, "--epochs", "1")
-    model, ds, meta = load_trained(tmp_path)
+    rec = load(tmp_path)
+    model, ds = rec.scorer(), rec.dataset()
     tm = TorchMMMLP(model.cfg, ds.n_items, model.features).eval()
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in model.params.items()})
     seq = np.array([np.r_[np.zeros(5, dtype=np.int64), s[:3]] for s in ds.sequences[:4]])
@@ -145,7 +146,7 @@ def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch,
     """The preflight refuses a run whose evaluation batch cannot fit, naming the flag, before
     any folder is made; the same run with the default evaluation batch starts."""
     import tiny_mmmlp.preflight as preflight
-    from tiny_mmmlp.config import MMMLPConfig
+    from tiny_mmmlp.model_config import MMMLPConfig
     V = 200                                        # any item count: the formula alone
     cfg = MMMLPConfig(max_len=8, d_model=16, token_hidden=8, channel_hidden=16, n_layers=1)
     small, big = (preflight.estimate_bytes(cfg, V, [384, 8], 64, e) for e in (64, 10**6))
@@ -163,7 +164,7 @@ def test_the_memory_preflight_counts_the_evaluation_batch(tmp_path, monkeypatch,
 def test_a_saved_configuration_resolves_to_the_same_run(tmp_path, given):
     """config.json holds the resolved settings; --config reads them back to the same RunConfig,
     and the resume line of an interrupted run is that file, resumed."""
-    from tiny_mmmlp.data.atomic import write_text
+    from tiny_mmmlp.files import write_text
     from tiny_mmmlp.run_config import RunConfig, save_config
     from tiny_mmmlp.run_flags import parse_settings
     from tiny_mmmlp.train import resume_command
@@ -174,7 +175,7 @@ def test_a_saved_configuration_resolves_to_the_same_run(tmp_path, given):
 
 
 def test_flags_beside_a_saved_configuration_override_it_and_what_derives_from_them(tmp_path):
-    from tiny_mmmlp.data.atomic import write_text
+    from tiny_mmmlp.files import write_text
     from tiny_mmmlp.run_config import RunConfig, save_config
     from tiny_mmmlp.run_flags import parse_settings
     save_config(tmp_path, RunConfig.resolve({"lr": 0.01, "seed": 3}), write_text)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from model_pairs import assert_reference_equals_torch
+from model_pairs import reference_and_torch as _pair
 
 from tiny_mmmlp import MMMLPConfig
-from tiny_mmmlp.config import DEFAULT_LABEL_SMOOTHING
+from tiny_mmmlp.model_config import DEFAULT_LABEL_SMOOTHING
 from tiny_mmmlp.reference import losses
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.reference.layers import softmax_cross_entropy_forward
-
-from model_pairs import assert_reference_equals_torch, reference_and_torch as _pair
 
 
 def _scores(seed, B, V):
@@ -135,6 +135,7 @@ def test_backends_step_with_the_scheduled_learning_rate(backend):
 
 def test_train_cli_takes_the_new_levers(tmp_path):
     import json
+
     from tiny_mmmlp.train import main as train_main
     flags = ["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--token-hidden", "4",
              "--channel-hidden", "8", "--n-layers", "1", "--batch-size", "64", "--no-progress",

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
 from faults import good_inter, good_item, write_atomic  # noqa: E402
+
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 
 # The interpreter runs every program of every launch in Python: a few users keep it to seconds.

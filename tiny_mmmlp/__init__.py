@@ -7,8 +7,8 @@
 - ``tiny_mmmlp.fit(**settings)``: train (the command line's settings as keywords), returning
   the run as a ``Recommender``; ``tiny_mmmlp.load(run_folder)``: a trained run as one.
 """
-from .config import MMMLPConfig
 from .errors import UserError
+from .model_config import MMMLPConfig
 
 __all__ = ["MMMLPConfig", "Recommender", "RunConfig", "UserError", "fit", "load"]
 __version__ = "0.2.0"

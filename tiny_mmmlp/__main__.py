@@ -16,7 +16,7 @@ import sys
 
 COMMANDS = {
     "train": ("tiny_mmmlp.train", "train a model and write a run folder"),
-    "evaluate": ("tiny_mmmlp.evaluate_cli", "test metrics of a trained run, on its data or other data"),
+    "evaluate": ("tiny_mmmlp.evaluate", "test metrics of a trained run, on its data or other data"),
     "recommend": ("tiny_mmmlp.recommend", "top-k items for users or a history: table, CSV or JSON lines"),
     "data": ("tiny_mmmlp.data.__main__", "describe, convert, download data and build its features"),
     "course": ("tiny_mmmlp.course.__main__", "the course: list exercises, make a kit, grade it"),

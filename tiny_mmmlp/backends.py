@@ -129,6 +129,7 @@ class TorchBackend:
     def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device="cpu",
                  model="mmmlp", encoder=None):
         import torch
+
         from .baselines import build_model
         self.torch = torch
         self.n_items = n_items
@@ -214,6 +215,7 @@ class TritonBackend(TorchBackend):
     def __init__(self, cfg, n_items, features, seed, lr, weight_decay, device=None):
         try:
             import torch
+
             import tiny_mmmlp.kernels  # noqa: F401  (checks that triton imports)
         except ImportError as err:
             raise UserError(f"--backend triton needs torch and triton installed ({err})") from None

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.atomic import available_memory, read_regular, write_bytes, write_text
 from .errors import NPY_ERRORS, UserError
+from .files import available_memory, read_regular, write_bytes, write_text
 from .interrupts import held
 from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the run's model file)
 

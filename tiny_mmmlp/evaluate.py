@@ -1,66 +1,64 @@
-"""Full-ranking evaluation of a backend, and the popularity baseline on the same split.
+"""Evaluate a trained run: its test metrics on its own data or on other data with the same items.
 
-``python -m tiny_mmmlp.evaluate RUN`` evaluates a trained run (the command is evaluate_cli.py).
+    python -m tiny_mmmlp.evaluate runs/toyshop-numpy                    # = metrics.json's "test"
+    python -m tiny_mmmlp.evaluate runs/toyshop-numpy --data other/folder --mask-history --json m.json
+
+Leave-one-out on the data's users, full ranking over every item (the protocol of metrics.py), the same
+evaluation code as training (tiny_mmmlp/ranking.py). Items are matched by raw id, so the
+data may list them in another order; data with other items is refused.
 """
 from __future__ import annotations
 
-import numpy as np
+import argparse
+import json
 
-from . import data
-from .averaging import evaluated_weights
-from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
+from .cli import OneLineParser
+from .errors import UserError, exit_on_user_error
+from .exports import write_output
+from .metrics import METRIC_NAMES
+from .recommender import DataNotFound, load
 
-
-def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
-    """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (the protocol of metrics.py).
-
-    mask_history: the other protocol (``metrics.mask_history``): each user's whole history
-    (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
-    """
-    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history))
+PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 
 
-def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> np.ndarray:
-    """(M,) int64: each user's 0-based rank of the target among all items, as ``evaluate`` counts.
-
-    A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
-    each rank ranks its block of whole batches and the integer ranks are gathered in order, so
-    the metrics equal those of one process.
-    """
-    group = getattr(backend, "group", None)
-    lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
-    hist, tgts = histories[lo:hi], targets[lo:hi]
-    ranks = []
-    with evaluated_weights(backend):                # the average's θ̄ in once, not per batch
-        for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
-                                     data.eval_batches(hist, tgts, max_len, batch_size)):
-            full = _full_histories(hist[start:start + batch_size]) if mask_history else None
-            ranks.append(backend.ranks(seq, tgt, full))
-    ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-    return group.gather(ranks) if group else ranks
+def build_parser():
+    p = OneLineParser(prog="python -m tiny_mmmlp.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="a run folder written by python -m tiny_mmmlp.train (or its model.safetensors)")
+    p.add_argument("--data", help="data to evaluate on (default: the run's own data); its items "
+                                  "must be the model's, in any order")
+    p.add_argument("--mask-history", action=argparse.BooleanOptionalAction, default=None,
+                   help="rank without each user's history items, the target kept (default: the "
+                        "protocol the run was trained with)")
+    p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
+    return p
 
 
-def _full_histories(histories):
-    """(B, H) every item of each history, left-padded with 0 (H = the longest history)."""
-    return data.pad_histories(histories, max(1, max(len(h) for h in histories)))
+def metrics_table(name: str, metrics: dict) -> str:
+    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
+    row = f"{name:<12}" + "".join(f"{metrics[m]:>10.4f}" for m in METRIC_NAMES)
+    return "\n".join([head, "-" * len(head), row])
 
 
-def popularity_metrics(train_sequences, n_items, targets, histories=None, batch_size=512) -> dict:
-    """The same metrics for ranking every user's items by training-set popularity.
-
-    histories: each user's history, to rank under ``mask_history`` (None: nothing masked).
-    """
-    pop = popularity_scores(train_sequences, n_items)                  # (V + 1,) counts, -inf at 0
-    targets, ranks = np.asarray(targets), []
-    for lo in range(0, len(targets), batch_size):
-        t = targets[lo:lo + batch_size]
-        scores = np.broadcast_to(pop, (len(t), n_items + 1))           # (b, V + 1) view
-        if histories is not None:                                      # a masked copy
-            scores = mask_history(scores, _full_histories(histories[lo:lo + batch_size]), t)
-        ranks.append(target_ranks(scores, t))
-    return metrics_from_ranks(np.concatenate(ranks) if ranks else np.zeros(0))
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    rec = load(args.run, args.data)
+    try:
+        ds = rec.dataset()
+    except DataNotFound as err:
+        raise UserError(f"{err}; give --data where it is now") from None
+    metrics = rec.evaluate(mask_history=args.mask_history)
+    mask = rec.meta.get("mask_history", False) if args.mask_history is None else args.mask_history
+    users = sum(1 for s in ds.sequences if len(s) >= 3)
+    print(f"test metrics of {args.run} on {ds.name} (full ranking over {ds.n_items} items, "
+          f"{PROTOCOLS[bool(mask)]}, {users} users):")
+    print(metrics_table(rec.model_name, metrics))
+    if args.json:
+        record = {"test": metrics, "run": str(args.run), "data": rec.data_source(),
+                  "protocol": PROTOCOLS[bool(mask)], "mask_history": bool(mask), "users": users}
+        text = json.dumps(record, indent=2, allow_nan=False) + "\n"
+        print(f"wrote {write_output(args.json, text, '--json')}")
 
 
 if __name__ == "__main__":
-    from .evaluate_cli import main
     main()

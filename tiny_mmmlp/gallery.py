@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .data.atomic import write_bytes
+from .files import write_bytes
 
 TILE, CAPTION, PAD = 128, 44, 8
 

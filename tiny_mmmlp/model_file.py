@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MMMLPConfig
-from .data.atomic import read_regular, write_bytes
 from .errors import UserError
+from .files import read_regular, write_bytes
 from .interrupts import held
+from .model_config import MMMLPConfig
 from .params import param_specs
 
 MODEL_FILE = "model.safetensors"
@@ -124,7 +124,7 @@ def model_path(path) -> Path:
 
 def _read_regular(path: Path) -> bytes:
     """The bytes of ``path``, refusing a symbolic link, anything but a regular file, and a file
-    larger than the machine's free memory (atomic.read_regular)."""
+    larger than the machine's free memory (files.read_regular)."""
     try:
         return read_regular(path, what="a model file")
     except OSError as err:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import MMMLPConfig
+from .model_config import MMMLPConfig
 
 
 def branch_names(cfg: MMMLPConfig, feature_names) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from .data.atomic import write_bytes
+from .files import write_bytes
 
 
 def _figure(**kwargs):

@@ -20,7 +20,6 @@ cannot fit.
 """
 from __future__ import annotations
 
-
 from .errors import UserError
 
 

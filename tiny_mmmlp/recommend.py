@@ -9,12 +9,9 @@ The history of a user is the user's whole sequence in the data the run was train
 """
 from __future__ import annotations
 
-import numpy as np
-
-from . import data
 from .cli import OneLineParser, positive_int
 from .errors import UserError, exit_on_user_error
-from .recommendations import FORMATS, read_users, render, write_output
+from .exports import FORMATS, read_users, render, write_output
 from .recommender import DataNotFound, load
 
 
@@ -37,49 +34,6 @@ def build_parser():
     p.add_argument("--data", help="the run's data, if it moved since training (or other data "
                                   "with the same items, matched by raw id)")
     return p
-
-
-# ---- functions earlier scripts use: internal ids, one history at a time ---------------------
-
-def load_run(run, source=None):
-    """(best parameters, metadata, config, Dataset in the model's item order, feature tables)."""
-    rec = load(run, source)
-    return rec.saved.params, rec.meta, rec.config, rec.dataset(), rec.saved.features
-
-
-def load_trained(run, source=None):
-    """(the trained scorer: NumPy MMMLP or a baseline, its Dataset in model order, metadata)."""
-    rec = load(run, source)
-    return rec.scorer(), rec.dataset(), rec.meta
-
-
-def history_of(ds, user=None, items=None) -> np.ndarray:
-    """Internal item ids of a user's sequence, or of an explicit list of raw item ids."""
-    if user is not None:
-        try:
-            return ds.sequences[ds.user_ids.index(user)]
-        except ValueError:
-            raise UserError(f"--user {user}: no such user in {ds.name}") from None
-    index = {raw: i + 1 for i, raw in enumerate(ds.item_ids)}
-    raw_items = [s.strip() for s in items.split(",") if s.strip()]
-    unknown = [r for r in raw_items if r not in index]
-    if unknown or not raw_items:
-        raise UserError(f"--items: unknown item id(s) {', '.join(unknown) or '(none given)'} in {ds.name}")
-    return np.array([index[r] for r in raw_items], dtype=np.int64)
-
-
-def recommend(model, history, k, exclude_history=False):
-    """Top-k (internal item id, score) pairs after ``history`` (internal ids, oldest first)."""
-    seq = data.pad_histories([history], model.cfg.max_len)          # (1, N)
-    scores = np.asarray(model.scores(seq))[0]                       # (V + 1,)
-    if not np.isfinite(scores[1:]).all():
-        raise UserError("the model's scores for this history are NaN or inf; the model file is "
-                        "damaged or training diverged")
-    scores[0] = -np.inf
-    if exclude_history:
-        scores[history] = -np.inf
-    top = [i for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
-    return [(int(i), float(scores[i])) for i in top]
 
 
 # ---- the command -----------------------------------------------------------------------------

@@ -21,13 +21,32 @@ import numpy as np
 
 from . import data as data_sets
 from .errors import UserError
-from .evaluate import evaluate as evaluate_ranks
 from .item_map import in_model_order
-from .metrics import mask_history as masked, target_ranks
+from .metrics import mask_history as masked
+from .metrics import target_ranks
 from .model_file import SavedModel, read_model
+from .ranking import evaluate as evaluate_ranks
 
 SCORE_BATCH = 256                           # histories scored at once
 EVAL_BATCH = 512                            # users ranked at once by evaluate
+
+
+def top_items(scores: np.ndarray, k: int) -> list:
+    """The best ``k`` (item index, score) pairs of each row of ``scores`` (B, V + 1), best first;
+    an item scored -inf (the padding row, an excluded history item) is never returned.
+
+    Ties go to the lower index, as a stable sort of the whole row would order them; only the
+    candidates at or above the row's k-th score are sorted (``np.argpartition``: O(V) a row,
+    not O(V log V)).
+    """
+    out = []
+    for row in np.atleast_2d(scores):
+        k_row = min(k, row.size)
+        kth = np.partition(row, row.size - k_row)[row.size - k_row]           # the k-th best score
+        cand = np.flatnonzero(row >= kth)                                     # (>= k,) indices
+        best = cand[np.argsort(-row[cand], kind="stable")[:k_row]]
+        out.append([(int(i), float(row[i])) for i in best if np.isfinite(row[i])])
+    return out
 
 
 class DataNotFound(UserError):
@@ -193,11 +212,11 @@ class Recommender:
             if not np.isfinite(scores[:, 1:]).all():
                 raise UserError("the model's scores are NaN or inf; the model file is damaged "
                                 "or training diverged")
-            for row, history in zip(scores, batch):
-                if exclude_history:
+            if exclude_history:
+                for row, history in zip(scores, batch):
                     row[history] = -np.inf
-                top = [i for i in np.argsort(-row, kind="stable")[:k] if np.isfinite(row[i])]
-                out.append([(self.saved.item_ids[i - 1], float(row[i])) for i in top])
+            out.extend([(self.saved.item_ids[i - 1], s) for i, s in top]
+                       for top in top_items(scores, int(k)))
         return out
 
     def recommend(self, users, k: int = 10, exclude_history: bool = False) -> list:

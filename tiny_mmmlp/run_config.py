@@ -19,11 +19,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .baselines import MODEL_DEFAULTS, MODELS
-from .data import image_encoders, text as text_features
+from .data import image_encoders
+from .data import text as text_features
 from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
-from .config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
 from .errors import UserError
+from .model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
 
 FORMAT = 1                      # of config.json; a file of another format is refused
 CONFIG_FILE = "config.json"

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from .baselines import MODEL_DEFAULTS, MODELS
 from .cli import OneLineParser
-from .config import MMMLPConfig
+from .model_config import MMMLPConfig
 from .run_config import CHECKS, GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override
 
 PROG = "python -m tiny_mmmlp.train"

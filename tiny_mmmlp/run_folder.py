@@ -22,9 +22,9 @@ import stat
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
-from .model_file import LEGACY_MODEL_FILE
-from .data.atomic import kind_of, open_regular
 from .errors import UserError
+from .files import kind_of, open_regular
+from .model_file import LEGACY_MODEL_FILE
 from .run_config import CONFIG_FILE
 
 LOCK_FILE = ".lock"

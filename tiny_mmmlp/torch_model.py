@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MMMLPConfig
+from .model_config import MMMLPConfig
 from .params import branch_names, fused_width, init_params, param_specs
 
 

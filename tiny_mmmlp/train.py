@@ -25,15 +25,15 @@ from pathlib import Path
 from . import data, distributed
 from .averaging import with_average
 from .backends import make_backend
-from .checkpoint import load_checkpoint, save_checkpoint, save_model
-from .data.atomic import write_text
+from .checkpoint import load_checkpoint, save_model
 from .errors import SIZES_ADVICE, UserError, exit_on_user_error
-from .evaluate import evaluate, popularity_metrics
+from .files import write_text
 from .model_file import fingerprints
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
+from .ranking import evaluate, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
-from .run_folder import RunLock, check_request, check_run_record, default_out, prepare, run_peaks
+from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
 from .training_loop import PROTOCOLS, metrics_table, train_epochs
 
 

@@ -15,8 +15,8 @@ from tqdm import tqdm
 from . import data, distributed
 from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
-from .evaluate import evaluate
 from .metrics import METRIC_NAMES
+from .ranking import evaluate
 from .run_folder import run_peaks
 from .schedule import lr_at
 

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")                     # a script: draw to files only
 import matplotlib.pyplot as plt

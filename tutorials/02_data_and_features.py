@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -45,8 +46,7 @@ from PIL import Image
 
 import tiny_mmmlp
 from tiny_mmmlp import data
-from tiny_mmmlp.data import amazon_source
-from tiny_mmmlp.data import image_encoders
+from tiny_mmmlp.data import amazon_source, image_encoders
 from tiny_mmmlp.data import images as image_features
 from tiny_mmmlp.data import text as text_features
 from tiny_mmmlp.data.describe import describe

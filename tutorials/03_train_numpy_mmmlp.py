@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -47,12 +48,12 @@ import numpy as np
 from PIL import Image
 
 from tiny_mmmlp import MMMLPConfig, data
-from tiny_mmmlp.config import DEFAULT_LR
 from tiny_mmmlp.data import amazon_source
-from tiny_mmmlp.evaluate import popularity_metrics
 from tiny_mmmlp.gallery import draw_rows
 from tiny_mmmlp.metrics import metrics_from_ranks, target_ranks
-from tiny_mmmlp.recommend import recommend
+from tiny_mmmlp.model_config import DEFAULT_LR
+from tiny_mmmlp.ranking import popularity_metrics
+from tiny_mmmlp.recommender import top_items
 from tiny_mmmlp.reference import MMMLP, AdamW
 from tiny_mmmlp.reference.gradcheck import numeric_gradient, rel_error
 from tiny_mmmlp.run_flags import resolve_flags
@@ -327,9 +328,10 @@ assert runs["all"]["test"]["HR@10"] > runs["all"]["popularity"]["HR@10"]
 #
 # ## 5. One user's history and recommendations
 #
-# `tiny_mmmlp.recommend.recommend(model, history, k)` pads the history, scores every item
-# and returns the top $k$. We take a test user, hide their last item, and ask the model
-# trained in section 3 what comes next. We pick the first test user whose real next item
+# `tiny_mmmlp.recommender.top_items(scores, k)` takes a row of scores over every item and
+# returns the top $k$ (item, score) pairs, best first; the padding item 0 is scored $-\infty$
+# first so it is never recommended. We take a test user, hide their last item, and ask the
+# model trained in section 3 what comes next. We pick the first test user whose real next item
 # made the top 10 (the first user if none did): a success chosen on purpose, not a typical
 # case; the test HR@10 printed in section 3 says how often that happens. `gallery.draw_rows`
 # draws the pictures (the same drawing the `python -m tiny_mmmlp.recommend --picture`
@@ -341,7 +343,9 @@ ranks = np.concatenate([target_ranks(model.scores(s), t) for s, t in
 hits = np.flatnonzero(ranks < 10)
 row = int(hits[0]) if len(hits) else 0                   # a test user whose next item is in the top 10
 history_k, target_k = split.test_history[row], int(split.test_target[row])
-recs = recommend(model, history_k, k=10)                 # [(item id, score)], best first
+scores = model.scores(data.pad_histories([history_k], cfg.max_len))       # (1, V + 1)
+scores[:, 0] = -np.inf                                   # the padding item is never recommended
+recs = top_items(scores, k=10)[0]                        # [(item id, score)], best first
 print(f"user {ds.user_ids[split.eval_users[row]]}, last {min(8, len(history_k))} items of the history:")
 for i in history_k[-8:]:
     print("   ", ds.titles[i])

@@ -39,6 +39,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -50,8 +51,8 @@ from torch.utils._pytree import tree_flatten
 import tiny_mmmlp
 from tiny_mmmlp import kernels
 from tiny_mmmlp.kernels import configs, gelu, token_mixing
-from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager
 from tiny_mmmlp.reference import layers as L
+from tiny_mmmlp.torch_model import channel_mix_eager, token_mix_eager
 
 QUICK = os.environ.get("TINY_MMMLP_QUICK") == "1"
 REPO = Path(tiny_mmmlp.__file__).resolve().parent.parent

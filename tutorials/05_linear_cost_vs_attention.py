@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from ..config import DEFAULT_LR, MMMLPConfig
+from ..model_config import DEFAULT_LR, MMMLPConfig
 
 MODELS = ("mmmlp", "sasrec", "gru4rec")
 

@@ -28,7 +28,6 @@ item 0 is not a class of the softmax.
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -116,7 +116,7 @@ def main():
     job = Path(sys.argv[1]).resolve()
     runner = Path(__file__).resolve().parent
     sys.path.insert(0, str(runner))
-    import plain                                     # before the kit is on the path
+    import plain  # before the kit is on the path
 
     spec = plain.load(job / "inputs.npz")
     hide_installed_package(job / "kit", runner, list(spec["paths"]))

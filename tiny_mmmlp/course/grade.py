@@ -29,8 +29,8 @@ from .exercises import exercise
 from .flags import exercise_flags, kit_flags
 from .kit import SHIM
 from .problems import draw
-from .report import one_line
 from .processes import Child, Limits, Reaper, remove_tree, signals_held, stop_on_signals
+from .report import one_line
 from .staging import snapshot, stage, syntax_error
 
 HERE = Path(__file__).resolve().parent

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 
 from .. import __version__
-from ..data.atomic import building_folder, write_text
 from ..errors import UserError
+from ..files import building_folder, write_text
 from . import stubs
 from .exercises import exercise, installed_source
 from .manifest import MANIFEST, PACKAGE

@@ -12,8 +12,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from ..data.atomic import write_text
 from ..errors import UserError
+from ..files import write_text
 
 MAX_MESSAGE = 400
 

@@ -16,10 +16,9 @@ import sys
 
 from ..cli import OneLineParser, non_negative_int, positive_int
 from ..errors import UserError, exit_on_user_error
-from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from . import image_encoders, text
+from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from .load import SOURCES
-
 
 CACHE_HELP = ("where generated and downloaded data sets and feature tables are kept "
               "(default: $TINY_MMMLP_CACHE or ~/.cache/tiny_mmmlp)")

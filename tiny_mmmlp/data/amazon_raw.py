@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .atomic import write_text
+from ..files import write_text
 from .kcore import kcore_mask
 from .recbole import write_atomic_files
 from .textfile import iter_lines

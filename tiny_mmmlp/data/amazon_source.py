@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import UserError
-from .atomic import building_folder, default_cache_dir
+from ..files import building_folder, default_cache_dir
 from .download import HOME, PATHS, FetchError, TooLarge, check_raw_file, fetch, fetch_pictures, remote_size
 
 VERSION = "v1"                 # bump when the conversion changes (a new cache folder)

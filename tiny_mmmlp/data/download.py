@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..cli import finite_non_negative_float, finite_positive_float, non_negative_int, positive_int
 from ..errors import UserError
-from .atomic import write_text
+from ..files import write_text
 from .safe_names import safe_stem
 from .textfile import first_bytes
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NPY_ERRORS, UserError
+from ..files import default_cache_dir, save_npy
 from . import image_encoders, text, tokens
-from .atomic import default_cache_dir, save_npy
 from .load import TEXT_FIELDS
 from .safe_names import safe_stem
 

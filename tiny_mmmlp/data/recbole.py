@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
-from .atomic import write_text
+from ..files import write_text
 from .textfile import iter_lines
 
 FIELD_TYPES = ("token", "token_seq", "float", "float_seq")

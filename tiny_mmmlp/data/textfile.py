@@ -8,7 +8,6 @@ from typing import Iterator
 
 from ..errors import UserError
 
-
 # one line of a data file is at most this long (a review or product record is a few KB; a
 # one-line file that inflates without end is refused before it fills memory)
 MAX_LINE_BYTES = 64 << 20

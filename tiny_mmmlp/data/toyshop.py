@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import building_folder, default_cache_dir
+from ..files import building_folder, default_cache_dir
 from .recbole import write_atomic_files
 from .toyshop_pictures import COLOURS, PATTERNS, draw_product
 

@@ -26,9 +26,9 @@ import torch
 import triton
 import triton.language as tl
 
+from . import configs
 from .gelu import gelu, gelu_grad
 from .layernorm import ln_backward, ln_stats
-from . import configs
 from .support import check_params, check_x, reduction_programs, torch_acc_dtype
 
 # Pointer conventions for every kernel below. X, Y, DY, DL: contiguous (B, N, D), element
@@ -234,6 +234,7 @@ def token_mix(x, gamma, beta, w1, b1, w2, b2, eps=1e-5):
 # Check against the NumPy reference: TRITON_INTERPRET=1 python -m tiny_mmmlp.kernels.token_mixing
 if __name__ == "__main__":
     from tiny_mmmlp.reference import mixing as reference
+
     from .support import report_against_reference
 
     B, N, D, R = 2, 37, 45, 50

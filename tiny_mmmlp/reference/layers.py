@@ -40,3 +40,34 @@ from .mixing import (
 )
 
 __all__ = [name for name in dir() if name.endswith(("_forward", "_backward"))]
+
+__all__ = [
+    "candidates_backward",
+    "candidates_forward",
+    "channel_mix_backward",
+    "channel_mix_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "embedding_backward",
+    "embedding_forward",
+    "fusion_backward",
+    "fusion_forward",
+    "gelu_backward",
+    "gelu_forward",
+    "history_bias_backward",
+    "history_bias_forward",
+    "input_projection_backward",
+    "input_projection_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "linear_backward",
+    "linear_forward",
+    "mixer_block_backward",
+    "mixer_block_forward",
+    "prediction_backward",
+    "prediction_forward",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_forward",
+    "token_mix_backward",
+    "token_mix_forward",
+]

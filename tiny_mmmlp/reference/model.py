@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MMMLPConfig
+from ..model_config import MMMLPConfig
 from ..params import block_prefixes, branch_names, init_params, param_specs
 from . import layers as L
 from . import losses

@@ -14,8 +14,8 @@ import io
 import json
 from pathlib import Path
 
-from .data.atomic import write_text
 from .errors import UserError
+from .files import write_text
 
 FORMATS = ("table", "csv", "jsonl")
 MAX_USERS_FILE = 64 * 2**20                  # bytes of a --users file read at most

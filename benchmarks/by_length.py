@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training_run import trained_backend  # noqa: E402
 
-from tiny_mmmlp.checkpoint import MODEL_FILE, load_model  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.files import write_text  # noqa: E402
 from tiny_mmmlp.metrics import METRIC_NAMES, metrics_from_ranks  # noqa: E402
+from tiny_mmmlp.model_file import MODEL_FILE, load_model  # noqa: E402
 from tiny_mmmlp.ranking import ranks_of  # noqa: E402
 
 

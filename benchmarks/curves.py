@@ -25,7 +25,7 @@ from tiny_mmmlp.cli import OneLineParser  # noqa: E402
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.metrics import METRIC_NAMES  # noqa: E402
 from tiny_mmmlp.plots import plot_run_curves  # noqa: E402
-from tiny_mmmlp.run_folder import check_history  # noqa: E402
+from tiny_mmmlp.run_record import check_history  # noqa: E402
 
 
 def run_arg(text: str) -> tuple[Path, str]:

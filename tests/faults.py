@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from tiny_mmmlp.checkpoint import load_checkpoint, load_model
+from tiny_mmmlp.checkpoint import load_checkpoint
+from tiny_mmmlp.model_file import load_model
 from tiny_mmmlp.train import main as train_main
 
 MODEL_FLAGS = ["--max-len", "8", "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16",

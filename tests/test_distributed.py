@@ -25,9 +25,9 @@ torch = pytest.importorskip("torch")
 
 from tiny_mmmlp import data  # noqa: E402
 from tiny_mmmlp.backends import make_backend  # noqa: E402
-from tiny_mmmlp.checkpoint import load_model  # noqa: E402
 from tiny_mmmlp.distributed import Group, RankStopped, stop_on_signals  # noqa: E402
 from tiny_mmmlp.model_config import MMMLPConfig  # noqa: E402
+from tiny_mmmlp.model_file import load_model  # noqa: E402
 from tiny_mmmlp.ranking import evaluate  # noqa: E402
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 

@@ -219,7 +219,7 @@ def test_a_resumed_run_reports_the_peak_memory_of_its_earlier_processes_too(tmp_
 
 
 def test_run_peaks_keeps_each_ranks_larger_figure():
-    from tiny_mmmlp.run_folder import run_peaks
+    from tiny_mmmlp.run_record import run_peaks
     assert run_peaks(None, [300.0]) == [300.0]
     assert run_peaks([500.0, None, 200.0], [300.0, 400.0, None]) == [500.0, 400.0, 200.0]
     assert run_peaks([None], [None]) == [None]
@@ -281,7 +281,7 @@ def test_damaged_checkpoint_is_one_sentence(damage, run, capsys):
     rc, _, err = call(train_main, [*SMALL, "--out", run, "--resume", "--epochs", "2"], capsys)
     assert_one_sentence(rc, err, "--resume", "checkpoint")
     tree.assert_unchanged()
-    from tiny_mmmlp.checkpoint import load_model
+    from tiny_mmmlp.model_file import load_model
     assert load_model(run)[0]                                  # the model file is untouched
 
 

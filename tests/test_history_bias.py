@@ -72,7 +72,7 @@ def test_reference_equals_torch():
 def test_every_model_learns_it_through_the_cli(tmp_path, model, backend):
     if backend == "torch":
         pytest.importorskip("torch")
-    from tiny_mmmlp.checkpoint import load_model
+    from tiny_mmmlp.model_file import load_model
     from tiny_mmmlp.train import main as train_main
     out = tmp_path / model
     train_main(["--data", "toyshop-tiny", "--model", model, "--backend", backend,

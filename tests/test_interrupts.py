@@ -8,8 +8,9 @@ import pytest
 
 import tiny_mmmlp.checkpoint as checkpoint
 import tiny_mmmlp.model_file as model_file
-from tiny_mmmlp.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint, save_model
+from tiny_mmmlp.checkpoint import load_checkpoint, save_checkpoint
 from tiny_mmmlp.interrupts import held
+from tiny_mmmlp.model_file import MODEL_FILE, save_model
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from .reference import MMMLP, AdamW
 from .reference.optim import decays
 from .reference.workspace import Workspace
 
-BACKENDS = ("numpy", "torch", "triton")
+BACKENDS = ("numpy", "torch", "triton")     # the names --backend takes, each a class below
 
 
 def _blas_controller():
@@ -235,9 +235,7 @@ class TritonBackend(TorchBackend):
 def make_backend(name, cfg, n_items, features, seed, lr, weight_decay, device=None,
                  model="mmmlp", encoder=None):
     """Build the backend called ``name`` ("numpy", "torch" or "triton") training ``model``
-    ("mmmlp"; the baselines "sasrec" and "gru4rec" run on the torch backend only)."""
-    if model != "mmmlp" and name != "torch":
-        raise UserError(f"--model {model} runs on --backend torch only, not {name}")
+    ("mmmlp", or a baseline "sasrec" / "gru4rec", which RunConfig puts on "torch")."""
     if name == "numpy":
         return NumpyBackend(cfg, n_items, features, seed, lr, weight_decay, device or "cpu")
     if name == "torch":

@@ -2,7 +2,7 @@
 
 A run folder holds:
 - ``model.safetensors``: the best parameters, the feature tables and the raw item ids
-  (model_file.py; ``save_model`` and ``load_model`` are re-exported here).
+  (model_file.py).
 - ``checkpoint.json`` + ``checkpoint-<sha>.npz``: everything ``--resume`` needs to continue
   exactly (current and best parameters, optimizer moments and step counts, NumPy and torch
   generator states, the epoch history, the run's settings).
@@ -38,7 +38,6 @@ import numpy as np
 from .errors import NPY_ERRORS, UserError
 from .files import available_memory, read_regular, write_bytes, write_text
 from .interrupts import held
-from .model_file import MODEL_FILE, load_model, save_model  # noqa: F401  (the run's model file)
 
 CHECKPOINT_FILE = "checkpoint.json"
 LEGACY_CHECKPOINT = "checkpoint.pkl"

@@ -30,28 +30,12 @@ def positive_int(text):
     return _flag_value(text, int, lambda v: v >= 1, "a positive integer")
 
 
-def positive_float(text):
-    return _flag_value(text, float, lambda v: v > 0, "a positive number")
-
-
 def finite_positive_float(text):
     return _flag_value(text, float, lambda v: v > 0 and math.isfinite(v), "a finite positive number")
 
 
 def finite_non_negative_float(text):
     return _flag_value(text, float, lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
-
-
-def ema_decay(text):
-    return _flag_value(text, float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1")
-
-
-def ema_warmup_k(text):
-    return _flag_value(text, int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2")
-
-
-def seed_int(text):
-    return _flag_value(text, int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)")
 
 
 def non_negative_int(text):

@@ -15,10 +15,8 @@ import json
 from .cli import OneLineParser
 from .errors import UserError, exit_on_user_error
 from .exports import write_output
-from .metrics import METRIC_NAMES
+from .ranking import PROTOCOLS, metrics_table
 from .recommender import DataNotFound, load
-
-PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 
 
 def build_parser():
@@ -31,12 +29,6 @@ def build_parser():
                         "protocol the run was trained with)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
-
-
-def metrics_table(name: str, metrics: dict) -> str:
-    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
-    row = f"{name:<12}" + "".join(f"{metrics[m]:>10.4f}" for m in METRIC_NAMES)
-    return "\n".join([head, "-" * len(head), row])
 
 
 @exit_on_user_error
@@ -52,7 +44,7 @@ def main(argv=None):
     users = sum(1 for s in ds.sequences if len(s) >= 3)
     print(f"test metrics of {args.run} on {ds.name} (full ranking over {ds.n_items} items, "
           f"{PROTOCOLS[bool(mask)]}, {users} users):")
-    print(metrics_table(rec.model_name, metrics))
+    print(metrics_table({rec.model_name: metrics}))
     if args.json:
         record = {"test": metrics, "run": str(args.run), "data": rec.data_source(),
                   "protocol": PROTOCOLS[bool(mask)], "mask_history": bool(mask), "users": users}

@@ -9,7 +9,18 @@ import numpy as np
 
 from . import data
 from .averaging import evaluated_weights
-from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
+from .metrics import METRIC_NAMES, mask_history, metrics_from_ranks, popularity_scores, target_ranks
+
+PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
+
+
+def metrics_table(rows: dict) -> str:
+    """A plain-text table: one row per model, one column per metric."""
+    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
+    lines = [head, "-" * len(head)]
+    for name, m in rows.items():
+        lines.append(f"{name:<12}" + "".join(f"{m[k]:>10.4f}" for k in METRIC_NAMES))
+    return "\n".join(lines)
 
 
 def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:

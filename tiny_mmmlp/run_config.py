@@ -18,6 +18,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from .backends import BACKENDS
 from .baselines import MODEL_DEFAULTS, MODELS
 from .data import image_encoders
 from .data import text as text_features
@@ -28,7 +29,6 @@ from .model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_he
 
 FORMAT = 1                      # of config.json; a file of another format is refused
 CONFIG_FILE = "config.json"
-BACKENDS = ("numpy", "torch", "triton")
 SCHEDULES = ("constant", "cosine")
 GROUPS = ("data", "model", "training", "evaluation", "run folder")
 PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads")
@@ -208,9 +208,9 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     data = cfg.data
     if ":" not in data and data not in BUILT_IN and Path(data).exists():
         data = str(Path(data).resolve())          # saved absolute: the run folder can move
-    if model != "mmmlp" and backend == "numpy":
-        raise UserError(f"{name('backend')} numpy: {name('model')} {model} runs on the torch or triton "
-                        f"backend")
+    if model != "mmmlp" and backend != "torch":       # the one place this rule is decided
+        raise UserError(f"{name('backend')} {backend}: {name('model')} {model} runs on the torch backend "
+                        f"only")
     if "ema_warmup" in given and cfg.ema == 0 and cfg.ema_warmup:
         raise UserError(f"{name('ema_warmup')}: an {name('ema')} of 0 turns the average off, so there is "
                         f"no decay to warm up")

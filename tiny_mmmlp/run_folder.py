@@ -9,22 +9,19 @@
   removed itself, never what it points to). Without it, a run file that is a link, folder,
   FIFO or device is refused by name. The lock file is opened only as a regular file with one
   link (never through a symbolic link), so a planted ``.lock`` cannot truncate another file.
-- ``check_run_record``: the run record read back for ``--resume`` has the shape training
-  writes (epochs, history, best metrics), so an edited checkpoint is refused up front.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import stat
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, MODEL_FILE, has_checkpoint
+from .checkpoint import CHECKPOINT_FILE, LEGACY_CHECKPOINT, has_checkpoint
 from .errors import UserError
 from .files import kind_of, open_regular
-from .model_file import LEGACY_MODEL_FILE
+from .model_file import LEGACY_MODEL_FILE, MODEL_FILE
 from .run_config import CONFIG_FILE
 
 LOCK_FILE = ".lock"
@@ -39,11 +36,6 @@ def default_out(data_name: str, modalities: list, runner: str) -> Path:
     ``runs/toyshop-all-numpy`` or ``runs/toyshop-id+text-numpy``: an ablation starts a new folder."""
     from .data.safe_names import safe_stem
     return Path("runs") / f"{safe_stem(data_name)}-{'+'.join(modalities)}-{runner}"
-
-
-def holds_run(out: Path) -> bool:
-    return any(os.path.lexists(out / f) for f in RUN_FILES) or any(
-        any(out.glob(p)) for p in RUN_PATTERNS)
 
 
 def _run_entries(out: Path) -> list:
@@ -141,49 +133,3 @@ def prepare(out: Path, resume: bool, overwrite: bool) -> None:
             raise UserError(f"--out {out}: {p.name} is a folder, not a file a run writes; remove "
                             f"it yourself, or choose another --out")
         p.unlink(missing_ok=True)
-
-
-def _number(x) -> bool:
-    return type(x) in (int, float) and math.isfinite(x)
-
-
-def _metrics(m) -> bool:
-    from .metrics import METRIC_NAMES
-    return isinstance(m, dict) and all(_number(m.get(k)) and 0 <= m[k] <= 1 for k in METRIC_NAMES)
-
-
-def run_peaks(saved, now: list) -> list:
-    """Each rank's peak resident memory in MiB over a run's processes: the larger of the one
-    saved in its checkpoint (``saved``, None before any) and this process's (``now``); a rank
-    whose figure is unknown (None) on both sides stays None. A saved list of another world
-    size is dropped: those were other processes' ranks."""
-    if not isinstance(saved, list) or len(saved) != len(now):
-        return list(now)
-    return [max((x for x in (a, b) if x is not None), default=None) for a, b in zip(saved, now)]
-
-
-def check_history(history) -> None:
-    """Raise ValueError unless ``history`` is the list of epoch records ``train`` keeps (in a
-    checkpoint's run record and in metrics.json), epochs 1, 2, ... in order."""
-    if not isinstance(history, list):
-        raise ValueError("the history is not a list")
-    for i, h in enumerate(history, start=1):
-        if not (isinstance(h, dict) and h.get("epoch") == i and _number(h.get("loss"))
-                and _metrics(h.get("valid")) and _number(h.get("examples_per_s"))):
-            raise ValueError(f"history entry {i} is not an epoch record")
-
-
-def check_run_record(run: dict) -> None:
-    """Raise ValueError unless ``run`` looks like the record ``train`` writes each epoch."""
-    epoch, bad, history = run["epoch"], run["bad_epochs"], run["history"]
-    if not (type(epoch) is int and type(bad) is int and isinstance(history, list)
-            and 0 <= bad <= epoch == len(history)):
-        raise ValueError(f"epoch {epoch!r}, bad epochs {bad!r} and the history disagree")
-    check_history(history)
-    if not (_number(run["best"]) and _number(run["seconds"]) and run["seconds"] >= 0):
-        raise ValueError("best or seconds is not a number")
-    if epoch and not (run.get("best_epoch") in range(1, epoch + 1) and _metrics(run.get("best_valid"))):
-        raise ValueError("the best epoch's record is missing")
-    peaks = run.get("peak_memory_mib", [])
-    if not (isinstance(peaks, list) and all(p is None or (_number(p) and p >= 0) for p in peaks)):
-        raise ValueError("peak_memory_mib is not a list of MiB figures")

@@ -16,6 +16,7 @@ holds a run is never silently replaced (run_folder.py).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import warnings
@@ -25,16 +26,17 @@ from pathlib import Path
 from . import data, distributed
 from .averaging import with_average
 from .backends import make_backend
-from .checkpoint import load_checkpoint, save_model
+from .checkpoint import load_checkpoint
 from .errors import SIZES_ADVICE, UserError, exit_on_user_error
 from .files import write_text
-from .model_file import fingerprints
+from .model_file import fingerprints, save_model
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
-from .ranking import evaluate, popularity_metrics
+from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
-from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
-from .training_loop import PROTOCOLS, metrics_table, train_epochs
+from .run_folder import RunLock, check_request, default_out, prepare
+from .run_record import Run, RunRecord
+from .training_loop import train_epochs
 
 
 def choose_modalities(text, available) -> list:
@@ -62,6 +64,19 @@ def fit(cfg: RunConfig) -> dict:
     """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them)."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
+    run = build_run(cfg, group)
+    with contextlib.ExitStack() as held:       # the run lock, released however the run ends
+        group.on_main(lambda: claim(run, held))          # its one-sentence error reaches every rank
+        record = resumed(run) if run.cfg.resume else None
+        ds = run.ds
+        print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
+              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training examples")
+        record = train_epochs(run, record, resume_command(run.cfg))
+        return finish(run, record)
+
+
+def load_data(cfg: RunConfig, group):
+    """(Dataset, modalities, MMMLPConfig, feature tables) of the run, checked against the settings."""
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         try:
             ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
@@ -82,11 +97,17 @@ def fit(cfg: RunConfig) -> dict:
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=not cfg.no_progress and group.is_main, **encoders)
+    return ds, modalities, model_cfg, feats
+
+
+def build_run(cfg: RunConfig, group) -> Run:
+    """The data, the split, the backend and the run folder's name: everything before the folder
+    is claimed, so a size the model refuses leaves no folder."""
+    ds, modalities, model_cfg, feats = load_data(cfg, group)
     split = data.split_leave_one_out(ds)
     if len(split.valid_target) == 0:
         raise UserError(f"{cfg.data}: no user has 3 or more items, so no user can be validated "
                         f"and tested (leave-one-out needs 3 per user)")
-    # the model is built before the run folder is claimed, so a size it refuses leaves no folder
     backend = with_average(group.wrap(make_backend(cfg.backend, model_cfg, ds.n_items, feats, cfg.seed,
                                                    cfg.lr, cfg.weight_decay, group.device, cfg.model,
                                                    cfg.encoder()), cfg.seed),
@@ -99,34 +120,25 @@ def fit(cfg: RunConfig) -> dict:
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
             "mask_history": cfg.mask_history, "model": cfg.model, "encoder": cfg.encoder(),
             "fingerprints": fingerprints(ds, feats)}
-    lock = RunLock(out) if group.is_main else None       # rank 0 alone writes
-
-    def claim():
-        check_request(out, cfg.resume, cfg.overwrite)
-        lock.__enter__()
-        try:
-            prepare(out, cfg.resume, cfg.overwrite)
-            if not cfg.resume:
-                save_config(out, cfg, write_text)
-        except BaseException:
-            lock.__exit__(None, None, None)
-            raise
-    group.on_main(claim)                       # its one-sentence error reaches every rank
-    try:
-        run = resumed(cfg, group, out, backend, meta) if cfg.resume else None
-        print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
-              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training examples")
-        run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg))
-        return finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities)
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
+    return Run(cfg, group, ds, split, model_cfg, backend, out, meta, feats, modalities)
 
 
-def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
-    """The run record of the checkpoint in ``out``, its state loaded into ``backend``; refuses
-    a run made with other settings or other data."""
-    ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
+def claim(run: Run, held: contextlib.ExitStack) -> None:
+    """Take the run folder (rank 0): refuse one that holds another run unless resumed or
+    overwritten, hold its lock in ``held`` for the life of the run, save the configuration."""
+    cfg = run.cfg
+    check_request(run.out, cfg.resume, cfg.overwrite)
+    held.enter_context(RunLock(run.out))
+    prepare(run.out, cfg.resume, cfg.overwrite)
+    if not cfg.resume:
+        save_config(run.out, cfg, write_text)
+
+
+def resumed(run: Run) -> RunRecord:
+    """The record of the checkpoint in the run folder, its state loaded into the backend;
+    refuses a run made with other settings or other data."""
+    cfg, out, backend = run.cfg, run.out, run.backend
+    ckpt = run.group.on_main(lambda: load_checkpoint(out))    # read once, sent to all ranks
     try:
         saved = ckpt["settings"]
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in cfg.to_dict().items()
@@ -135,15 +147,14 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")
-        if ckpt["meta"]["fingerprints"] != meta["fingerprints"]:
+        if ckpt["meta"]["fingerprints"] != run.meta["fingerprints"]:
             raise UserError(f"--resume: the data {cfg.data} changed since {out} was trained (its users, "
                             f"items, interactions or features differ); start a new run with --overwrite "
                             f"or another --out")
-        if ckpt["meta"] != meta:
+        if ckpt["meta"] != run.meta:
             raise UserError(f"--resume: {out} was trained with other settings or data")
-        run = dict(ckpt["run"])
-        check_run_record(run)
-        backend.load_params(run["best_params"])               # checks the best copy too...
+        record = RunRecord.from_saved(dict(ckpt["run"]))
+        backend.load_params(record.best_params)               # checks the best copy too...
         backend.load_params(ckpt["params"])                   # ...then the current weights
         backend.load_state(ckpt["backend_state"])             # (last: the average's trained weights)
     except UserError:
@@ -151,35 +162,36 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
         raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
                         f"({type(err).__name__}: {err})") from None
-    print(f"resuming {out} after epoch {run['epoch']}")
-    return run
+    print(f"resuming {out} after epoch {record.epoch}")
+    return record
 
 
-def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities) -> dict:
+def finish(run: Run, record: RunRecord) -> dict:
     """Test the best weights, print the table, write metrics.json, the model and the curves."""
-    backend.load_params(run["best_params"])
-    test = evaluate(backend, split.test_history, split.test_target, model_cfg.max_len,
+    cfg, group, ds, split, backend, out = run.cfg, run.group, run.ds, run.split, run.backend, run.out
+    backend.load_params(record.best_params)
+    test = evaluate(backend, split.test_history, split.test_target, run.model_cfg.max_len,
                     cfg.eval_batch(), mask_history=cfg.mask_history)
     popular = popularity_metrics(split.train, ds.n_items, split.test_target,
                                  split.test_history if cfg.mask_history else None)
     protocol = PROTOCOLS[cfg.mask_history]
-    print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
+    print(f"\ntest metrics (best validation epoch {record.best_epoch or 0}, full ranking over "
           f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
     print(metrics_table({cfg.model: test, "popularity": popular}))
-    result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
+    result = {"valid": record.best_valid or {}, "test": test, "popularity": popular,
               "backend": cfg.backend, "model": cfg.model, "encoder": cfg.encoder(), "protocol": protocol,
-              "mask_history": cfg.mask_history, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
-              "seconds": round(run["seconds"], 2),
-              "seconds_per_epoch": round(run["seconds"] / max(run["epoch"], 1), 2),
-              "data": cfg.data, "modalities": modalities, "seed": cfg.seed,
-              "config": model_cfg.to_dict(), "history": run["history"], "settings": cfg.to_dict(),
-              "world_size": group.world_size, "peak_memory_mib": run["peak_memory_mib"]}
+              "mask_history": cfg.mask_history, "epochs": record.epoch, "best_epoch": record.best_epoch,
+              "seconds": round(record.seconds, 2),
+              "seconds_per_epoch": round(record.seconds / max(record.epoch, 1), 2),
+              "data": cfg.data, "modalities": run.modalities, "seed": cfg.seed,
+              "config": run.model_cfg.to_dict(), "history": record.history, "settings": cfg.to_dict(),
+              "world_size": group.world_size, "peak_memory_mib": record.peak_memory_mib}
     group.close()
     if not group.is_main:
         return result
     write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
-    save_model(out, run["best_params"], {**meta, "settings": cfg.to_dict()}, ds, feats)
-    if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
+    save_model(out, record.best_params, {**run.meta, "settings": cfg.to_dict()}, ds, run.feats)
+    if plot_training_curves(record.history, out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
     return result
 

@@ -1,7 +1,7 @@
 """The epoch loop of a run: train, validate, keep the best weights, checkpoint after each epoch.
 
-``train_epochs`` runs until the epoch budget or the patience ends it and returns the run
-record (epochs, history, best weights and metrics, seconds, peak memory). A checkpoint
+``train_epochs`` runs until the epoch budget or the patience ends it and returns the run's
+``RunRecord`` (epochs, history, best weights and metrics, seconds, peak memory). A checkpoint
 follows every epoch, so Ctrl-C, SIGTERM or a stopped rank leaves the last finished epoch
 on disk, and the message names the command that continues the run.
 """
@@ -15,21 +15,9 @@ from tqdm import tqdm
 from . import data, distributed
 from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
-from .metrics import METRIC_NAMES
 from .ranking import evaluate
-from .run_folder import run_peaks
+from .run_record import Run, RunRecord, run_peaks
 from .schedule import lr_at
-
-PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
-
-
-def metrics_table(rows: dict) -> str:
-    """A plain-text table: one row per model, one column per metric."""
-    head = f"{'':<12}" + "".join(f"{m:>10}" for m in METRIC_NAMES)
-    lines = [head, "-" * len(head)]
-    for name, m in rows.items():
-        lines.append(f"{name:<12}" + "".join(f"{m[k]:>10.4f}" for k in METRIC_NAMES))
-    return "\n".join(lines)
 
 
 def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[float, float]:
@@ -55,48 +43,48 @@ def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[fl
     return total / max(seen, 1), seen / (time.perf_counter() - start)
 
 
-def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue_with: str) -> dict:
-    """Epochs until cfg.epochs or cfg.patience; ``run``: a resumed run record, or None."""
-    fresh = run is None
+def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunRecord:
+    """Epochs until cfg.epochs or cfg.patience; ``record``: a resumed run's record, or None."""
+    cfg, group, backend, out = run.cfg, run.group, run.backend, run.out
+    fresh = record is None
     if fresh:
-        run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
-               "bad_epochs": 0, "seconds": 0.0}
+        record = RunRecord(best_params=backend.params())
     progress = not cfg.no_progress and group.is_main
 
     def peaks_so_far() -> list:
         """Each rank's high-water mark so far, its earlier processes' included (a resumed run
         reports the peak of all of them, not only of the process that finishes it)."""
-        return run_peaks(run.get("peak_memory_mib"), group.objects(distributed.peak_memory_mib()))
+        return run_peaks(record.peak_memory_mib, group.objects(distributed.peak_memory_mib()))
 
-    on_disk = {"epoch": run["epoch"]}     # the epoch of the checkpoint a stop leaves behind
+    on_disk = {"epoch": record.epoch}     # the epoch of the checkpoint a stop leaves behind
 
     def checkpoint():
         if group.is_main:
-            save_checkpoint(out, {"meta": meta, "settings": cfg.to_dict(), "params": backend.params(),
-                                  "backend_state": backend.state(), "run": run})
-        on_disk["epoch"] = run["epoch"]
+            save_checkpoint(out, {"meta": run.meta, "settings": cfg.to_dict(), "params": backend.params(),
+                                  "backend_state": backend.state(), "run": record.to_dict()})
+        on_disk["epoch"] = record.epoch
         # kept for the next save; gathered after this one, so a dead rank cannot cost it
-        run["peak_memory_mib"] = peaks_so_far()
+        record.peak_memory_mib = peaks_so_far()
 
     if fresh:
         checkpoint()
     try:
-        while run["epoch"] < cfg.epochs and run["bad_epochs"] < cfg.patience:
+        while record.epoch < cfg.epochs and record.bad_epochs < cfg.patience:
             start = time.perf_counter()
-            loss, speed = run_epoch(backend, split, cfg, model_cfg, run["epoch"], progress)
-            valid = evaluate(backend, split.valid_history, split.valid_target, model_cfg.max_len,
+            loss, speed = run_epoch(backend, run.split, cfg, run.model_cfg, record.epoch, progress)
+            valid = evaluate(backend, run.split.valid_history, run.split.valid_target, run.model_cfg.max_len,
                              cfg.eval_batch(), mask_history=cfg.mask_history)
-            run["seconds"] += time.perf_counter() - start
-            run["epoch"] += 1
-            run["history"].append({"epoch": run["epoch"], "loss": loss, "valid": valid,
+            record.seconds += time.perf_counter() - start
+            record.epoch += 1
+            record.history.append({"epoch": record.epoch, "loss": loss, "valid": valid,
                                    "examples_per_s": speed})
-            better = valid["NDCG@10"] > run["best"]
+            better = valid["NDCG@10"] > record.best
             if better:
-                run.update(best=valid["NDCG@10"], best_params=backend.params(), bad_epochs=0,
-                           best_epoch=run["epoch"], best_valid=valid)
+                record.best, record.best_params, record.bad_epochs = valid["NDCG@10"], backend.params(), 0
+                record.best_epoch, record.best_valid = record.epoch, valid
             else:
-                run["bad_epochs"] += 1
-            print(f"epoch {run['epoch']:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
+                record.bad_epochs += 1
+            print(f"epoch {record.epoch:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
                   f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
                   flush=True)
             checkpoint()
@@ -106,5 +94,5 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
         print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
               f"continue with: {continue_with}")
         raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
-    run["peak_memory_mib"] = peaks_so_far()
-    return run
+    record.peak_memory_mib = peaks_so_far()
+    return record

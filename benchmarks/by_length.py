@@ -18,10 +18,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from training_run import trained_backend  # noqa: E402
 
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402

@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import id_only_steps, masked_test, read_record, run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
 
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402

@@ -12,11 +12,7 @@ figure is made to set runs of one set side by side, e.g. the same training with 
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training_run import read_record  # noqa: E402
 

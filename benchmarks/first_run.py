@@ -28,7 +28,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))     # the sibling helper training_run.py
 from training_run import read_record  # noqa: E402
 
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402

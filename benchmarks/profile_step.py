@@ -16,12 +16,10 @@ machine is about that of one shard of half the batch.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import id_only_steps  # noqa: E402
 
 from tiny_mmmlp.baselines import MODELS  # noqa: E402

@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))      # the sibling helper training_run.py
 from training_run import masked_test, run_training, stop_on_sigterm  # noqa: E402
 
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402

@@ -28,7 +28,6 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 from epoch_vs_recbole import DEFAULT_DATA, recbole_python_or_exit  # noqa: E402
 from training_run import run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
 

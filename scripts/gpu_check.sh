@@ -61,10 +61,10 @@ echo "gpu_check: 1/4 kernel resources (status so far $status) in $res"
 if [ -n "$missing" ]; then
     echo "gpu_check: 2/4 skipped, not installed: $missing"; status=1
 elif [ $rehearse = 1 ]; then
-    timeout 300 $PY -m pytest -q -p no:cacheprovider tests/test_kernels_benchmark.py -x || status=1
+    timeout 300 $PY -m pytest -q -p no:cacheprovider tests/benchmarks/test_kernels_benchmark.py -x || status=1
     echo "gpu_check: 2/4 rehearsal: the CUDA tests are collected only on a GPU; ran the benchmark's smoke test"
 else
-    timeout 240 $PY -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_kernels_benchmark.py \
+    timeout 240 $PY -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/benchmarks/test_kernels_benchmark.py \
         -x --durations=5 || status=1
     echo "gpu_check: 2/4 kernel tests (status so far $status)"
 fi

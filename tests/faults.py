@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
+from small_model import SIZES
 
 from tiny_mmmlp.checkpoint import load_checkpoint
 from tiny_mmmlp.model_file import load_model
 from tiny_mmmlp.train import main as train_main
 
-MODEL_FLAGS = ["--max-len", "8", "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16",
-               "--n-layers", "1", "--batch-size", "64", "--no-progress", "--epochs", "1"]
+MODEL_FLAGS = [*SIZES, "--batch-size", "64", "--no-progress", "--epochs", "1"]
 SMALL = ["--data", "toyshop-tiny", "--modalities", "id,category", *MODEL_FLAGS]
 
 

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from small_model import small
 
 from tiny_mmmlp import MMMLPConfig, averaging, data
 from tiny_mmmlp.averaging import WeightAverage, with_average
@@ -91,9 +92,7 @@ def test_decay_zero_is_no_wrapper_and_out_of_range_is_refused():
             WeightAverage(inner, bad)
 
 
-SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
-         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "32", "--no-progress",
-         "--modalities", "id,text", "--ema", "0.9", "--patience", "5"]
+SMALL = small("--batch-size", "32", "--modalities", "id,text", "--ema", "0.9", "--patience", "5")
 
 
 @pytest.mark.parametrize("backend, warmup", [("numpy", []), ("torch", []), ("numpy", ["--ema-warmup", "3"])])

@@ -9,6 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from small_model import small  # noqa: E402
+
 from tiny_mmmlp.baselines import build_model  # noqa: E402
 from tiny_mmmlp.baselines.gru4rec import GRU4Rec  # noqa: E402
 from tiny_mmmlp.baselines.sasrec import SASRec, attention_mask  # noqa: E402
@@ -18,9 +20,7 @@ from tiny_mmmlp.recommender import load  # noqa: E402
 from tiny_mmmlp.torch_model import Branch, TorchMMMLP  # noqa: E402
 from tiny_mmmlp.train import main as train_main  # noqa: E402
 
-SMALL = ["--data", "toyshop-tiny", "--backend", "torch", "--max-len", "8", "--d-model", "16",
-         "--token-hidden", "8", "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "64",
-         "--no-progress", "--modalities", "id,category,brand", "--patience", "5"]
+SMALL = small("--backend", "torch", "--batch-size", "64", "--modalities", "id,category,brand", "--patience", "5")
 CFG = MMMLPConfig(max_len=6, d_model=8, token_hidden=4, channel_hidden=8, n_layers=1, dropout=0.0)
 V = 20
 

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from PIL import Image
+from small_model import small
 
 from tiny_mmmlp import data
 from tiny_mmmlp.data import amazon_source
@@ -209,9 +210,8 @@ def test_unknown_category_names_the_close_one():
 
 
 def test_train_runs_on_the_built_in_source(server, tmp_path):
-    train_main(["--data", f"amazon2018:{CATEGORY}", "--modalities", "id,brand", "--epochs", "1",
-                "--max-len", "8", "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16",
-                "--n-layers", "1", "--batch-size", "32", "--no-progress", "--out", str(tmp_path / "run")])
+    train_main(small("--modalities", "id,brand", "--epochs", "1", "--batch-size", "32",
+                     "--out", str(tmp_path / "run"), data=f"amazon2018:{CATEGORY}"))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["data"] == f"amazon2018:{CATEGORY}" and 0.0 <= metrics["test"]["NDCG@10"] <= 1.0
     assert np.isfinite(metrics["history"][0]["loss"])

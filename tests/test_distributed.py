@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
+from small_model import small  # noqa: E402
+
 from tiny_mmmlp import data  # noqa: E402
 from tiny_mmmlp.backends import make_backend  # noqa: E402
 from tiny_mmmlp.distributed import Group, RankStopped, stop_on_signals  # noqa: E402
@@ -34,9 +36,7 @@ from tiny_mmmlp.train import main as train_main  # noqa: E402
 needs_gloo = pytest.mark.skipif(not (torch.distributed.is_available()
                                      and torch.distributed.is_gloo_available()),
                                 reason="torch.distributed with gloo is not available")
-SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
-         "--channel-hidden", "16", "--n-layers", "1", "--fusion-layers", "0", "--dropout", "0",
-         "--no-progress", "--modalities", "id,category,brand", "--backend", "torch"]
+SMALL = small("--fusion-layers", "0", "--dropout", "0", "--modalities", "id,category,brand", "--backend", "torch")
 TIMEOUT = 120                      # seconds; a hang fails the test instead of blocking CI
 
 

@@ -13,6 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from small_model import small  # noqa: E402
+
 from tiny_mmmlp.checkpoint import load_checkpoint  # noqa: E402
 
 pytestmark = [
@@ -20,9 +22,7 @@ pytestmark = [
                        reason="torch.distributed with gloo is not available"),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent-death signal is Linux's"),
 ]
-SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
-         "--channel-hidden", "16", "--n-layers", "1", "--fusion-layers", "0", "--dropout", "0",
-         "--no-progress", "--modalities", "id", "--backend", "torch"]
+SMALL = small("--fusion-layers", "0", "--dropout", "0", "--modalities", "id", "--backend", "torch")
 
 
 def _children(pid: int) -> list:

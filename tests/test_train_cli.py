@@ -7,15 +7,14 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from small_model import small
 
 from tiny_mmmlp.errors import UserError
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main
 from tiny_mmmlp.train import main as train_main
 
-SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
-         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "64", "--no-progress",
-         "--modalities", "id,text,category"]
+SMALL = small("--batch-size", "64", "--modalities", "id,text,category")
 
 
 def run_train(out, *extra):

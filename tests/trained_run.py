@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from small_model import small
 
 from tiny_mmmlp import data
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.train import main as train_main
 
-SMALL = ["--data", "toyshop-tiny", "--modalities", "id,text,category", "--max-len", "8",
-         "--d-model", "16", "--token-hidden", "8", "--channel-hidden", "16", "--n-layers", "1",
-         "--batch-size", "64", "--epochs", "1", "--no-progress"]
+SMALL = small("--modalities", "id,text,category", "--batch-size", "64", "--epochs", "1")
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The one table both the launchers (``token_mixing``, ``channel_mixing``, ``layernorm``) and
 ``benchmarks/kernel_resources.py`` read. That script compiles every entry for sm_80 and
 sm_90a without a GPU and reads registers, spill bytes and shared memory from the binary;
-``tests/test_kernel_resources.py`` guards two shapes of it in CI. Change a number here, rerun
+``tests/benchmarks/test_kernel_resources.py`` guards two shapes of it in CI. Change a number here, rerun
 the script, and the table in ``benchmarks/results/`` says whether the kernels still fit.
 
 A launch is a dict of keyword arguments for ``kernel[grid](...)``: the constexpr tiles (and

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_speed.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kernel_speed.py"
 
 
 def run(*args):

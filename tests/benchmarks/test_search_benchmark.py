@@ -3,7 +3,7 @@ point, and the title-only copy of a data folder (no training here)."""
 import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "search.py"
 spec = importlib.util.spec_from_file_location("search", SCRIPT)
 search = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(search)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from faults import MODEL_FLAGS
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "first_run.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "first_run.py"
 
 
 def seconds(row: str) -> float:

@@ -19,7 +19,7 @@ if importlib.util.find_spec("triton.backends.nvidia") is None:
 if not (Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump").exists():
     pytest.skip("triton's bundled cuobjdump is missing", allow_module_level=True)
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_resources.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kernel_resources.py"
 
 
 def test_ci_shapes_fit_sm90a(tmp_path):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import yaml
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "recbole_crosscheck.py"
-sys.path.insert(0, str(SCRIPT.parent))
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "recbole_crosscheck.py"
 spec = importlib.util.spec_from_file_location("recbole_crosscheck", SCRIPT)
 crosscheck = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(crosscheck)

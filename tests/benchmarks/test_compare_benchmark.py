@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare.py"
 spec = importlib.util.spec_from_file_location("compare", SCRIPT)
 compare = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compare)
@@ -133,7 +133,7 @@ def test_the_table_judges_the_targets_from_the_finished_runs_and_draws_the_scali
 
 def test_masked_test_ranks_a_baselines_saved_model_and_never_lowers_a_metric(tmp_path):
     import subprocess
-    sys.path.insert(0, str(SCRIPT.parent))
+
     from training_run import masked_test
     out = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", "--data", "toyshop-tiny", "--backend", "torch",

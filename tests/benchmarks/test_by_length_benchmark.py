@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "by_length.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "by_length.py"
 spec = importlib.util.spec_from_file_location("by_length", SCRIPT)
 by_length = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(by_length)

@@ -5,17 +5,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from small_model import small
 
 from tiny_mmmlp.train import main as train_main
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "curves.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "curves.py"
 spec = importlib.util.spec_from_file_location("curves", SCRIPT)
 curves = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(curves)
 
-SMALL = ["--data", "toyshop-tiny", "--max-len", "8", "--d-model", "16", "--token-hidden", "8",
-         "--channel-hidden", "16", "--n-layers", "1", "--batch-size", "32", "--no-progress",
-         "--modalities", "id", "--epochs", "3", "--patience", "5"]
+SMALL = small("--batch-size", "32", "--modalities", "id", "--epochs", "3", "--patience", "5")
 
 
 def test_finished_and_unfinished_runs_are_drawn_with_their_best_epochs(tmp_path, capsys):

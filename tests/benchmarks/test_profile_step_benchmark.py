@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "profile_step.py"
 
 
 def test_the_numpy_profile_times_one_shard_of_the_default_model_and_names_its_layers():

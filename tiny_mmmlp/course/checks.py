@@ -225,11 +225,3 @@ CHECKS = {
     "reference.optim.AdamW.step": AdamWCheck(ADAMW),
 }
 
-
-def check_for(name: str):
-    """The check of the exercise named ``name`` (NumPy or Triton part)."""
-    if name in CHECKS:
-        return CHECKS[name]
-    from .checks_triton import CHECKS as TRITON_CHECKS
-
-    return TRITON_CHECKS[name]

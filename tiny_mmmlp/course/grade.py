@@ -225,12 +225,12 @@ def _run_all(run: Run, jobs: list, parallel: int, reaper: Reaper) -> None:
                     running[index] = job
             now = time.monotonic()
             for index, job in list(running.items()):
-                quota = ""
-                if now - job.looked >= QUOTA_EVERY:
+                quota, finished = "", job.child.finished()
+                if finished or now - job.looked >= QUOTA_EVERY:     # and once more when it has ended
                     job.looked, quota = now, over_quota(job)
-                    if quota:
+                    if quota and not finished:
                         job.child.stop()
-                if quota or job.child.finished():
+                if quota or finished:
                     del running[index]
                     job.seconds = time.monotonic() - job.child.started
                     reaper.sweep(keep={j.child.pid for j in running.values()})

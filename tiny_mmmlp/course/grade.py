@@ -184,13 +184,16 @@ class Run:
     limits: dict = field(default_factory=dict)       # part -> Limits
 
 
-def start(run: Run, job: Job, index: int) -> None:
+def start(run: Run, job: Job) -> None:
     k, p = job.plan.k, job.plan
     if p.unavailable or syntax_error(run.snaps[job.kit], k):
         job.result = (0, p.unavailable or syntax_error(run.snaps[job.kit], k))
         return
     ex = exercise(k)
-    folder = run.scratch / f"job_{index}"
+    folder = run.scratch / f"kit_{job.kit}" / f"exercise_{k}"
+    if not folder.parent.exists():
+        folder.parent.mkdir()
+        os.chmod(folder.parent, 0o711)          # a child user finds its own folder in it, nothing more
     (folder / "runner").mkdir(parents=True)
     (folder / "tmp").mkdir()
     for name, data in run.seal.runner.items():
@@ -220,7 +223,7 @@ def _run_all(run: Run, jobs: list, parallel: int, reaper: Reaper) -> None:
         while pending or running:
             while pending and len(running) < parallel:
                 index, job = pending.pop(0)
-                start(run, job, index)
+                start(run, job)
                 if job.result is None:
                     running[index] = job
             now = time.monotonic()

@@ -132,3 +132,17 @@ def test_the_gradescope_archive_grades_a_submission_in_a_folder_of_its_own(class
     assert [t["max_score"] for t in report["tests"]] == [1, 2, 3]
     assert 3 < report["score"] < 6 and report["tests"][2]["status"] == "failed"
     assert all(t["visibility"] == "after_published" for t in report["tests"])
+
+
+def test_the_numeric_check_passes_the_reference_where_its_gradient_is_nearly_zero():
+    """GELU'(-6) is about -8e-10: central differences get it to 1e-10, a relative error of 1e-2."""
+    import numpy as np
+
+    from tiny_mmmlp.course.checks import numeric_check
+    from tiny_mmmlp.course.problems import Case
+    from tiny_mmmlp.reference import elementwise
+
+    x = np.array([[[-6.0]]])
+    dx = elementwise.gelu_backward(np.ones_like(x), elementwise.gelu_forward(x)[1])
+    numeric_check(Case((("B", 1), ("N", 1), ("D", 1)), 0), "dx", dx,
+                  lambda: float(np.sum(elementwise.gelu_forward(x)[0])), x)

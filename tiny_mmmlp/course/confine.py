@@ -110,13 +110,14 @@ def child_user(name: str | None, needed: list) -> ChildUser:
     return ChildUser(name, entry.pw_uid, entry.pw_gid, read_all)
 
 
-def tasks_of(uid: int) -> int:
-    """How many tasks (threads included, as RLIMIT_NPROC counts them) ``uid`` runs now."""
+def tasks_of(uid: int) -> int | None:
+    """How many tasks (threads included, as RLIMIT_NPROC counts them) ``uid`` runs now;
+    None where there is no /proc to count them in."""
     count = 0
     try:
         names = os.listdir("/proc")
     except OSError:
-        return 0
+        return None
     for name in names:
         if not name.isdigit():
             continue

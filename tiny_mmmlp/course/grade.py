@@ -275,7 +275,8 @@ def grade_kits(kits: list, chosen: list, course: Course = None, examples: int = 
                 run_notes.append(f"the student's code ran as {user.name}" + (
                     ", allowed to read every file since it cannot reach this Python otherwise "
                     f"({sys.executable}): install Python where every user can read it" if user.read_all else ""))
-            nproc = confine.tasks_of(user.uid if user.switches else os.getuid()) + confine.NPROC_PER_CHILD * jobs
+            present = confine.tasks_of(user.uid if user.switches else os.getuid())
+            nproc = 0 if present is None else present + confine.NPROC_PER_CHILD * jobs
             base = Limits(0, 0, FILE_LIMIT, nproc, user, confine.landlock_abi())
             limits = {part: replace(base, cpu_seconds=math.ceil(time_limit * (3 if part == "triton" else 1)) + 1,
                                     memory_bytes=MEMORY[part]) for part in MEMORY}

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .exercises import EXERCISES, parse_selection
+from .manifest import exercise_list
 from .plain import Unreadable, read_regular_file
 
 MAX_EXAMPLES, MAX_TIME_LIMIT, MAX_JOBS = 1000, 3600.0, 32
@@ -115,8 +116,6 @@ def read_course(path: Path) -> Course:
                 chosen = parse_selection([chosen])
             except ValueError as err:
                 raise UserError(f"{path}: exercises: {err}") from None
-        from .manifest import exercise_list
-
         course.exercises = exercise_list(chosen, f"{path}: exercises")
     if "examples" in value:
         course.examples = _number(value["examples"], int, 1, MAX_EXAMPLES, f"{path}: examples")

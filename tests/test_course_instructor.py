@@ -146,3 +146,14 @@ def test_the_numeric_check_passes_the_reference_where_its_gradient_is_nearly_zer
     dx = elementwise.gelu_backward(np.ones_like(x), elementwise.gelu_forward(x)[1])
     numeric_check(Case((("B", 1), ("N", 1), ("D", 1)), 0), "dx", dx,
                   lambda: float(np.sum(elementwise.gelu_forward(x)[0])), x)
+
+
+def test_a_linked_feedback_folder_is_refused_before_grading(classroom, tmp_path, capsys):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "feedback").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(SystemExit) as stop:
+        main(["grade", str(classroom / "submissions"), "--gradebook", str(tmp_path / "grades.csv"),
+              "--exercises", "3"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--feedback" in err and "a symbolic link" in err
+    assert not (tmp_path / "grades.csv").exists() and list((tmp_path / "elsewhere").iterdir()) == []

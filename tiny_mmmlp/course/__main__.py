@@ -124,6 +124,10 @@ def _outputs(args) -> list:
                         "for one kit")
     if args.feedback and not args.gradebook:
         raise UserError("--feedback goes with --gradebook")
+    feedback = args.feedback or (args.gradebook.parent / "feedback" if args.gradebook else None)
+    if feedback is not None and (feedback.is_symlink() or (feedback.exists() and not feedback.is_dir())):
+        raise UserError(f"--feedback {feedback}: that is {'a symbolic link' if feedback.is_symlink() else 'a file'}; "
+                        "give a folder (reports are never written through a link)")
     seen = {}
     for flag, path in outs:
         if path.resolve() in seen:

@@ -1,10 +1,12 @@
 """The course grader against students who cheat: each trick fails the exercise it targets.
 
-The kits here are made in-process (``kits.new``, ``kits.solve``) and graded by the installed
-grader in a process of its own (``python -I -m tiny_mmmlp.course grade``), with a few
+The kits here are made in-process (``kits.new``, ``kits.solve``) and graded by the grader
+under test in a process of its own, isolated (``python -I``) with the package under test put
+first on its path, as the Gradescope archive's ``run_autograder`` starts it, with a few
 Hypothesis examples and only the exercises a test needs, to stay quick. The process tests
-give the grader a temporary folder of its own (TMPDIR) and a kit that records the pid of
-every process it starts, so that "nothing left behind" is checked, not assumed.
+give the grader a temporary folder of its own (TMPDIR) and find every process a kit started
+by its command line (which names that folder), so that "nothing left behind" is checked,
+not assumed.
 """
 import json
 import os
@@ -23,12 +25,22 @@ from tiny_mmmlp.course.exercises import EXERCISES
 
 LINUX = sys.platform.startswith("linux")
 COURSE = Path(kits.__file__).resolve().parent
+PACKAGE_ROOT = str(COURSE.parents[1])
+LAUNCH = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+          "runpy.run_module('tiny_mmmlp.course', run_name='__main__', alter_sys=True)")
 
 
-def grade(kit, *args, cwd=None, env=None, isolated=True, timeout=300):
-    cmd = [sys.executable, *(["-I"] if isolated else []), "-m", "tiny_mmmlp.course", "grade", str(kit),
-           "--examples", "3", *map(str, args)]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+def grader(root=PACKAGE_ROOT, isolated=True) -> list:
+    """The command that starts the grader of the package in ``root``: ``python -I``, that
+    folder first on the path (with ``isolated=False``: plain ``python -m``)."""
+    if not isolated:
+        return [sys.executable, "-m", "tiny_mmmlp.course"]
+    return [sys.executable, "-I", "-c", LAUNCH, str(root)]
+
+
+def grade(kit, *args, cwd=None, env=None, isolated=True, timeout=300, root=PACKAGE_ROOT, **popen):
+    cmd = [*grader(root, isolated), "grade", str(kit), "--examples", "3", *map(str, args)]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **popen)
 
 
 def graded(kit, tmp_path, *args, **kw):
@@ -232,13 +244,9 @@ def test_grading_inside_a_kit_runs_the_installed_grader(kit, tmp_path):
 
 SPAWN_A_DAEMON = '''
 import os, time
-def _note(pid):
-    open(os.path.join({pids!r}, str(pid)), "w").close()
-_note(os.getpid())
 if os.fork() == 0:                    # a detached grandchild that keeps stdout and stderr open
     os.setsid()
     if os.fork() == 0:
-        _note(os.getpid())
         time.sleep(120)
     os._exit(0)
 '''
@@ -253,54 +261,79 @@ def alive(pid) -> bool:
         return False
 
 
-def assert_nothing_left(pids: Path, scratch: Path):
-    recorded = [int(p.name) for p in pids.iterdir()]
-    assert len(recorded) >= 2                    # the child and its detached grandchild
+def started_in(scratch: Path) -> set:
+    """The live processes whose command line names a path under ``scratch``: the kit's."""
+    found = set()
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if str(scratch).encode() in f.read() and alive(int(name)):
+                    found.add(int(name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def watch(proc, scratch: Path, until=lambda seen: False) -> set:
+    """Every kit process seen while ``proc`` runs (or until ``until(seen)``)."""
+    seen = set()
+    while proc.poll() is None and not until(seen):
+        seen |= started_in(scratch)
+        time.sleep(0.05)
+    return seen
+
+
+def assert_nothing_left(seen: set, scratch: Path):
+    assert len(seen) >= 3                  # two children and a detached grandchild, at least
     deadline = time.monotonic() + 5
-    while any(alive(p) for p in recorded) and time.monotonic() < deadline:
+    while any(alive(p) for p in seen) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in recorded if alive(p)]
+    assert not [p for p in seen if alive(p)]
     assert list(scratch.iterdir()) == []
 
 
 def spawning_kit(kit, tmp_path):
-    pids, scratch = tmp_path / "pids", tmp_path / "scratch"
-    pids.mkdir()
+    scratch = tmp_path / "scratch"
     scratch.mkdir()
-    prepend_to_init(kit, SPAWN_A_DAEMON.replace("{pids!r}", repr(str(pids))))
+    os.chmod(scratch, 0o755)
+    prepend_to_init(kit, SPAWN_A_DAEMON)
     plant(kit, 2, HANGS)
-    return pids, scratch, dict(os.environ, TMPDIR=str(scratch))
+    return scratch, dict(os.environ, TMPDIR=str(scratch))
 
 
 @pytest.mark.skipif(not LINUX, reason="the grader adopts escaped processes on Linux only")
 def test_nothing_is_left_after_a_grade_or_a_time_out(kit, tmp_path):
-    pids, scratch, env = spawning_kit(kit, tmp_path)
+    scratch, env = spawning_kit(kit, tmp_path)
+    out = tmp_path / "results.json"
     start = time.monotonic()
-    results, table = graded(kit, tmp_path, "--exercises", "2,3", "--time-limit", "3", env=env)
+    proc = subprocess.Popen([*grader(), "grade", str(kit), "--examples", "3", "--exercises", "2,3",
+                             "--time-limit", "3", "--json", str(out)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = watch(proc, scratch)
+    table, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    results = {r["exercise"]: r for r in json.loads(out.read_text())}
     assert results[3]["passed"], table                  # the open output does not stall a pass
     assert "did not finish within its time limit of 3 s" in results[2]["message"]
     assert time.monotonic() - start < 60
-    assert_nothing_left(pids, scratch)
+    assert_nothing_left(seen, scratch)
 
 
 @pytest.mark.skipif(not LINUX, reason="the grader adopts escaped processes on Linux only")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_nothing_is_left_when_the_grader_is_stopped(kit, tmp_path, signum):
-    pids, scratch, env = spawning_kit(kit, tmp_path)
+    scratch, env = spawning_kit(kit, tmp_path)
     # a parallel test worker (or a shell's background job) starts children with SIGINT ignored:
     # give the grader the default action back, as a terminal's Ctrl-C finds it
-    grader = subprocess.Popen([sys.executable, "-I", "-m", "tiny_mmmlp.course", "grade", str(kit),
-                               "--exercises", "2", "--examples", "3"], env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    grader.send_signal(signum)
-    out, err = grader.communicate(timeout=60)
-    assert grader.returncode == (130 if signum == signal.SIGINT else 128 + signum), err
+    proc = subprocess.Popen([*grader(), "grade", str(kit), "--exercises", "2,3", "--examples", "3", "--jobs", "2"],
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = watch(proc, scratch, until=lambda seen: len(seen) >= 3)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum), err
     assert "total:" not in out and err.strip().count("\n") == 0
-    assert_nothing_left(pids, scratch)
+    assert_nothing_left(seen | started_in(scratch), scratch)
 
 
 # ------------------------------------------------------------------ flags, not verdicts

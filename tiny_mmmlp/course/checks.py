@@ -22,6 +22,7 @@ from .problems import ADAMW, ANY, CHANNEL, EMBEDDING, LINEAR, LN, SCORES, TOKEN,
 
 TOL = 1e-6          # |student − reference| <= TOL · max(1, max |reference|), per output
 NUMERIC_TOL = 1e-6  # relative error against central differences (float64, h = 1e-6)
+NUMERIC_ABS = 1e-7  # ... and absolute error (central differences of O(1) sums are good to ~1e-10)
 NUMERIC_MAX = 400   # entries above which the (one forward per entry) numeric check is skipped
 
 
@@ -65,8 +66,10 @@ def numeric_check(case, name, got, forward, x, skip_rows=0):
     if got is None or np.size(x) > NUMERIC_MAX:
         return
     num = numeric_gradient(forward, x)
-    err = rel_error(np.asarray(got)[skip_rows:], num[skip_rows:])
-    if err > NUMERIC_TOL:
+    g, n = np.asarray(got, dtype=np.float64)[skip_rows:], num[skip_rows:]
+    err = rel_error(g, n)
+    # a gradient near zero (GELU' far left of 0) has a large relative error of pure rounding
+    if err > NUMERIC_TOL and g.shape == n.shape and np.abs(g - n).max(initial=0.0) > NUMERIC_ABS:
         raise Failure(f"{case.label}: the numeric gradient check of {name} fails (relative error {err:.1e})")
 
 
@@ -225,11 +228,3 @@ CHECKS = {
     "reference.optim.AdamW.step": AdamWCheck(ADAMW),
 }
 
-
-def check_for(name: str):
-    """The check of the exercise named ``name`` (NumPy or Triton part)."""
-    if name in CHECKS:
-        return CHECKS[name]
-    from .checks_triton import CHECKS as TRITON_CHECKS
-
-    return TRITON_CHECKS[name]

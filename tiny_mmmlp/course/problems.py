@@ -47,22 +47,41 @@ class Problem:
         return self.build(np.random.default_rng(case.seed), **dict(case.dims))
 
 
-def draw(problem: Problem, examples: int) -> list:
-    """The explicit cases and ``examples`` drawn ones (derandomized), without repeats,
-    smallest first (explicit ones first among equals)."""
+def draw(problem: Problem, examples: int, seed: int | None = None, extra=()) -> list:
+    """The explicit cases, ``extra`` ones and ``examples`` drawn ones, without repeats,
+    smallest first (explicit ones first among equals). Without ``seed`` the draws are
+    derandomized (every run meets the same ones, a student's local check included); an
+    instructor's ``seed`` draws others, the same for every student graded with it."""
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as seeded
 
     drawn = []
 
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=examples, derandomize=seed is None, database=None, deadline=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(problem.cases())
     def collect(case):
         drawn.append(case)
 
+    if seed is not None:
+        collect = seeded(seed)(collect)
     collect()
-    cases = list(dict.fromkeys(problem.explicit() + drawn))
+    cases = list(dict.fromkeys(problem.explicit() + list(extra) + drawn))
     return sorted(cases, key=lambda c: c.size)
+
+
+def hidden_case(problem: Problem, dims: dict, seed: int) -> Case:
+    """A case of the sizes ``dims`` (every letter of ``problem``, nothing else); ValueError
+    with one sentence when they do not fit the problem."""
+    letters = list(problem.dims)
+    if sorted(dims) != sorted(letters):
+        raise ValueError(f"give exactly the sizes {', '.join(letters)}")
+    case = Case(tuple((k, dims[k]) for k in letters), seed)
+    try:
+        problem.inputs(case)
+    except Exception as err:
+        raise ValueError(f"these sizes do not make a problem ({type(err).__name__}: {err})") from None
+    return case
 
 
 sizes, widths = st.integers(1, 3), st.integers(3, 7)   # LayerNorm needs 3+ features (see tests/strategies)

@@ -1,8 +1,10 @@
 """Child processes that leave nothing behind.
 
 Each child starts in a process group of its own (setsid), under resource limits set
-between fork and exec: CPU seconds, address space, file size, no core file; on Linux it also
-dies with the grader (``PR_SET_PDEATHSIG``). Its output goes to files, never to a pipe, and
+between fork and exec: CPU seconds, address space, file size, processes of its user, no core
+file; then (``confine``) it becomes the child user where the grader is root and confines its
+writes to its scratch folder (Landlock); on Linux it also dies with the grader
+(``PR_SET_PDEATHSIG``). Its output goes to files, never to a pipe, and
 the grader waits on the process itself, so a descendant that keeps the output open cannot
 stall it. ``Child.stop`` kills the whole group. ``Reaper`` makes the grader a subreaper (Linux)
 while it runs: a descendant that left the group (``setsid``, double fork) is handed to the
@@ -24,6 +26,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import confine
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 1, 36, 37
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -54,6 +58,9 @@ class Limits:
     cpu_seconds: int
     memory_bytes: int
     file_bytes: int
+    processes: int = 0                  # RLIMIT_NPROC (0: left as it is)
+    user: confine.ChildUser = confine.ChildUser()
+    landlock_abi: int = 0
 
 
 def _capped(which: int, want: int) -> tuple:
@@ -63,15 +70,20 @@ def _capped(which: int, want: int) -> tuple:
     return value, value
 
 
-def _preexec(limits: Limits, parent: int):
+def _preexec(limits: Limits, parent: int, folder: str):
     settings = [(resource.RLIMIT_CORE, (0, 0)),
                 (resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, limits.cpu_seconds)),
                 (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, limits.memory_bytes)),
                 (resource.RLIMIT_FSIZE, _capped(resource.RLIMIT_FSIZE, limits.file_bytes))]
+    if limits.processes and hasattr(resource, "RLIMIT_NPROC"):
+        settings.append((resource.RLIMIT_NPROC, _capped(resource.RLIMIT_NPROC, limits.processes)))
 
     def apply():                       # in the child, between fork and exec: no allocation-heavy work
         for which, value in settings:
             resource.setrlimit(which, value)
+        if limits.user.switches:
+            confine.switch_user(limits.user)
+        confine.landlock(limits.landlock_abi, folder)
         if LIBC is not None:
             LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:
@@ -87,7 +99,7 @@ class Child:
         with open(self.cwd / "stdout.txt", "wb") as out, open(self.cwd / "stderr.txt", "wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=err, start_new_session=True, close_fds=True,
-                                         preexec_fn=_preexec(limits, os.getpid()))
+                                         preexec_fn=_preexec(limits, os.getpid(), str(self.cwd)))
         self.started = time.monotonic()
         self.timed_out = False
         self.returncode = None
@@ -212,6 +224,20 @@ def signals_held():
     finally:
         if held:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def usage(folder: Path, stop_at: int = 100_000) -> tuple:
+    """(entries, bytes) under ``folder``: files, folders and links, their sizes as ``lstat``
+    gives them (a sparse file counts at its full size); counting stops at ``stop_at`` entries."""
+    entries = size = 0
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            entries += 1
+            with contextlib.suppress(OSError):
+                size += os.lstat(os.path.join(root, name)).st_size
+        if entries >= stop_at:
+            break
+    return entries, size
 
 
 def remove_tree(path: Path) -> None:

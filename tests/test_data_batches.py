@@ -54,3 +54,31 @@ def test_eval_batches_in_order():
     batches = list(data.eval_batches(hist, np.array([7, 8, 9]), max_len=2, batch_size=2))
     assert [b[0].tolist() for b in batches] == [[[1, 2], [0, 3]], [[5, 6]]]
     assert [b[1].tolist() for b in batches] == [[7, 8], [9]]
+
+
+def test_drop_items_deletes_closes_up_and_keeps_the_last_item():
+    rows = np.array([[0, 0, 7, 3, 9], [1, 2, 3, 4, 5], [0, 0, 0, 0, 6]])
+    rng = np.random.default_rng(0)
+    assert data.batches.drop_items(rows, 0.0, rng) is rows                       # off: the rows themselves
+    for _ in range(50):
+        out = data.batches.drop_items(rows, 0.5, rng)
+        for before, after in zip(rows, out):
+            kept = after[after != 0]
+            assert kept[-1] == before[-1]                                      # the most recent item stays
+            it = iter(before[before != 0])
+            assert all(any(k == b for b in it) for k in kept)                  # a subsequence, in order
+            assert (after[:len(after) - len(kept)] == 0).all()                 # left-padded again
+    everything = np.tile(np.arange(1, 21), (2000, 1))                          # 19 deletable items a row
+    share = 1 - (data.batches.drop_items(everything, 0.3, rng) != 0).sum() / everything.size
+    assert abs(share - 0.3 * 19 / 20) < 0.01
+
+
+def test_item_dropout_changes_the_histories_not_the_order_or_the_targets():
+    train = [list(range(1 + u, 12 + u)) for u in range(30)]
+    plain = list(data.train_batches(train, 8, 16, seed=3, epoch=2))
+    dropped = list(data.train_batches(train, 8, 16, seed=3, epoch=2, item_dropout=0.4))
+    assert all((t1 == t2).all() for (_, t1), (_, t2) in zip(plain, dropped))
+    assert all((s1[:, -1] == s2[:, -1]).all() for (s1, _), (s2, _) in zip(plain, dropped))
+    assert (np.concatenate([s for s, _ in dropped]) != 0).sum() < (np.concatenate([s for s, _ in plain]) != 0).sum()
+    again = list(data.train_batches(train, 8, 16, seed=3, epoch=2, item_dropout=0.4))
+    assert all((a == b).all() for (a, _), (b, _) in zip(dropped, again))          # (seed, epoch) decide

@@ -119,6 +119,8 @@ class RunConfig:
                                 f"(K + t)) ({DEFAULT_EMA_WARMUP} with an average, 0: the plain decay)",
                                 "ema_warmup")
     seed: int = _s(0, "training", "seed of the initial weights, the batch order and dropout", "seed")
+    item_dropout: float = _s(0.0, "training", "delete each item of a training history but the last with this "
+                             "probability, anew each epoch (a view of the history; 0: off)", "rate")
     schedule: str = _s("constant", "training", "learning rate after the warm-up: constant, or cosine decay "
                        "to 0 at the last epoch", "text", SCHEDULES)
     warmup_epochs: float = _s(0.0, "training", "linear learning-rate warm-up over this many epochs",

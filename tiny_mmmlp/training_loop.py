@@ -24,7 +24,8 @@ def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[fl
     """One pass over the training prefixes. Returns (mean loss, examples per second)."""
     n = data.n_train_examples(split.train)
     per_epoch = math.ceil(n / cfg.batch_size)
-    bar = tqdm(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch),
+    bar = tqdm(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch,
+                                 cfg.item_dropout),
                total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
                disable=not progress)
     warmup = round(cfg.warmup_epochs * per_epoch)

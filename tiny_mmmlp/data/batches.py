@@ -51,12 +51,37 @@ def pad_histories(histories: list, max_len: int) -> np.ndarray:
     return _gather(flat, starts, ends, max_len)
 
 
+def drop_items(item_seq: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Item deletion, a view of each history with some of its items left out (--item-dropout).
+
+    Each item of a left-padded row, except the most recent one (position N - 1), is deleted
+    with probability ``rate``; the kept items close up in their order and the row is
+    left-padded again, so a deleted item shifts the older ones one position on:
+
+        [0, 0, 7, 3, 9], 3 deleted   ->   [0, 0, 0, 7, 9]
+
+    The model sees histories it never saw whole, with every item at several positions: a
+    regulariser of the token mixing, which is tied to positions. item_seq: (B, N) int64.
+    Returns a new (B, N) int64 array; ``rate`` 0 returns the rows unchanged.
+    """
+    if rate <= 0:
+        return item_seq
+    keep = (item_seq != 0) & (rng.random(item_seq.shape) >= rate)      # (B, N)
+    keep[:, -1] = item_seq[:, -1] != 0                                 # the last item stays
+    order = np.argsort(keep, axis=1, kind="stable")                   # dropped first, kept in order
+    out = np.take_along_axis(item_seq, order, axis=1)                  # (B, N)
+    return np.where(np.take_along_axis(keep, order, axis=1), out, 0)
+
+
 def train_batches(train: list, max_len: int, batch_size: int, seed: int = 0,
-                  epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                  epoch: int = 0, item_dropout: float = 0.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield shuffled ``(item_seq (B, N) int64, targets (B,) int64)`` over all prefix examples.
 
     The order depends only on ``(seed, epoch)``; the last batch may be smaller.
+    item_dropout: delete each history item but the last with this probability (``drop_items``),
+    drawn anew each epoch from ``(seed, epoch)``.
     """
+    deletions = np.random.default_rng([seed, epoch, 1])
     flat, starts = _flatten(train)
     lengths = np.array([len(s) for s in train], dtype=np.int64)
     n_per_seq = np.maximum(lengths - 1, 0)                        # (U,) examples per sequence
@@ -68,7 +93,7 @@ def train_batches(train: list, max_len: int, batch_size: int, seed: int = 0,
         pick = order[lo:lo + batch_size]                          # (B,)
         begin = starts[seq_of[pick]]
         end = begin + t_of[pick]                                  # prefix s[:t] ends here
-        yield _gather(flat, begin, end, max_len), flat[end]
+        yield drop_items(_gather(flat, begin, end, max_len), item_dropout, deletions), flat[end]
 
 
 def eval_batches(histories: list, targets: np.ndarray, max_len: int,

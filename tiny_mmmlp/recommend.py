@@ -49,9 +49,9 @@ def _histories(rec, args) -> list:
                             f"(the model knows {len(known)} items)")
         return [("", items)]
     if args.user is not None:
-        return [(args.user, rec.history(args.user))]
+        return [(args.user, rec.user_history(args.user))]
     users = rec.users if args.users == "all" else read_users(args.users)
-    return [(u, rec.history(u)) for u in users]
+    return [(u, rec.user_history(u)) for u in users]
 
 
 def _titles(rec, needed: bool) -> dict:
@@ -99,7 +99,7 @@ def main(argv=None):
         asked = _histories(rec, args)
         titles = _titles(rec, args.items is None or bool(args.picture)) if args.format == "table" else {}
     except DataNotFound as err:
-        raise UserError(f"{err}; give --data where it is now") from None
+        raise UserError(f"{err.core}; give --data where it is now") from None
     scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history)
     if args.format == "table" and args.users is None and args.output is None:
         _show(asked[0][1], scored[0], rec, titles)

@@ -246,9 +246,23 @@ def override(saved: dict, given: dict) -> dict:
     return {**merged, **given}
 
 
-def save_config(folder: Path, cfg: RunConfig, write_text) -> None:
-    """Write ``folder/config.json``: the resolved settings with the format version."""
-    write_text(Path(folder) / CONFIG_FILE, json.dumps({"format": FORMAT, "settings": cfg.to_dict()},
+def shared_source(source: str, name: str) -> str:
+    """What a run folder keeps of a data source: a built-in or Amazon source as given, other
+    data by its name only (a run folder holds no path of the machine that trained it)."""
+    return source if source in BUILT_IN or ":" in source else name
+
+
+def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:
+    """The settings as a run folder keeps them: ``shared_source`` for the data, no run folder
+    path (``out``; the folder is wherever the run is now)."""
+    name = data_name or Path(cfg.data).stem
+    return {**cfg.to_dict(), "data": shared_source(cfg.data, name), "out": None}
+
+
+def save_config(folder: Path, cfg: RunConfig, write_text, data_name: str | None = None) -> None:
+    """Write ``folder/config.json``: the resolved settings (``shared_settings``) with the format
+    version. A path as data is kept as the data's name: ``--config`` then needs ``--data``."""
+    write_text(Path(folder) / CONFIG_FILE, json.dumps({"format": FORMAT, "settings": shared_settings(cfg, data_name)},
                                                       indent=2) + "\n")
 
 

@@ -41,6 +41,17 @@ def default_out(data_name: str, modalities: list, runner: str) -> Path:
     return Path("runs") / f"{safe_stem(data_name)}-{'+'.join(modalities)}-{runner}"
 
 
+def next_free(out: Path) -> Path:
+    """``out`` if it holds no run, else the first of ``out-2``, ``out-3``, ... that holds none: a
+    notebook cell run again trains into a new folder and never replaces the earlier run."""
+    out, n = Path(out), 1
+    candidate = out
+    while candidate.exists() and (holds_run(candidate) or not candidate.is_dir()):
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate
+
+
 def holds_run(out: Path) -> bool:
     return any(os.path.lexists(out / f) for f in RUN_FILES) or any(
         any(out.glob(p)) for p in RUN_PATTERNS)

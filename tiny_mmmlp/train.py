@@ -28,12 +28,13 @@ from .backends import make_backend
 from .checkpoint import load_checkpoint, save_model
 from .errors import SIZES_ADVICE, UserError, exit_on_user_error
 from .files import write_text
+from .model_card import write_model_card
 from .model_file import fingerprints
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .ranking import evaluate, popularity_metrics
-from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
-from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
+from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config, shared_settings, shared_source
+from .run_folder import RunLock, check_request, check_run_record, default_out, next_free, prepare
 from .training_loop import PROTOCOLS, metrics_table, train_epochs
 
 
@@ -52,14 +53,18 @@ def choose_modalities(text, available) -> list:
     return wanted
 
 
-def resume_command(cfg: RunConfig) -> str:
-    """The command that continues this run: its saved configuration, resumed."""
+def resume_command(cfg: RunConfig, data_name: str | None = None) -> str:
+    """The command that continues this run: its saved configuration, resumed in its folder
+    (config.json keeps neither the folder nor a path as data, so both are given)."""
+    data = ["--data", cfg.data] if shared_settings(cfg, data_name)["data"] != cfg.data else []
     return shlex.join(["python", "-m", "tiny_mmmlp.train", "--config", str(Path(cfg.out) / "config.json"),
-                       "--resume"])
+                       "--resume", "--out", str(cfg.out), *data])
 
 
-def fit(cfg: RunConfig) -> dict:
-    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them)."""
+def fit(cfg: RunConfig, fresh_out: bool = False) -> dict:
+    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them).
+    fresh_out: without ``cfg.out``, the first default folder that holds no run
+    (``runs/<name>``, ``runs/<name>-2``, ...; the Python API's choice)."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
@@ -94,8 +99,10 @@ def fit(cfg: RunConfig) -> dict:
     runner = cfg.backend if cfg.model == "mmmlp" else cfg.model
     out = Path(cfg.out) if cfg.out else default_out(ds.name, modalities if cfg.modalities != "all" else
                                                     ["all"], runner).resolve()
+    if fresh_out and not cfg.out:
+        out = next_free(out)
     cfg = replace(cfg, out=str(out))           # the run folder, now that the data names it
-    meta = {"config": model_cfg.to_dict(), "data": cfg.data, "data_name": ds.name,
+    meta = {"config": model_cfg.to_dict(), "data": shared_source(cfg.data, ds.name), "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
             "mask_history": cfg.mask_history, "model": cfg.model, "encoder": cfg.encoder(),
             "fingerprints": fingerprints(ds, feats)}
@@ -107,7 +114,7 @@ def fit(cfg: RunConfig) -> dict:
         try:
             prepare(out, cfg.resume, cfg.overwrite)
             if not cfg.resume:
-                save_config(out, cfg, write_text)
+                save_config(out, cfg, write_text, ds.name)
         except BaseException:
             lock.__exit__(None, None, None)
             raise
@@ -116,7 +123,7 @@ def fit(cfg: RunConfig) -> dict:
         run = resumed(cfg, group, out, backend, meta) if cfg.resume else None
         print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
               f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training examples")
-        run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg))
+        run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg, ds.name))
         return finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities)
     finally:
         if lock is not None:
@@ -129,9 +136,10 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
     ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
     try:
         saved = ckpt["settings"]
-        changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in cfg.to_dict().items()
+        now = shared_settings(cfg, meta["data_name"])           # as the checkpoint keeps them
+        changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
-        if changed or set(saved) != set(cfg.to_dict()):
+        if changed or set(saved) != set(now):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")
@@ -177,8 +185,10 @@ def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, mod
     group.close()
     if not group.is_main:
         return result
-    write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
-    save_model(out, run["best_params"], {**meta, "settings": cfg.to_dict()}, ds, feats)
+    shared = {**result, "data": meta["data"], "settings": shared_settings(cfg, ds.name)}   # no path
+    write_text(out / "metrics.json", json.dumps(shared, indent=2, allow_nan=False))
+    save_model(out, run["best_params"], {**meta, "settings": shared["settings"]}, ds, feats)
+    write_model_card(out, shared, ds)
     if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
     return result

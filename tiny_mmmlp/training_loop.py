@@ -17,6 +17,7 @@ from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
 from .metrics import METRIC_NAMES
 from .ranking import evaluate
+from .run_config import shared_settings
 from .run_folder import run_peaks
 from .schedule import lr_at
 
@@ -72,7 +73,8 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
 
     def checkpoint():
         if group.is_main:
-            save_checkpoint(out, {"meta": meta, "settings": cfg.to_dict(), "params": backend.params(),
+            save_checkpoint(out, {"meta": meta, "settings": shared_settings(cfg, meta["data_name"]),
+                                  "params": backend.params(),
                                   "backend_state": backend.state(), "run": run})
         on_disk["epoch"] = run["epoch"]
         # kept for the next save; gathered after this one, so a dead rank cannot cost it

@@ -16,6 +16,7 @@ is the order of events. A user's events are sorted by time, ties kept in row ord
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 from .errors import UserError
@@ -65,8 +66,10 @@ def _seconds(df, name) -> list:
         values = column.astype("float64")
     else:
         try:
-            stamps = pd.to_datetime(column, utc=True)
-        except (ValueError, TypeError):
+            with warnings.catch_warnings():             # "could not infer format": each row is parsed
+                warnings.simplefilter("ignore", UserWarning)
+                stamps = pd.to_datetime(column, utc=True)
+        except (ValueError, TypeError, OverflowError):
             raise UserError(f"time_col {name!r}: neither numbers nor dates") from None
         values = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     bad = ~values.apply(lambda v: v == v and abs(v) != float("inf"))

@@ -66,12 +66,13 @@ class DataNotFound(UserError):
         self.core = core
 
 
-def load(run, data=None) -> "Recommender":
+def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", time_col=None) -> "Recommender":
     """The trained model of ``run`` (a run folder, or its model.safetensors).
 
     data: the run's data (a folder, a file, a built-in name, or a pandas DataFrame with
     user_id and item_id columns); by default the built-in or Amazon source the model file
     names, read only when needed. Data given as a path is not saved in the model file.
+    user_col, item_col, time_col: a DataFrame's columns, as ``tiny_mmmlp.fit`` takes them.
     """
     run = Path(run)
     if data is not None and not isinstance(data, (str, Path)):
@@ -79,7 +80,7 @@ def load(run, data=None) -> "Recommender":
         if not is_frame(data):
             raise UserError(f"data: must be a data set name, a path or a pandas DataFrame, got a "
                             f"{type(data).__name__}")
-        data = frame_folder(data)
+        data = frame_folder(data, user_col, item_col, time_col)
     return Recommender(read_model(run), run, data)
 
 

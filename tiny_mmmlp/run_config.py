@@ -248,8 +248,11 @@ def override(saved: dict, given: dict) -> dict:
 
 def shared_source(source: str, name: str) -> str:
     """What a run folder keeps of a data source: a built-in or Amazon source as given, other
-    data by its name only (a run folder holds no path of the machine that trained it)."""
-    return source if source in BUILT_IN or ":" in source else name
+    data by its name only (a run folder holds no path of the machine that trained it). A name
+    that reads as a source itself (a folder of toyshop files) says it is not that source."""
+    if source in BUILT_IN or ":" in source:
+        return source
+    return f"{name} (given as a path)" if name in BUILT_IN or ":" in name else name
 
 
 def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:

@@ -31,7 +31,7 @@ LOCK_FILE = ".lock"
 RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, CONFIG_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT,
              LEGACY_MODEL_FILE)
 RUN_PATTERNS = ("checkpoint-*.npz",)
-_TMP = re.compile(r"^\.(checkpoint.*|model\.safetensors|config\.json|metrics\.json|curves\.png)\.[^/]*\.tmp$")
+_TMP = re.compile(r"^\.(checkpoint.*|model\.safetensors|config\.json|metrics\.json|curves\.png|README\.md)\.[^/]*\.tmp$")
 
 
 def default_out(data_name: str, modalities: list, runner: str) -> Path:

@@ -144,7 +144,7 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")
         if ckpt["meta"]["fingerprints"] != meta["fingerprints"]:
-            raise UserError(f"--resume: the data {cfg.data} changed since {out} was trained (its users, "
+            raise UserError(f"--resume: the data {cfg.data} (--data) changed since {out} was trained (its users, "
                             f"items, interactions or features differ); start a new run with --overwrite "
                             f"or another --out")
         if ckpt["meta"] != meta:

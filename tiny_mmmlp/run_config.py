@@ -258,7 +258,8 @@ def shared_source(source: str, name: str) -> str:
 def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:
     """The settings as a run folder keeps them: ``shared_source`` for the data, no run folder
     path (``out``; the folder is wherever the run is now)."""
-    name = data_name or Path(cfg.data).stem
+    path = Path(cfg.data)
+    name = data_name or (path.name if path.is_dir() else path.stem)     # as the loaders name it
     return {**cfg.to_dict(), "data": shared_source(cfg.data, name), "out": None}
 
 

@@ -12,6 +12,7 @@ import tiny_mmmlp
 from tiny_mmmlp.__main__ import COMMANDS
 from tiny_mmmlp.__main__ import main as tiny_mmmlp_main
 from tiny_mmmlp.evaluate import main as evaluate_main
+from tiny_mmmlp.recommend import main as recommend_main
 
 
 def test_evaluate_writes_the_runs_test_metrics(trained, tmp_path, capsys):
@@ -89,10 +90,24 @@ def test_evaluate_scores_a_csv_of_recommendations(trained, tmp_path, capsys):
     assert_one_sentence(rc, err, "--recs", "user_id")
 
 
+def test_the_recommend_commands_held_out_lists_score_as_the_model_does(trained, tmp_path, capsys):
+    rc, _, err = call(recommend_main, [trained.folder, "--users", "all", "--split", "leave-one-out", "--k", "20",
+                                       "--format", "csv", "--output", tmp_path / "held.csv"], capsys)
+    assert rc == 0, err
+    rc, _, err = call(evaluate_main, [trained.folder, "--recs", tmp_path / "held.csv", "--json", tmp_path / "m.json"],
+                      capsys)
+    test = json.loads((tmp_path / "m.json").read_text())["test"]
+    for name, value in trained.metrics["test"].items():
+        assert test[name] == pytest.approx(value, abs=1e-12), name
+    rc, _, err = call(recommend_main, [trained.folder, "--user", "U00000", "--split", "leave-one-out"], capsys)
+    assert_one_sentence(rc, err, "--split", "--users")
+
+
 def test_evaluate_under_the_time_split(trained, tmp_path, capsys):
     rc, out, err = call(evaluate_main, [trained.folder, "--split", "time", "--cutoff", "0.8", "--k", "5,50",
                                         "--json", tmp_path / "m.json"], capsys)
     assert rc == 0 and "time split at 0.8" in out, err
+    assert "optimistic" in err                       # its own training data: it saw the later items
     record = json.loads((tmp_path / "m.json").read_text())
     assert record["test"] == tiny_mmmlp.load(trained.folder).evaluate(k=[5, 50], split="time", cutoff=0.8)
     assert record["users"] == len(tiny_mmmlp.load(trained.folder).held_out(split="time", cutoff=0.8))

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from .cli import OneLineParser
 from .errors import UserError, exit_on_user_error
 from .evaluation import SPLITS, check_split, ks_of, score_lists, time_split
 from .exports import read_recs, write_output
 from .metrics import LIST_METRICS, METRIC_NAMES
+from .model_file import fingerprints
 from .recommender import DataNotFound, load
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
@@ -44,7 +46,8 @@ def build_parser():
                         "before it (0.8)")
     p.add_argument("--recs", metavar="FILE", help="score this CSV of recommendations (user_id,rank,item_id[,score], "
                                                   "as recommend --format csv writes it) instead of the model's; "
-                                                  "fair when they were made without the held-out items")
+                                                  "fair when made without the held-out items (recommend "
+                                                  "--split)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
     return p
 
@@ -79,6 +82,9 @@ def main(argv=None):
         raise UserError(f"{err.core}; give --data where it is now") from None
     if args.split == "time":
         time_split(ds, args.cutoff, flag)                  # a cutoff that tests nobody names --cutoff
+        if fingerprints(ds, {})["interactions"] == rec.saved.fingerprints.get("interactions"):
+            print("note: the model was trained on these interactions (all but each user's last two), so it "
+                  "saw most items after the cutoff; the time split's figures are optimistic here", file=sys.stderr)
     mask = bool(rec.meta.get("mask_history", False) if args.mask_history is None else args.mask_history)
     more = args.k is not None or args.split != "leave-one-out" or lists is not None
     if lists is not None:

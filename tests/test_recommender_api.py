@@ -182,7 +182,7 @@ def test_the_time_split_recommends_before_and_scores_after_the_cutoff(trained):
 def test_load_refuses_data_that_is_no_source_without_printing_it(trained):
     with pytest.raises(UserError) as err:
         tiny_mmmlp.load(trained.folder, data=42)
-    assert str(err.value) == "data: must be a data set name, a path or a pandas DataFrame, got a int"
+    assert str(err.value) == "data: must be a data set name, a path or a pandas DataFrame, got an int"
 
 
 def test_a_model_trained_on_a_folder_names_its_data_without_its_path(trained, tmp_path, capsys):

@@ -51,10 +51,9 @@ def _data_source(data, frame_columns: dict):
         if given:
             raise UserError(f"{', '.join(given)}: only with a pandas DataFrame as data")
         return data
-    from .frames import frame_folder, is_frame
+    from .frames import frame_folder, is_frame, not_data
     if not is_frame(data):
-        raise UserError(f"data: must be a data set name, a path or a pandas DataFrame, got a "
-                        f"{type(data).__name__}")
+        raise not_data(data)
     columns = {"user_col": "user_id", "item_col": "item_id", **given}
     return str(frame_folder(data, columns["user_col"], columns["item_col"], columns.get("time_col")))
 

@@ -32,6 +32,17 @@ def is_frame(obj) -> bool:
                for c in type(obj).__mro__)
 
 
+def kind_of_object(obj) -> str:
+    """"a list", "an int": what an object is, in words, without showing it."""
+    name = type(obj).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def not_data(obj) -> UserError:
+    """The one sentence for a data argument that is no data source (the object is not printed)."""
+    return UserError(f"data: must be a data set name, a path or a pandas DataFrame, got {kind_of_object(obj)}")
+
+
 def pandas():
     """The pandas module, or one sentence saying how to install it."""
     try:
@@ -113,7 +124,7 @@ def frame_rows(recs, what: str = "recs") -> dict:
     rank columns; a user's rows are ordered by rank, else kept in row order."""
     if not is_frame(recs):
         raise UserError(f"{what}: must be a pandas DataFrame with columns user_id, item_id (and rank), "
-                        f"got a {type(recs).__name__}")
+                        f"got {kind_of_object(recs)}")
     missing = [c for c in ("user_id", "item_id") if c not in recs.columns]
     if missing:
         raise UserError(f"{what}: no column {', '.join(missing)} (it needs user_id, item_id and, "

@@ -76,10 +76,9 @@ def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", t
     """
     run = Path(run)
     if data is not None and not isinstance(data, (str, Path)):
-        from .frames import frame_folder, is_frame
+        from .frames import frame_folder, is_frame, not_data
         if not is_frame(data):
-            raise UserError(f"data: must be a data set name, a path or a pandas DataFrame, got a "
-                            f"{type(data).__name__}")
+            raise not_data(data)
         data = frame_folder(data, user_col, item_col, time_col)
     return Recommender(read_model(run), run, data)
 

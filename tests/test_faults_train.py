@@ -174,6 +174,21 @@ def test_resume_accepts_the_data_folder_written_another_way(tmp_path, monkeypatc
     assert_one_sentence(rc, err, "--data", "other", "changed since")     # both are named d: the contents tell
 
 
+def test_resume_continues_a_checkpoint_that_kept_the_datas_path(tmp_path, monkeypatch, capsys):
+    """A checkpoint written when run folders still kept the data's absolute path resumes."""
+    monkeypatch.chdir(tmp_path)
+    write_atomic(tmp_path / "shop", good_inter(), good_item())
+    flags = ["--data", "shop", *MODEL_FLAGS, "--modalities", "id", "--out", "r"]
+    assert call(train_main, flags, capsys)[0] == 0
+    state = load_checkpoint(tmp_path / "r")
+    assert state["settings"]["data"] == "d" and state["meta"]["data"] == "d"      # its name, no path
+    state["settings"]["data"] = state["meta"]["data"] = str(tmp_path / "shop")
+    save_checkpoint(tmp_path / "r", state)
+    rc, _, err = call(train_main, [*flags, "--resume", "--epochs", "2"], capsys)
+    assert rc == 0, err
+    assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 2
+
+
 def test_resume_refuses_a_data_folder_whose_contents_changed(tmp_path, monkeypatch, capsys):
     """The same folder and counts, but every user and item renamed (or the interactions
     changed): the run's data is not this data, so --resume refuses instead of mixing them."""

@@ -135,8 +135,10 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
     a run made with other settings or other data."""
     ckpt = group.on_main(lambda: load_checkpoint(out))        # read once, sent to all ranks
     try:
-        saved = ckpt["settings"]
-        now = shared_settings(cfg, meta["data_name"])           # as the checkpoint keeps them
+        name = meta["data_name"]            # a checkpoint of an older version kept the data's path
+        saved = {**ckpt["settings"], "data": shared_source(str(ckpt["settings"].get("data")), name)}
+        ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
+        now = shared_settings(cfg, name)                        # as the checkpoint keeps them
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
         if changed or set(saved) != set(now):

@@ -12,7 +12,7 @@
 
 The model file (model_file.py) carries the weights, the feature tables and the raw item ids,
 so scoring a history of raw item ids needs no data folder. What names users (``recommend``,
-``history``, ``evaluate``) reads the data the run was trained on, or the ``data`` given,
+``user_history``, ``evaluate``) reads the data the run was trained on, or the ``data`` given,
 matched to the model's items by raw id (item_map.py). A model file names its data by path
 only for built-in and Amazon sources (a model is shared without the trainer's paths); other
 data is given as ``data``. Errors raise ``UserError`` whose text is the one sentence the

@@ -79,9 +79,30 @@ class RunResults:
         Figure, which a notebook shows inline; None without matplotlib (with a warning)."""
         from .plots import training_curves_figure
         record = self._record()
-        return training_curves_figure(record["history"], title if title is not None else
-                                      f"{self.meta.get('data_name', '')} ({record.get('model')}, "
-                                      f"{record.get('backend')})")
+        fig = training_curves_figure(record["history"], title if title is not None else
+                                     f"{self.meta.get('data_name', '')} ({record.get('model')}, "
+                                     f"{record.get('backend')})")
+        if fig is not None:
+            _shown_inline_by_ipython(type(fig))
+        return fig
 
     def user_history(self, user) -> list:           # defined by Recommender
         raise NotImplementedError
+
+
+def _shown_inline_by_ipython(figure_class) -> None:
+    """Where IPython runs (a notebook), have it draw a returned Figure as a PNG even before
+    pyplot (and with it the inline backend) was ever loaded. Never imports IPython itself."""
+    import sys
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters.get("image/png")
+    if png is not None and figure_class not in png.type_printers:
+        def draw(fig):
+            import io
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+            return buf.getvalue()
+        png.for_type(figure_class, draw)

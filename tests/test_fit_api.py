@@ -122,9 +122,11 @@ def test_a_dataframe_error_names_the_column_not_the_frame(tmp_path):
             tiny_mmmlp.fit(data=df, **kwargs, **FRAME_SMALL, out=str(tmp_path / "r"))
         text = str(err.value)
         assert said in text and "\n" not in text and "P0001" not in text and len(text) < 200
+    gap = df.copy()
+    gap.loc[gap.index[3], "item_id"] = None
     with pytest.raises(UserError) as err:
-        tiny_mmmlp.fit(data=df.assign(item_id=None), **FRAME_SMALL, out=str(tmp_path / "r"))
-    assert "item_col 'item_id': row" in str(err.value) and "has no id" in str(err.value)
+        tiny_mmmlp.fit(data=gap, **FRAME_SMALL, out=str(tmp_path / "r"))
+    assert str(err.value) == f"item_col 'item_id': the row with index {gap.index[3]!r} has no id"
 
 
 def test_a_csv_given_as_data_is_named_with_both_ways_on(tmp_path):

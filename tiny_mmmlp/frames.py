@@ -60,7 +60,8 @@ def _column(df, key: str, name) -> list:
     column = df[name]
     empty = column.isna() | (column.astype(str).str.strip() == "")
     if empty.any():
-        raise UserError(f"{key} {name!r}: row {int(empty.to_numpy().argmax())} of the DataFrame has no id")
+        raise UserError(f"{key} {name!r}: the row with index {df.index[int(empty.to_numpy().argmax())]!r} "
+                        f"has no id")
     return [" ".join(str(v).split()) for v in column.tolist()]       # no tab or newline in an id
 
 
@@ -85,7 +86,8 @@ def _seconds(df, name) -> list:
         values = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     bad = ~values.apply(lambda v: v == v and abs(v) != float("inf"))
     if bad.any():
-        raise UserError(f"time_col {name!r}: row {int(bad.to_numpy().argmax())} of the DataFrame has no time")
+        raise UserError(f"time_col {name!r}: the row with index {df.index[int(bad.to_numpy().argmax())]!r} "
+                        f"has no time")
     return values.tolist()
 
 

@@ -129,7 +129,7 @@ def check_flags(args, run) -> dict | None:
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
     resolved on both sides), plus --epochs and --patience, which are the table's budget.
     Returns the finished run's metrics.json (None when the run has not finished)."""
-    from tiny_mmmlp.run_config import FREE_ON_RESUME, flag_name
+    from tiny_mmmlp.run_config import FREE_ON_RESUME, flag_name, shared_settings
     from tiny_mmmlp.run_flags import resolve_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
@@ -140,7 +140,7 @@ def check_flags(args, run) -> dict | None:
         raise UserError(f"{out}: written by an older version of tiny_mmmlp (no settings in its "
                         f"metrics.json); move it out of --runs-dir")
     cmd, _ = quality_command(args, *run)
-    saved, wanted = metrics["settings"], resolve_flags(cmd[3:]).to_dict()
+    saved, wanted = metrics["settings"], shared_settings(resolve_flags(cmd[3:]))   # data by name, as saved
     free = set(FREE_ON_RESUME) - {"epochs", "patience"}
     changed = [f"{flag_name(k)} {saved.get(k)} -> {v}" for k, v in wanted.items()
                if k not in free and saved.get(k) != v]

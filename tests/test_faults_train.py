@@ -171,7 +171,22 @@ def test_resume_accepts_the_data_folder_written_another_way(tmp_path, monkeypatc
     assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 2
     write_atomic(tmp_path / "other", good_inter(users=9), good_item())
     rc, _, err = call(train_main, ["--data", "other", *flags, "--resume", "--epochs", "3"], capsys)
-    assert_one_sentence(rc, err, "--data", "shop -> ", "other")
+    assert_one_sentence(rc, err, "--data", "other", "changed since")     # both are named d: the contents tell
+
+
+def test_resume_continues_a_checkpoint_that_kept_the_datas_path(tmp_path, monkeypatch, capsys):
+    """A checkpoint written when run folders still kept the data's absolute path resumes."""
+    monkeypatch.chdir(tmp_path)
+    write_atomic(tmp_path / "shop", good_inter(), good_item())
+    flags = ["--data", "shop", *MODEL_FLAGS, "--modalities", "id", "--out", "r"]
+    assert call(train_main, flags, capsys)[0] == 0
+    state = load_checkpoint(tmp_path / "r")
+    assert state["settings"]["data"] == "d" and state["meta"]["data"] == "d"      # its name, no path
+    state["settings"]["data"] = state["meta"]["data"] = str(tmp_path / "shop")
+    save_checkpoint(tmp_path / "r", state)
+    rc, _, err = call(train_main, [*flags, "--resume", "--epochs", "2"], capsys)
+    assert rc == 0, err
+    assert load_checkpoint(tmp_path / "r")["run"]["epoch"] == 2
 
 
 def test_resume_refuses_a_data_folder_whose_contents_changed(tmp_path, monkeypatch, capsys):
@@ -437,7 +452,7 @@ def test_ctrl_c_or_kill_exits_naming_the_resume_command(tmp_path, sig, code):
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code and "Traceback" not in stderr
-    assert f"continue with: python -m tiny_mmmlp.train --config {out / 'config.json'} --resume" in stdout
+    assert f"continue with: python -m tiny_mmmlp.train --config {out / 'config.json'} --resume --out {out}" in stdout
     assert json.loads((out / "config.json").read_text())["settings"]["epochs"] == 500
     assert load_checkpoint(out)["run"]["epoch"] >= 1
 

@@ -16,10 +16,10 @@ PACKAGE = Path(tiny_mmmlp.__file__).parent
 # floor -> the top-level modules and subpackages of tiny_mmmlp on it, lowest first
 FLOORS = {
     "base": {"errors", "files", "interrupts", "cli", "model_config", "params", "schedule", "metrics",
-             "preflight", "item_map", "distributed"},
+             "preflight", "item_map", "distributed", "frames"},
     "model and data": {"reference", "torch_model", "kernels", "baselines", "averaging", "backends", "data"},
     "run": {"run_config", "run_flags", "run_record", "run_folder", "checkpoint", "model_file", "ranking",
-            "training_loop", "plots", "gallery", "exports"},
+            "training_loop", "plots", "gallery", "exports", "held_out", "model_card", "run_results"},
     "use": {"train", "api", "recommender", "evaluate", "recommend", "__main__", "__init__"},
     "course": {"course"},
 }
@@ -63,7 +63,7 @@ def imports(name: str, path: Path, known: dict) -> set:
         for t in targets:
             while t and t not in known:
                 t = t.rpartition(".")[0]
-            if t and t != name:
+            if t and t != name:         # "": the package itself (__version__), loaded before any module
                 found.add(t)
     return found
 

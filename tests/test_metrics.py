@@ -138,3 +138,65 @@ def test_torch_backend_ranks_a_batch_in_score_blocks_exactly_as_in_one(monkeypat
             assert a.dtype == np.int64 and a.shape == (7,)
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(got[7][0], got[7][1])          # the mask changed some rank
+
+
+# ---- any k, precision, recall, MAP, coverage (list_metrics) ---------------------------------
+
+def test_metrics_at_any_k_agree_with_the_leave_one_out_figures():
+    from tiny_mmmlp.metrics import metrics_at
+    ranks = np.array([0, 2, 12, 25, 49, 50, 7])
+    old, new = metrics_from_ranks(ranks), metrics_at(ranks, (10, 20))
+    assert {k: new[k] for k in old} == old                           # bit for bit, the same keys
+    five = metrics_at(ranks, (5, 50))
+    assert five["HR@5"] == pytest.approx(2 / 7) and five["HR@50"] == pytest.approx(6 / 7)
+    assert five["Precision@5"] == pytest.approx(2 / 7 / 5) and five["Recall@50"] == five["HR@50"]
+    assert five["MAP@5"] == pytest.approx((1 + 1 / 3) / 7) == five["MRR@5"]
+
+
+def test_list_metrics_by_hand_with_several_held_out_items():
+    from tiny_mmmlp.metrics import list_metrics
+    # user 0: 2 held-out items, hits at positions 1 and 3 of 4; user 1: 1 item, at position 0
+    hits = np.array([[False, True, False, True], [True, False, False, False]])
+    m = list_metrics(hits, [2, 1], (4,))
+    assert m["HR@4"] == 1.0
+    assert m["Precision@4"] == pytest.approx((2 / 4 + 1 / 4) / 2)
+    assert m["Recall@4"] == pytest.approx((2 / 2 + 1) / 2)
+    dcg0, idcg0 = 1 / np.log2(3) + 1 / np.log2(5), 1 + 1 / np.log2(3)
+    assert m["NDCG@4"] == pytest.approx((dcg0 / idcg0 + 1) / 2)
+    assert m["MRR@4"] == pytest.approx((1 / 2 + 1) / 2)
+    assert m["MAP@4"] == pytest.approx(((1 / 2 + 2 / 4) / 2 + 1) / 2)
+    assert list_metrics(hits, [2, 1], (1,))["MAP@1"] == pytest.approx(1 / 2)   # min(n, k) = 1
+
+
+def test_a_models_list_puts_held_out_items_after_ties():
+    from tiny_mmmlp.metrics import held_out_last
+    scores = np.array([[0, 1.0, 1.0, 1.0, 0.5]])                     # items 1..3 tied
+    lists, hits = held_out_last(scores, [{1}], 3)
+    assert lists == [[2, 3, 1]] and hits.tolist() == [[False, False, True]]
+    assert int(target_ranks(scores, np.array([1]))[0]) == 2          # the rank rule says the same
+    lists, _ = held_out_last(np.array([[0, 2.0, -np.inf, 1.0]]), [{2}], 3)
+    assert lists == [[1, 3]]                                         # a masked item is never listed
+
+
+def test_evaluate_lists_scores_given_lists_and_coverage():
+    from tiny_mmmlp.metrics import evaluate_lists
+    held = {"a": {"x"}, "b": {"y", "z"}, "c": {"w"}, "d": set()}     # d is not tested
+    lists = {"a": ["x", "x", "q"], "b": ["q", "z"], "e": ["w"]}       # c has none: a miss
+    m = evaluate_lists(lists, held, (2,), n_items=10)
+    assert m["HR@2"] == pytest.approx(2 / 3) and m["Recall@2"] == pytest.approx((1 + 1 / 2) / 3)
+    assert m["Precision@2"] == pytest.approx((1 / 2 + 1 / 2) / 3)  # "x" twice counts once
+    assert m["Coverage@2"] == pytest.approx(3 / 10)                  # x, q, z
+
+
+@pytest.mark.parametrize("text, ks", [("5,10,20,50", (5, 10, 20, 50)), ("10", (10,)), ([5, 50], (5, 50)),
+                                      (20, (20,)), ("5,5", (5,))])
+def test_parse_ks(text, ks):
+    from tiny_mmmlp.metrics import parse_ks
+    assert parse_ks(text) == ks
+
+
+@pytest.mark.parametrize("text", ["0", "5,x", "", "1.5", "-3", [0]])
+def test_parse_ks_refuses(text):
+    from tiny_mmmlp.metrics import parse_ks
+    with pytest.raises(ValueError):
+        parse_ks(text)

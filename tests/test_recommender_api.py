@@ -1,15 +1,19 @@
 """The Python API: tiny_mmmlp.load(run) -> Recommender, speaking raw user and item ids."""
+import json
 import shutil
 
+import numpy as np
 import pytest
 from faults import assert_one_sentence, call
-from trained_run import renamed_items, rewrite_model, shuffled_items
+from trained_run import SMALL as TRAIN_SMALL
+from trained_run import renamed_items, rewrite_model, shuffled_items, toyshop_copy
 
 import tiny_mmmlp
 from tiny_mmmlp.errors import UserError
 from tiny_mmmlp.evaluate import main as evaluate_main
 from tiny_mmmlp.model_file import MODEL_FILE
 from tiny_mmmlp.recommend import main as recommend_main
+from tiny_mmmlp.train import main as train_main
 
 
 def test_recommend_and_history_speak_raw_ids(trained):
@@ -97,3 +101,116 @@ def test_training_leaves_the_callers_environment_as_it_was(trained):
     assert changed <= LIBRARIES_SET, sorted(changed - LIBRARIES_SET)
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):    # text features set these once
         assert before.get(name) == after.get(name)
+
+
+# ---- DataFrames of recommendations, scored against the held-out items -------------------------
+
+def test_recommend_frame_has_the_csv_exports_columns_and_rows(trained, tmp_path, capsys):
+    pytest.importorskip("pandas")
+    rec = tiny_mmmlp.load(trained.folder)
+    frame = rec.recommend_frame(users="all", k=3)
+    assert list(frame.columns) == ["user_id", "rank", "item_id", "score"]
+    assert len(frame) == 3 * len(rec.users) and list(frame["rank"][:3]) == [1, 2, 3]
+    some = rec.users[:4]
+    listed = rec.recommend_frame(users=some, k=3)
+    assert list(listed["user_id"].unique()) == some
+    assert [list(listed[listed.user_id == u]["item_id"]) for u in some] == rec.recommend(some, k=3)
+    rc, _, err = call(recommend_main, [trained.folder, "--users", ",".join(some), "--k", "3", "--format", "csv",
+                                       "--output", tmp_path / "recs.csv"], capsys)
+    import pandas as pd
+    csv = pd.read_csv(tmp_path / "recs.csv", dtype={"user_id": str, "item_id": str})
+    assert rc == 0 and list(csv.columns) == list(listed.columns), err
+    assert csv[["user_id", "rank", "item_id"]].equals(listed[["user_id", "rank", "item_id"]])
+    assert (csv["score"] - listed["score"]).abs().max() < 1e-6
+    unseen = rec.recommend_frame(users=some[:1], k=len(rec.item_ids), exclude_history=True)
+    assert set(unseen["item_id"]) == set(rec.item_ids) - set(rec.user_history(some[0]))
+
+
+def test_evaluate_frame_of_the_held_out_lists_is_the_runs_test_metrics(trained):
+    pytest.importorskip("pandas")
+    rec = tiny_mmmlp.load(trained.folder)
+    recs = rec.recommend_frame(k=20, split="leave-one-out")             # histories less the test item
+    scored = rec.evaluate_frame(recs, k=[10, 20])
+    for name, value in trained.metrics["test"].items():                 # HR, NDCG, MRR @10, @20
+        assert scored[name] == pytest.approx(value, abs=1e-12), name
+    assert scored["Recall@10"] == scored["HR@10"] and scored["Precision@10"] == pytest.approx(scored["HR@10"] / 10)
+    from tiny_mmmlp.metrics import evaluate_frame
+    assert evaluate_frame(recs, rec.held_out(), k=[10, 20]) == {k: v for k, v in scored.items()
+                                                                  if not k.startswith("Coverage")}
+    after_all = rec.evaluate_frame(rec.recommend_frame(k=20), k=20)     # lists that read the answer
+    assert after_all != scored
+
+
+def test_evaluate_frame_counts_a_user_without_recommendations_as_a_miss(trained):
+    pytest.importorskip("pandas")
+    rec = tiny_mmmlp.load(trained.folder)
+    recs = rec.recommend_frame(k=10, split="leave-one-out")
+    tested = len(rec.held_out())
+    half = recs[recs.user_id.isin(list(rec.held_out())[: tested // 2])]
+    full, part = rec.evaluate_frame(recs, k=10), rec.evaluate_frame(half, k=10)
+    hits_in_half = rec.evaluate_frame(half, k=10)["HR@10"] * tested
+    assert part["HR@10"] <= full["HR@10"] and hits_in_half == pytest.approx(round(hits_in_half))
+    with pytest.raises(UserError) as err:
+        rec.evaluate_frame(recs.drop(columns="item_id"))
+    assert "item_id" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_time_split_recommends_before_and_scores_after_the_cutoff(trained):
+    pytest.importorskip("pandas")
+    rec = tiny_mmmlp.load(trained.folder)
+    held = rec.held_out(split="time", cutoff=0.8)
+    ds = rec.dataset()
+    from tiny_mmmlp.data.split import split_by_time
+    cutoff = split_by_time(ds, 0.8).cutoff
+    times = np.concatenate(ds.times)
+    assert abs((times >= cutoff).mean() - 0.2) <= 1 / len(times)         # the last 20 % held out
+    for user in held:
+        row = ds.user_ids.index(user)
+        after = {ds.item_ids[i - 1] for i, t in zip(ds.sequences[row], ds.times[row]) if t >= cutoff}
+        assert held[user] == after and min(ds.times[row]) < cutoff
+    recs = rec.recommend_frame(k=50, split="time", cutoff=0.8)
+    assert set(recs["user_id"]) == set(held)
+    by_model = rec.evaluate(k=[5, 50], split="time", cutoff=0.8)
+    by_frame = rec.evaluate_frame(recs, k=[5, 50], split="time", cutoff=0.8)
+    for name in ("HR@5", "Recall@50", "MAP@50", "NDCG@50", "Precision@5"):
+        assert by_model[name] == pytest.approx(by_frame[name]), name    # no ties in float scores here
+    with pytest.raises(UserError) as err:
+        rec.evaluate(split="time")
+    assert "cutoff" in str(err.value) and "--" not in str(err.value)
+
+
+def test_load_refuses_data_that_is_no_source_without_printing_it(trained):
+    with pytest.raises(UserError) as err:
+        tiny_mmmlp.load(trained.folder, data=42)
+    assert str(err.value) == "data: must be a data set name, a path or a pandas DataFrame, got an int"
+
+
+def test_a_model_trained_on_a_folder_names_its_data_without_its_path(trained, tmp_path, capsys):
+    folder = toyshop_copy(tmp_path / "shop")
+    for f in folder.glob("toyshop-tiny.*"):
+        f.rename(folder / f"shop{f.suffix}")
+    run = tmp_path / "run"
+    train_main([str(folder) if a == "toyshop-tiny" else a for a in TRAIN_SMALL] + ["--out", str(run)])
+    capsys.readouterr()
+    for f in run.iterdir():                                          # no path of this machine
+        if f.is_file() and f.suffix in (".json", ".md", ".safetensors"):
+            assert str(tmp_path).encode() not in f.read_bytes(), f.name
+    card = (run / "README.md").read_text()
+    assert "# tiny_mmmlp model card" in card and "shop" in card and "150 users" in card
+    assert f"{json.loads((run / 'metrics.json').read_text())['test']['NDCG@10']:.4f}" in card
+    with pytest.raises(UserError) as err:
+        tiny_mmmlp.load(run).users
+    assert "trained on the data shop" in str(err.value) and "data=" in str(err.value)
+    assert tiny_mmmlp.load(run, data=folder).evaluate() == json.loads((run / "metrics.json").read_text())["test"]
+    rc, _, err = call(evaluate_main, [run], capsys)
+    assert_one_sentence(rc, err, "shop", "--data")
+    rc, out, err = call(evaluate_main, [run, "--data", folder], capsys)
+    assert rc == 0, err
+
+
+def test_a_folder_whose_name_is_a_built_in_source_is_not_taken_for_it():
+    from tiny_mmmlp.run_config import shared_source
+    assert shared_source("toyshop", "toyshop") == "toyshop"
+    assert shared_source("amazon2018:Beauty", "Beauty") == "amazon2018:Beauty"
+    assert shared_source("/home/me/data/shop", "shop") == "shop"
+    assert shared_source("/home/me/copy", "toyshop-tiny") == "toyshop-tiny (given as a path)"

@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -169,8 +170,23 @@ def test_a_saved_configuration_resolves_to_the_same_run(tmp_path, given):
     from tiny_mmmlp.train import resume_command
     cfg = RunConfig.resolve({**given, "out": str(tmp_path)})
     save_config(tmp_path, cfg, write_text)
-    assert RunConfig.resolve(parse_settings(["--config", str(tmp_path / "config.json")]), flags=True) == cfg
-    assert resume_command(cfg).split()[3:] == ["--config", str(tmp_path / "config.json"), "--resume"]
+    again = RunConfig.resolve(parse_settings(["--config", str(tmp_path / "config.json")]), flags=True)
+    assert again == replace(cfg, out=None)                       # the folder is not kept in it
+    assert resume_command(cfg).split()[3:] == ["--config", str(tmp_path / "config.json"), "--resume",
+                                               "--out", str(tmp_path)]
+
+
+def test_a_saved_configuration_keeps_a_data_folder_by_name_and_the_resume_line_gives_it(tmp_path):
+    from tiny_mmmlp.files import write_text
+    from tiny_mmmlp.run_config import RunConfig, save_config
+    from tiny_mmmlp.train import resume_command
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    cfg = RunConfig.resolve({"data": str(folder), "out": str(tmp_path / "r")})
+    save_config(tmp_path, cfg, write_text, "shop")
+    saved = json.loads((tmp_path / "config.json").read_text())["settings"]
+    assert saved["data"] == "shop" and str(tmp_path) not in json.dumps(saved)
+    assert resume_command(cfg, "shop").split()[-2:] == ["--data", str(folder)]
 
 
 def test_flags_beside_a_saved_configuration_override_it_and_what_derives_from_them(tmp_path):

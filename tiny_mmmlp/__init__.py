@@ -4,8 +4,10 @@
 - ``tiny_mmmlp.data``: toyshop, real Amazon loaders, features, splits and batches.
 - ``tiny_mmmlp.torch_model``: the PyTorch mirror (same equations, same parameter names).
 - ``tiny_mmmlp.kernels``: fused Triton mixer kernels.
-- ``tiny_mmmlp.fit(**settings)``: train (the command line's settings as keywords), returning
-  the run as a ``Recommender``; ``tiny_mmmlp.load(run_folder)``: a trained run as one.
+- ``tiny_mmmlp.fit(**settings)``: train (the command line's settings as keywords; ``data`` may be
+  a pandas DataFrame), returning the run as a ``Recommender`` (``recommend_frame``,
+  ``evaluate_frame``, ``metrics``, ``history``, ``plot_curves``); ``tiny_mmmlp.load(run_folder)``:
+  a trained run as one.
 """
 from .errors import UserError
 from .model_config import MMMLPConfig

@@ -5,6 +5,7 @@
     tiny-mmmlp recommend RUN --users all --format csv      # = python -m tiny_mmmlp.recommend ...
     tiny-mmmlp data describe toyshop                       # = python -m tiny_mmmlp.data ...
     tiny-mmmlp course list                                 # = python -m tiny_mmmlp.course ...
+    tiny-mmmlp --version                                   # the installed version
 
 ``python -m tiny_mmmlp`` is the same command. Each subcommand hands the rest of the line to
 that module's ``main(argv)``; ``tiny-mmmlp COMMAND --help`` shows its flags.
@@ -26,7 +27,7 @@ COMMANDS = {
 def usage() -> str:
     lines = ["usage: tiny-mmmlp COMMAND [flags]   (or python -m tiny_mmmlp COMMAND ...)", "", "commands:"]
     lines += [f"  {name:<10} {about}" for name, (_, about) in COMMANDS.items()]
-    lines += ["", "tiny-mmmlp COMMAND --help shows the flags of COMMAND."]
+    lines += ["", "tiny-mmmlp COMMAND --help shows the flags of COMMAND; tiny-mmmlp --version the version."]
     return "\n".join(lines)
 
 
@@ -35,6 +36,10 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         raise SystemExit(0 if argv else 2)
+    if argv[0] in ("-V", "--version"):
+        from . import __version__
+        print(f"tiny_mmmlp {__version__}")
+        raise SystemExit(0)
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"error: no command {name!r}; give one of {', '.join(COMMANDS)} (see tiny-mmmlp --help)",

@@ -87,3 +87,38 @@ def write_output(path, text: str, flag: str = "--output") -> Path:
             raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
     write_text(path, text)
     return path
+
+
+def read_recs(path) -> dict:
+    """{user id: [item id, ...] best first} of a CSV of recommendations with a header naming
+    user_id, item_id and (to order a user's rows; else file order) rank, as to_csv writes it."""
+    import csv as csv_module
+
+    from .files import read_regular
+    path = Path(path)
+    try:
+        text = read_regular(path, what="a CSV of recommendations",
+                            prefix="--recs ").decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        why = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else (err.strerror or str(err))
+        raise UserError(f"--recs {path}: cannot be read ({why})") from None
+    reader = csv_module.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in ("user_id", "item_id") if c not in header]
+    if missing:
+        raise UserError(f"--recs {path} line 1: no {', '.join(missing)} column (the header needs "
+                        f"user_id,rank,item_id as recommend --format csv writes it)")
+    user, item = header.index("user_id"), header.index("item_id")
+    rank = header.index("rank") if "rank" in header else None
+    ranked: dict = {}
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise UserError(f"--recs {path} line {number}: {len(row)} fields, the header has {len(header)}")
+        try:
+            position = float(row[rank]) if rank is not None else float(number)
+        except ValueError:
+            raise UserError(f"--recs {path} line {number}: rank {row[rank]!r} is not a number") from None
+        ranked.setdefault(row[user].strip(), []).append((position, number, row[item].strip()))
+    return {u: [i for _, _, i in sorted(rows)] for u, rows in ranked.items()}

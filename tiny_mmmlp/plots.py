@@ -35,9 +35,18 @@ def save_figure(fig, path):
 
 def plot_training_curves(history: list, path, title="") -> bool:
     """Two panels: mean training loss per epoch, and validation HR@10 / NDCG@10."""
-    fig = _figure(figsize=(10, 3.6)) if history else None
+    fig = training_curves_figure(history, title)
     if fig is None:
         return False
+    save_figure(fig, path)
+    return True
+
+
+def training_curves_figure(history: list, title=""):
+    """The Figure of ``plot_training_curves`` (None without matplotlib or epochs)."""
+    fig = _figure(figsize=(10, 3.6)) if history else None
+    if fig is None:
+        return None
     epochs = [h["epoch"] for h in history]
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, [h["loss"] for h in history], "o-", color="tab:red")
@@ -50,8 +59,7 @@ def plot_training_curves(history: list, path, title="") -> bool:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    save_figure(fig, path)
-    return True
+    return fig
 
 
 def plot_run_curves(curves: dict, path, metric="NDCG@10", title="") -> bool:

@@ -3,6 +3,7 @@
     python -m tiny_mmmlp.recommend runs/toyshop-numpy --user U00017
     python -m tiny_mmmlp.recommend runs/toyshop-numpy --items P0001,P0002 --k 5 --picture recs.png
     python -m tiny_mmmlp.recommend runs/toyshop-numpy --users all --format csv --output recs.csv
+    python -m tiny_mmmlp.recommend runs/toyshop-numpy --users all --split leave-one-out --format csv --output held.csv
 
 The history of a user is the user's whole sequence in the data the run was trained on (or in
 --data, matched to the model's items by raw id); --items needs only the run's model file.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from .cli import OneLineParser, positive_int
 from .errors import UserError, exit_on_user_error
 from .exports import FORMATS, read_users, render, write_output
+from .held_out import SPLITS, check_split, test_histories
 from .recommender import DataNotFound, load
 
 
@@ -33,6 +35,12 @@ def build_parser():
                                      "(with --user or --items)")
     p.add_argument("--data", help="the run's data, if it moved since training (or other data "
                                   "with the same items, matched by raw id)")
+    p.add_argument("--split", choices=SPLITS, help="with --users: recommend after each tested user's history "
+                                                   "less what this split holds out (leave-one-out: the last "
+                                                   "item; time: the items from --cutoff on), the lists that "
+                                                   "evaluate --recs scores fairly")
+    p.add_argument("--cutoff", metavar="DATE|FRACTION", help="with --split time: a date or the fraction of all "
+                                                             "interactions before it")
     return p
 
 
@@ -49,9 +57,15 @@ def _histories(rec, args) -> list:
                             f"(the model knows {len(known)} items)")
         return [("", items)]
     if args.user is not None:
-        return [(args.user, rec.history(args.user))]
+        return [(args.user, rec.user_history(args.user))]
+    if args.split is not None:
+        ds = rec.dataset()
+        rows, histories, _ = test_histories(ds, args.split, args.cutoff, lambda key: "--" + key)
+        wanted = None if args.users == "all" else set(read_users(args.users))
+        return [(ds.user_ids[u], [rec.item_ids[i - 1] for i in h]) for u, h in zip(rows, histories)
+                if wanted is None or ds.user_ids[u] in wanted]
     users = rec.users if args.users == "all" else read_users(args.users)
-    return [(u, rec.history(u)) for u in users]
+    return [(u, rec.user_history(u)) for u in users]
 
 
 def _titles(rec, needed: bool) -> dict:
@@ -94,12 +108,16 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.picture and args.users is not None:
         raise UserError("--picture: draws one history; give --user or --items, not --users")
+    if args.split is not None or args.cutoff is not None:
+        if args.users is None:
+            raise UserError(f"--{'split' if args.split else 'cutoff'}: goes with --users (all, a file or ids)")
+        check_split(args.split or "leave-one-out", args.cutoff, lambda key: "--" + key)
     rec = load(args.run, args.data)
     try:
         asked = _histories(rec, args)
         titles = _titles(rec, args.items is None or bool(args.picture)) if args.format == "table" else {}
     except DataNotFound as err:
-        raise UserError(f"{err}; give --data where it is now") from None
+        raise UserError(f"{err.core}; give --data where it is now") from None
     scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history)
     if args.format == "table" and args.users is None and args.output is None:
         _show(asked[0][1], scored[0], rec, titles)

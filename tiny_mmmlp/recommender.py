@@ -3,15 +3,20 @@
     import tiny_mmmlp
     rec = tiny_mmmlp.load("runs/toyshop-tiny")          # a run folder written by training
     rec.recommend(["u1", "u7"], k=5)                     # [["i17", "i3", ...], [...]]
-    rec.history("u1")                                    # ["i4", "i9", ...], oldest first
+    rec.recommend_frame(users="all", k=10)               # a DataFrame: user_id, rank, item_id, score
+    rec.user_history("u1")                               # ["i4", "i9", ...], oldest first
     rec.recommend_history(["i4", "i9"], k=5)             # needs only the run's model file
     rec.evaluate()                                       # the test metrics, as in metrics.json
+    rec.evaluate(k=[5, 50], split="time", cutoff=0.8)    # more metrics, another split (held_out.py)
+    rec.metrics, rec.history, rec.plot_curves()          # the run's results (run_results.py)
 
 The model file (model_file.py) carries the weights, the feature tables and the raw item ids,
 so scoring a history of raw item ids needs no data folder. What names users (``recommend``,
-``history``, ``evaluate``) reads the data the run was trained on, or the ``data`` given,
-matched to the model's items by raw id (item_map.py). Errors raise ``UserError`` whose text
-is the one sentence the command line prints.
+``user_history``, ``evaluate``) reads the data the run was trained on, or the ``data`` given,
+matched to the model's items by raw id (item_map.py). A model file names its data by path
+only for built-in and Amazon sources (a model is shared without the trainer's paths); other
+data is given as ``data``. Errors raise ``UserError`` whose text is the one sentence the
+command line prints.
 """
 from __future__ import annotations
 
@@ -20,12 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_sets
+from . import held_out as splits
 from .errors import UserError
 from .item_map import in_model_order
 from .metrics import mask_history as masked
 from .metrics import target_ranks
 from .model_file import SavedModel, read_model
 from .ranking import evaluate as evaluate_ranks
+from .run_results import RunResults
 
 SCORE_BATCH = 256                           # histories scored at once
 EVAL_BATCH = 512                            # users ranked at once by evaluate
@@ -50,16 +57,29 @@ def top_items(scores: np.ndarray, k: int) -> list:
 
 
 class DataNotFound(UserError):
-    """The data a run was trained on is not where the model file says it was."""
+    """The data a run was trained on is not where the model file says it was, or the model
+    file names it without a path. ``core``: the sentence without the advice, which the
+    command line gives as its own flag."""
+
+    def __init__(self, core: str):
+        super().__init__(f"{core}; give it where it is now as data= (tiny_mmmlp.load(run, data=...))")
+        self.core = core
 
 
-def load(run, data=None) -> "Recommender":
+def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", time_col=None) -> "Recommender":
     """The trained model of ``run`` (a run folder, or its model.safetensors).
 
-    data: where the run's data is now, if it moved since training (a folder, a file or a
-    built-in name); by default the data the model file names, read only when needed.
+    data: the run's data (a folder, a file, a built-in name, or a pandas DataFrame with
+    user_id and item_id columns); by default the built-in or Amazon source the model file
+    names, read only when needed. Data given as a path is not saved in the model file.
+    user_col, item_col, time_col: a DataFrame's columns, as ``tiny_mmmlp.fit`` takes them.
     """
     run = Path(run)
+    if data is not None and not isinstance(data, (str, Path)):
+        from .frames import frame_folder, is_frame, not_data
+        if not is_frame(data):
+            raise not_data(data)
+        data = frame_folder(data, user_col, item_col, time_col)
     return Recommender(read_model(run), run, data)
 
 
@@ -82,8 +102,8 @@ class _Ranker:
         return target_ranks(scores, targets)
 
 
-class Recommender:
-    """A trained run: top-k raw item ids for users or histories, and its test metrics."""
+class Recommender(RunResults):
+    """A trained run: top-k raw item ids for users or histories, its test metrics and results."""
 
     def __init__(self, saved: SavedModel, run, data=None):
         self.saved, self.run = saved, Path(run)
@@ -120,8 +140,12 @@ class Recommender:
             return str(data)
         if self._data is not None:
             return str(self._data)
-        where = str(self.meta.get("data", ""))
-        if where and _is_path(where) and not Path(where).expanduser().exists():
+        where = str(self.meta.get("data") or "")
+        if not where or (_is_path(where) and not Path(where).is_absolute()):    # a name, not a path
+            name = where or self.meta.get("data_name") or "of unknown name"
+            raise DataNotFound(f"the model in {self.run} was trained on the data {name}, whose path "
+                               f"is not kept in the model")
+        if _is_path(where) and not Path(where).expanduser().exists():            # an older model file
             beside = self.run.parent if self.run.is_file() else self.run
             if not Path(where).is_absolute() and (beside / where).exists():
                 return str(beside / where)
@@ -142,7 +166,7 @@ class Recommender:
         """Raw user ids of the run's data, in its order."""
         return list(self.dataset().user_ids)
 
-    def history(self, user) -> list:
+    def user_history(self, user) -> list:
         """The raw item ids of ``user``'s whole sequence in the run's data, oldest first."""
         ds = self.dataset()
         if self._user_rows is None:
@@ -223,8 +247,37 @@ class Recommender:
         """The top ``k`` raw item ids for each raw user id (a list of them, or one id) of the
         run's data, best first: one list per user."""
         users = [users] if isinstance(users, str) else list(users)
-        scored = self.top_k([self.history(u) for u in users], k, exclude_history)
+        scored = self.top_k([self.user_history(u) for u in users], k, exclude_history)
         return [[item for item, _ in recs] for recs in scored]
+
+    def recommend_frame(self, users="all", k: int = 10, exclude_history: bool = False, split=None,
+                        cutoff=None):
+        """The top ``k`` of each user ("all": every user of the run's data; or a list of raw
+        user ids) as a pandas DataFrame with the CSV export's columns user_id, rank (from 1),
+        item_id and score, best first.
+
+        split: None recommends after each user's whole history; "leave-one-out" after the
+        history less its held-out last item, and "time" (with ``cutoff``) after the items
+        before the cutoff, for the users that split tests: the lists ``evaluate_frame`` scores
+        fairly, since the held-out items were not part of what the model read.
+        """
+        from .frames import recommendations_frame
+        if split is None:
+            if cutoff is not None:
+                raise UserError("cutoff: goes with split='time'")
+            chosen = self.users if isinstance(users, str) and users == "all" else \
+                [users] if isinstance(users, str) else [str(u) for u in users]
+            rows = [(u, self.user_history(u)) for u in chosen]
+        else:
+            splits.check_split(split, cutoff)
+            ds = self.dataset()
+            rows_of, histories, _ = splits.test_histories(ds, split, cutoff)
+            wanted = None if isinstance(users, str) and users == "all" else \
+                {users} if isinstance(users, str) else {str(u) for u in users}
+            rows = [(ds.user_ids[u], [self.saved.item_ids[i - 1] for i in h])
+                    for u, h in zip(rows_of, histories) if wanted is None or ds.user_ids[u] in wanted]
+        scored = self.top_k([h for _, h in rows], k, exclude_history) if rows else []
+        return recommendations_frame([(u, recs) for (u, _), recs in zip(rows, scored)])
 
     def recommend_history(self, items, k: int = 10, exclude_history: bool = False) -> list:
         """The top ``k`` raw item ids after a history of raw item ids (oldest first); needs
@@ -232,18 +285,40 @@ class Recommender:
         return [item for item, _ in self.top_k([items], k, exclude_history)[0]]
 
     # ---- evaluation ------------------------------------------------------------------------
-    def evaluate(self, data=None, mask_history=None) -> dict:
+    def held_out(self, data=None, split: str = "leave-one-out", cutoff=None) -> dict:
+        """{raw user id: set of raw item ids} each tested user has held out under the split."""
+        splits.check_split(split, cutoff)
+        return splits.held_out(self.dataset(data), split, cutoff)
+
+    def evaluate_frame(self, recs, k=(10, 20), data=None, split: str = "leave-one-out", cutoff=None) -> dict:
+        """HR, NDCG, MRR, Precision, Recall and MAP at each k, and Coverage@k, of a DataFrame of
+        recommendations (columns user_id, item_id, rank) against the held-out items of the
+        split (a tested user without recommendations counts as a miss). Make the lists with
+        ``recommend_frame(split=...)``: the same split, so the held-out items were not read."""
+        from .frames import frame_rows
+        splits.check_split(split, cutoff)
+        return splits.score_lists(frame_rows(recs), self.dataset(data), splits.ks_of(k), split, cutoff)
+
+    def evaluate(self, data=None, mask_history=None, k=None, split: str = "leave-one-out",
+                 cutoff=None) -> dict:
         """HR/NDCG/MRR@10,20 on the test split (leave-one-out, full ranking) of ``data``
         (default: the run's own data, which gives metrics.json's "test" figures).
 
         mask_history: rank without each user's history items (the target kept); default:
         the protocol the run was trained with.
+        k, split, cutoff: any list of k (e.g. [5, 50]), or the time split at ``cutoff`` (a
+        date or a fraction of the interactions): HR, NDCG, MRR, Precision, Recall, MAP and
+        Coverage at each k (held_out.py; the leave-one-out HR, NDCG and MRR are the same).
         """
+        splits.check_split(split, cutoff)
         ds = self.dataset(data)
+        mask = bool(self.meta.get("mask_history", False) if mask_history is None else mask_history)
+        if k is not None or split != "leave-one-out":
+            return splits.score_model(self._scores, ds, self.config.max_len, splits.ks_of(k),
+                                          split, cutoff, mask)
         split = data_sets.split_leave_one_out(ds)
         if len(split.test_target) == 0:
             raise UserError(f"data {self.data_source(data)}: no user has 3 or more items, so "
                             f"no user can be tested (leave-one-out needs 3 per user)")
-        mask = bool(self.meta.get("mask_history", False) if mask_history is None else mask_history)
         return evaluate_ranks(_Ranker(self._scores), split.test_history, split.test_target,
                               self.config.max_len, EVAL_BATCH, mask_history=mask)

@@ -248,9 +248,27 @@ def override(saved: dict, given: dict) -> dict:
     return {**merged, **given}
 
 
-def save_config(folder: Path, cfg: RunConfig, write_text) -> None:
-    """Write ``folder/config.json``: the resolved settings with the format version."""
-    write_text(Path(folder) / CONFIG_FILE, json.dumps({"format": FORMAT, "settings": cfg.to_dict()},
+def shared_source(source: str, name: str) -> str:
+    """What a run folder keeps of a data source: a built-in or Amazon source as given, other
+    data by its name only (a run folder holds no path of the machine that trained it). A name
+    that reads as a source itself (a folder of toyshop files) says it is not that source."""
+    if source in BUILT_IN or ":" in source:
+        return source
+    return f"{name} (given as a path)" if name in BUILT_IN or ":" in name else name
+
+
+def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:
+    """The settings as a run folder keeps them: ``shared_source`` for the data, no run folder
+    path (``out``; the folder is wherever the run is now)."""
+    path = Path(cfg.data)
+    name = data_name or (path.name if path.is_dir() else path.stem)     # as the loaders name it
+    return {**cfg.to_dict(), "data": shared_source(cfg.data, name), "out": None}
+
+
+def save_config(folder: Path, cfg: RunConfig, write_text, data_name: str | None = None) -> None:
+    """Write ``folder/config.json``: the resolved settings (``shared_settings``) with the format
+    version. A path as data is kept as the data's name: ``--config`` then needs ``--data``."""
+    write_text(Path(folder) / CONFIG_FILE, json.dumps({"format": FORMAT, "settings": shared_settings(cfg, data_name)},
                                                       indent=2) + "\n")
 
 

@@ -28,7 +28,7 @@ LOCK_FILE = ".lock"
 RUN_FILES = (CHECKPOINT_FILE, MODEL_FILE, CONFIG_FILE, "metrics.json", "curves.png", LEGACY_CHECKPOINT,
              LEGACY_MODEL_FILE)
 RUN_PATTERNS = ("checkpoint-*.npz",)
-_TMP = re.compile(r"^\.(checkpoint.*|model\.safetensors|config\.json|metrics\.json|curves\.png)\.[^/]*\.tmp$")
+_TMP = re.compile(r"^\.(checkpoint.*|model\.safetensors|config\.json|metrics\.json|curves\.png|README\.md)\.[^/]*\.tmp$")
 
 
 def default_out(data_name: str, modalities: list, runner: str) -> Path:
@@ -36,6 +36,22 @@ def default_out(data_name: str, modalities: list, runner: str) -> Path:
     ``runs/toyshop-all-numpy`` or ``runs/toyshop-id+text-numpy``: an ablation starts a new folder."""
     from .data.safe_names import safe_stem
     return Path("runs") / f"{safe_stem(data_name)}-{'+'.join(modalities)}-{runner}"
+
+
+def next_free(out: Path) -> Path:
+    """``out`` if it holds no run, else the first of ``out-2``, ``out-3``, ... that holds none: a
+    notebook cell run again trains into a new folder and never replaces the earlier run."""
+    out, n = Path(out), 1
+    candidate = out
+    while candidate.exists() and (holds_run(candidate) or not candidate.is_dir()):
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate
+
+
+def holds_run(out: Path) -> bool:
+    return any(os.path.lexists(out / f) for f in RUN_FILES) or any(
+        any(out.glob(p)) for p in RUN_PATTERNS)
 
 
 def _run_entries(out: Path) -> list:

@@ -29,12 +29,13 @@ from .backends import make_backend
 from .checkpoint import load_checkpoint
 from .errors import SIZES_ADVICE, UserError, exit_on_user_error
 from .files import write_text
+from .model_card import write_model_card
 from .model_file import fingerprints, save_model
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
-from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
-from .run_folder import RunLock, check_request, default_out, prepare
+from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config, shared_settings, shared_source
+from .run_folder import RunLock, check_request, default_out, next_free, prepare
 from .run_record import Run, RunRecord
 from .training_loop import train_epochs
 
@@ -54,24 +55,28 @@ def choose_modalities(text, available) -> list:
     return wanted
 
 
-def resume_command(cfg: RunConfig) -> str:
-    """The command that continues this run: its saved configuration, resumed."""
+def resume_command(cfg: RunConfig, data_name: str | None = None) -> str:
+    """The command that continues this run: its saved configuration, resumed in its folder
+    (config.json keeps neither the folder nor a path as data, so both are given)."""
+    data = ["--data", cfg.data] if shared_settings(cfg, data_name)["data"] != cfg.data else []
     return shlex.join(["python", "-m", "tiny_mmmlp.train", "--config", str(Path(cfg.out) / "config.json"),
-                       "--resume"])
+                       "--resume", "--out", str(cfg.out), *data])
 
 
-def fit(cfg: RunConfig) -> dict:
-    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them)."""
+def fit(cfg: RunConfig, fresh_out: bool = False) -> dict:
+    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them).
+    fresh_out: without ``cfg.out``, the first default folder that holds no run
+    (``runs/<name>``, ``runs/<name>-2``, ...; the Python API's choice)."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
-    run = build_run(cfg, group)
+    run = build_run(cfg, group, fresh_out)
     with contextlib.ExitStack() as held:       # the run lock, released however the run ends
         group.on_main(lambda: claim(run, held))          # its one-sentence error reaches every rank
         record = resumed(run) if run.cfg.resume else None
         ds = run.ds
         print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
               f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training examples")
-        record = train_epochs(run, record, resume_command(run.cfg))
+        record = train_epochs(run, record, resume_command(run.cfg, ds.name))
         return finish(run, record)
 
 
@@ -100,7 +105,7 @@ def load_data(cfg: RunConfig, group):
     return ds, modalities, model_cfg, feats
 
 
-def build_run(cfg: RunConfig, group) -> Run:
+def build_run(cfg: RunConfig, group, fresh_out: bool = False) -> Run:
     """The data, the split, the backend and the run folder's name: everything before the folder
     is claimed, so a size the model refuses leaves no folder."""
     ds, modalities, model_cfg, feats = load_data(cfg, group)
@@ -115,8 +120,10 @@ def build_run(cfg: RunConfig, group) -> Run:
     runner = cfg.backend if cfg.model == "mmmlp" else cfg.model
     out = Path(cfg.out) if cfg.out else default_out(ds.name, modalities if cfg.modalities != "all" else
                                                     ["all"], runner).resolve()
+    if fresh_out and not cfg.out:
+        out = next_free(out)
     cfg = replace(cfg, out=str(out))           # the run folder, now that the data names it
-    meta = {"config": model_cfg.to_dict(), "data": cfg.data, "data_name": ds.name,
+    meta = {"config": model_cfg.to_dict(), "data": shared_source(cfg.data, ds.name), "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
             "mask_history": cfg.mask_history, "model": cfg.model, "encoder": cfg.encoder(),
             "fingerprints": fingerprints(ds, feats)}
@@ -131,7 +138,7 @@ def claim(run: Run, held: contextlib.ExitStack) -> None:
     held.enter_context(RunLock(run.out))
     prepare(run.out, cfg.resume, cfg.overwrite)
     if not cfg.resume:
-        save_config(run.out, cfg, write_text)
+        save_config(run.out, cfg, write_text, run.ds.name)
 
 
 def resumed(run: Run) -> RunRecord:
@@ -140,15 +147,18 @@ def resumed(run: Run) -> RunRecord:
     cfg, out, backend = run.cfg, run.out, run.backend
     ckpt = run.group.on_main(lambda: load_checkpoint(out))    # read once, sent to all ranks
     try:
-        saved = ckpt["settings"]
-        changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in cfg.to_dict().items()
+        name = run.meta["data_name"]        # a checkpoint of an older version kept the data's path
+        saved = {**ckpt["settings"], "data": shared_source(str(ckpt["settings"].get("data")), name)}
+        ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
+        now = shared_settings(cfg, name)                        # as the checkpoint keeps them
+        changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
-        if changed or set(saved) != set(cfg.to_dict()):
+        if changed or set(saved) != set(now):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")
         if ckpt["meta"]["fingerprints"] != run.meta["fingerprints"]:
-            raise UserError(f"--resume: the data {cfg.data} changed since {out} was trained (its users, "
+            raise UserError(f"--resume: the data {cfg.data} (--data) changed since {out} was trained (its users, "
                             f"items, interactions or features differ); start a new run with --overwrite "
                             f"or another --out")
         if ckpt["meta"] != run.meta:
@@ -189,8 +199,10 @@ def finish(run: Run, record: RunRecord) -> dict:
     group.close()
     if not group.is_main:
         return result
-    write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
-    save_model(out, record.best_params, {**run.meta, "settings": cfg.to_dict()}, ds, run.feats)
+    shared = {**result, "data": run.meta["data"], "settings": shared_settings(cfg, ds.name)}   # no path
+    write_text(out / "metrics.json", json.dumps(shared, indent=2, allow_nan=False))
+    save_model(out, record.best_params, {**run.meta, "settings": shared["settings"]}, ds, run.feats)
+    write_model_card(out, shared, ds)
     if plot_training_curves(record.history, out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
         print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
     return result

@@ -16,6 +16,7 @@ from . import data, distributed
 from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
 from .ranking import evaluate
+from .run_config import shared_settings
 from .run_record import Run, RunRecord, run_peaks
 from .schedule import lr_at
 
@@ -61,8 +62,9 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
 
     def checkpoint():
         if group.is_main:
-            save_checkpoint(out, {"meta": run.meta, "settings": cfg.to_dict(), "params": backend.params(),
-                                  "backend_state": backend.state(), "run": record.to_dict()})
+            save_checkpoint(out, {"meta": run.meta, "settings": shared_settings(cfg, run.meta["data_name"]),
+                                  "params": backend.params(), "backend_state": backend.state(),
+                                  "run": record.to_dict()})
         on_disk["epoch"] = record.epoch
         # kept for the next save; gathered after this one, so a dead rank cannot cost it
         record.peak_memory_mib = peaks_so_far()

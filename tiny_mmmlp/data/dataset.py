@@ -29,6 +29,8 @@ class Dataset:
     n_item_rows:  number of rows of the ``.item`` file (what a ``.npy`` matrix must match).
     n_dropped:    interactions dropped because ``.item`` lacked their item.
     item_lines:   (V,) line of each internal item in the ``.item`` file (for error messages).
+    times:        one float64 array per user, the time of each item of ``sequences`` (RecBole
+                  folders; None for a sequence file, which has no times).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Dataset:
     n_item_rows: int = 0
     n_dropped: int = 0
     item_lines: np.ndarray | None = None
+    times: list | None = None
 
     @property
     def n_users(self) -> int:

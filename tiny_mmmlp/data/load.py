@@ -143,6 +143,7 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
     user_order = np.unique(users_sorted)
     bounds = np.searchsorted(users_sorted, user_order, side="left")
     sequences = np.split(items_sorted, bounds[1:])
+    user_times = np.split(times[order], bounds[1:])
     all_user_ids = list(user_index)
     user_ids = [all_user_ids[u] for u in user_order]
 
@@ -160,7 +161,8 @@ def load_folder(folder: Path, kcore=None, strict=False, name: str | None = None)
                    field_types=types, item_rows=rows_kept.astype(np.int64),
                    n_item_rows=n_rows, n_dropped=dropped,
                    item_lines=(np.asarray(item_numbers, dtype=np.int64)[rows_kept]
-                               if item_tokens is not None else None))
+                               if item_tokens is not None else None),
+                   times=user_times if t_col is not None else None)
 
 
 def find_images(folder: Path, item_ids: list) -> list:

@@ -47,3 +47,55 @@ def split_leave_one_out(ds) -> Split:
     return Split(train=train, valid_history=valid_h, valid_target=np.array(valid_t, dtype=np.int64),
                  test_history=test_h, test_target=np.array(test_t, dtype=np.int64),
                  eval_users=np.array(users, dtype=np.int64))
+
+
+@dataclass
+class TimeSplit:
+    """The time split at ``cutoff`` (seconds): each user with events on both sides has the
+    history of the events before it and the set of items at or after it to predict."""
+
+    cutoff: float
+    histories: list            # int64 arrays, oldest first
+    held_out: list             # sets of internal item ids
+    users: np.ndarray          # (M,) index into ds.sequences
+
+
+def time_cutoff(ds, cutoff) -> float:
+    """The cutoff in seconds of ``cutoff``: a date (ISO text, e.g. 2018-06-01, UTC unless it says
+    otherwise), or a fraction in (0, 1): the time by which that share of all interactions had
+    happened (0.8: the last 20 % are held out). Raises ValueError saying what it must be."""
+    from datetime import datetime, timezone
+    try:
+        fraction = float(cutoff)
+    except (TypeError, ValueError):
+        fraction = None
+    if fraction is not None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"a fraction must be between 0 and 1 (or give a date), got {cutoff!r}")
+        every = np.sort(np.concatenate(ds.times))
+        return float(every[min(len(every) - 1, int(np.ceil(fraction * len(every))))])
+    try:
+        stamp = datetime.fromisoformat(str(cutoff).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"must be a date such as 2018-06-01 or a fraction such as 0.8, got {cutoff!r}") from None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def split_by_time(ds, cutoff) -> TimeSplit:
+    """Split every user's sequence at ``cutoff`` (``time_cutoff``'s forms): the items before it
+    are the history, the distinct items at or after it the held-out set. Users with nothing
+    before or nothing after the cutoff are not evaluated. Raises ValueError where ``ds`` has
+    no times or no user falls on both sides."""
+    if getattr(ds, "times", None) is None:
+        raise ValueError("the data has no times (a sequence file); the time split needs a timestamp column")
+    at = time_cutoff(ds, cutoff)
+    histories, held_out, users = [], [], []
+    for u, (s, t) in enumerate(zip(ds.sequences, ds.times)):
+        before = np.asarray(t) < at
+        if before.any() and not before.all():
+            histories.append(np.asarray(s, dtype=np.int64)[before])
+            held_out.append({int(i) for i in np.asarray(s)[~before]})
+            users.append(u)
+    if not users:
+        raise ValueError("no user has interactions both before and after the cutoff")
+    return TimeSplit(at, histories, held_out, np.array(users, dtype=np.int64))

@@ -16,6 +16,7 @@ from .cli import OneLineParser
 from .errors import UserError, exit_on_user_error
 from .exports import write_output
 from .metrics import METRIC_NAMES
+from .progress import show_messages
 from .recommender import DataNotFound, load
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
@@ -30,6 +31,7 @@ def build_parser():
                    help="rank without each user's history items, the target kept (default: the "
                         "protocol the run was trained with)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (or progress lines) while ranking")
     return p
 
 
@@ -42,12 +44,13 @@ def metrics_table(name: str, metrics: dict) -> str:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    show_messages()
     rec = load(args.run, args.data)
     try:
         ds = rec.dataset()
     except DataNotFound as err:
         raise UserError(f"{err}; give --data where it is now") from None
-    metrics = rec.evaluate(mask_history=args.mask_history)
+    metrics = rec.evaluate(mask_history=args.mask_history, progress=not args.no_progress)
     mask = rec.meta.get("mask_history", False) if args.mask_history is None else args.mask_history
     users = sum(1 for s in ds.sequences if len(s) >= 3)
     print(f"test metrics of {args.run} on {ds.name} (full ranking over {ds.n_items} items, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .cli import OneLineParser, positive_int
 from .errors import UserError, exit_on_user_error
 from .exports import FORMATS, read_users, render, write_output
+from .progress import show_messages
 from .recommender import DataNotFound, load
 
 
@@ -33,6 +34,8 @@ def build_parser():
                                      "(with --user or --items)")
     p.add_argument("--data", help="the run's data, if it moved since training (or other data "
                                   "with the same items, matched by raw id)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (or progress lines on standard error) while scoring --users")
     return p
 
 
@@ -92,6 +95,7 @@ def _picture(rec, history, recs, path, titles):
 @exit_on_user_error(memory_advice="score fewer users at once (--user, or a shorter --users list)")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    show_messages()
     if args.picture and args.users is not None:
         raise UserError("--picture: draws one history; give --user or --items, not --users")
     rec = load(args.run, args.data)
@@ -100,7 +104,8 @@ def main(argv=None):
         titles = _titles(rec, args.items is None or bool(args.picture)) if args.format == "table" else {}
     except DataNotFound as err:
         raise UserError(f"{err}; give --data where it is now") from None
-    scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history)
+    scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history,
+                       progress=args.users is not None and not args.no_progress)
     if args.format == "table" and args.users is None and args.output is None:
         _show(asked[0][1], scored[0], rec, titles)
     else:

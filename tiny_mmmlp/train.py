@@ -31,6 +31,7 @@ from .files import write_text
 from .model_file import fingerprints
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
+from .progress import LOGGER, show_messages
 from .ranking import evaluate, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
 from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
@@ -58,13 +59,17 @@ def resume_command(cfg: RunConfig) -> str:
                        "--resume"])
 
 
+def showing_progress(cfg: RunConfig, group) -> bool:
+    return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
+
+
 def fit(cfg: RunConfig) -> dict:
     """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them)."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         try:
-            ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
+            ds = data.load(cfg.data, pictures=cfg.pictures, progress=showing_progress(cfg, group),
                            max_download_mb=cfg.max_download_mb)
         except UserError as err:               # "<source>: ..." names the setting it came from
             raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
@@ -81,7 +86,7 @@ def fit(cfg: RunConfig) -> dict:
         check_memory(model_cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], cfg.batch_size,
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
-                                    progress=not cfg.no_progress and group.is_main, **encoders)
+                                    progress=showing_progress(cfg, group), **encoders)
     split = data.split_leave_one_out(ds)
     if len(split.valid_target) == 0:
         raise UserError(f"{cfg.data}: no user has 3 or more items, so no user can be validated "
@@ -114,8 +119,9 @@ def fit(cfg: RunConfig) -> dict:
     group.on_main(claim)                       # its one-sentence error reaches every rank
     try:
         run = resumed(cfg, group, out, backend, meta) if cfg.resume else None
-        print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
-              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training examples")
+        LOGGER.info(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
+                    f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training "
+                    f"examples")
         run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg))
         return finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities)
     finally:
@@ -151,7 +157,7 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
         raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
                         f"({type(err).__name__}: {err})") from None
-    print(f"resuming {out} after epoch {run['epoch']}")
+    LOGGER.info(f"resuming {out} after epoch {run['epoch']}")
     return run
 
 
@@ -163,9 +169,9 @@ def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, mod
     popular = popularity_metrics(split.train, ds.n_items, split.test_target,
                                  split.test_history if cfg.mask_history else None)
     protocol = PROTOCOLS[cfg.mask_history]
-    print(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
-          f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
-    print(metrics_table({cfg.model: test, "popularity": popular}))
+    LOGGER.info(f"\ntest metrics (best validation epoch {run.get('best_epoch', 0)}, full ranking over "
+                f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
+    LOGGER.info(metrics_table({cfg.model: test, "popularity": popular}))
     result = {"valid": run.get("best_valid", {}), "test": test, "popularity": popular,
               "backend": cfg.backend, "model": cfg.model, "encoder": cfg.encoder(), "protocol": protocol,
               "mask_history": cfg.mask_history, "epochs": run["epoch"], "best_epoch": run.get("best_epoch"),
@@ -180,7 +186,7 @@ def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, mod
     write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
     save_model(out, run["best_params"], {**meta, "settings": cfg.to_dict()}, ds, feats)
     if plot_training_curves(run["history"], out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
-        print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
+        LOGGER.info(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
     return result
 
 
@@ -188,6 +194,7 @@ def finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, mod
 def main(argv=None):
     from .run_flags import parse_settings
     cfg = RunConfig.resolve(parse_settings(argv), flags=True)
+    show_messages(cfg.verbose)
     try:
         with distributed.terminate_as_interrupt():
             fit(cfg)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import time
 
-from tqdm import tqdm
-
 from . import data, distributed
 from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
 from .metrics import METRIC_NAMES
+from .progress import LOGGER
+from .progress import bar as progress_bar
 from .ranking import evaluate
 from .run_folder import run_peaks
 from .schedule import lr_at
@@ -36,9 +36,9 @@ def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[fl
     """One pass over the training prefixes. Returns (mean loss, examples per second)."""
     n = data.n_train_examples(split.train)
     per_epoch = math.ceil(n / cfg.batch_size)
-    bar = tqdm(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch),
-               total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
-               disable=not progress)
+    bar = progress_bar(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch),
+                       total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                       enabled=progress, lines=False)   # no bar: the epoch's line says it
     warmup = round(cfg.warmup_epochs * per_epoch)
     total, seen, start = 0.0, 0, time.perf_counter()
     for batch, (item_seq, targets) in enumerate(bar, start=1):
@@ -61,7 +61,7 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
     if fresh:
         run = {"epoch": 0, "history": [], "best": -1.0, "best_params": backend.params(),
                "bad_epochs": 0, "seconds": 0.0}
-    progress = not cfg.no_progress and group.is_main
+    progress = not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
     def peaks_so_far() -> list:
         """Each rank's high-water mark so far, its earlier processes' included (a resumed run
@@ -84,6 +84,7 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
         while run["epoch"] < cfg.epochs and run["bad_epochs"] < cfg.patience:
             start = time.perf_counter()
             loss, speed = run_epoch(backend, split, cfg, model_cfg, run["epoch"], progress)
+            trained = time.perf_counter()
             valid = evaluate(backend, split.valid_history, split.valid_target, model_cfg.max_len,
                              cfg.eval_batch(), mask_history=cfg.mask_history)
             run["seconds"] += time.perf_counter() - start
@@ -96,15 +97,17 @@ def train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, continue
                            best_epoch=run["epoch"], best_valid=valid)
             else:
                 run["bad_epochs"] += 1
-            print(f"epoch {run['epoch']:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
-                  f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
-                  flush=True)
+            LOGGER.info(f"epoch {run['epoch']:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
+                        f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}")
+            LOGGER.debug(f"      training {trained - start:.1f} s, validation {time.perf_counter() - trained:.1f} s, "
+                         f"valid MRR@10 {valid['MRR@10']:.4f}, best NDCG@10 {run['best']:.4f} "
+                         f"(epoch {run.get('best_epoch', 0)}), {run['bad_epochs']} epochs without a better one")
             checkpoint()
     except (KeyboardInterrupt, distributed.RankStopped) as stop:
         # a stop deferred until a checkpoint was complete arrives before on_disk is updated
         on_disk = {"epoch": (saved_epoch(out) if group.is_main else None) or on_disk["epoch"]}
-        print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
-              f"continue with: {continue_with}")
+        LOGGER.warning(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
+                       f"continue with: {continue_with}")
         raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
     run["peak_memory_mib"] = peaks_so_far()
     return run

@@ -14,6 +14,7 @@ import re
 from dataclasses import fields
 
 from .errors import UserError
+from .progress import show_messages_unless_handled
 from .run_config import RunConfig
 
 _FLAG = re.compile(r"--(no-)?([a-z][a-z-]*)")
@@ -38,6 +39,7 @@ def fit(**settings):
     from .train import fit as fit_run
     try:
         cfg = RunConfig.resolve(settings)
+        show_messages_unless_handled(cfg.verbose)      # a notebook shows the epoch lines and the table
         result = fit_run(cfg)
     except UserError as err:
         raise UserError(keyword_sentence(str(err))) from None

@@ -63,8 +63,10 @@ def showing_progress(cfg: RunConfig, group) -> bool:
     return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
 
-def fit(cfg: RunConfig) -> dict:
-    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them)."""
+def fit(cfg: RunConfig, test: bool = True) -> dict:
+    """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them).
+    ``test=False`` (a tuning trial): the validation figures only; the test split is never
+    ranked, and the run folder keeps its settings and last checkpoint, no model."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     with group.main_first():                   # rank 0 fills the data caches, the others read them
@@ -123,6 +125,9 @@ def fit(cfg: RunConfig) -> dict:
                     f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training "
                     f"examples")
         run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg))
+        if not test:
+            return {"valid": run.get("best_valid", {}), "best_epoch": run.get("best_epoch"), "epochs": run["epoch"],
+                    "history": run["history"], "seconds": round(run["seconds"], 2), "settings": cfg.to_dict()}
         return finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities)
     finally:
         if lock is not None:

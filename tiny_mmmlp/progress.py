@@ -11,8 +11,8 @@ The library adds no handler on its own, so a program routes them like any librar
 commands call ``show_messages``, which prints them to standard output as ``print`` did, and
 ``tiny_mmmlp.fit`` calls it only when nothing in the program handles the logger yet.
 
-Progress follows one rule (``progress_mode``). Where someone watches, a ``tqdm.auto`` bar: a
-widget in a notebook, a text bar on a terminal's standard error. Where standard error is a
+Progress follows one rule (``progress_mode``). Where someone watches, tqdm.auto's bar: a
+widget in a notebook (lines where ipywidgets is missing), a text bar on a terminal's standard error. Where standard error is a
 file or a pipe, no bar: a redrawn bar is thousands of lines in a log. There a training epoch
 shows as its one epoch line, and a long pass (evaluation, recommending for every user,
 feature extraction, downloads) logs a line every ``LINE_SECONDS`` on the logger
@@ -133,10 +133,12 @@ def bar(iterable=None, total=None, desc: str = "", unit: str = "it", enabled: bo
     if total is None and iterable is not None and hasattr(iterable, "__len__"):
         total = len(iterable)
     mode = progress_mode(enabled)
-    if mode in ("widget", "bar"):
-        from tqdm.auto import tqdm
-        try:
+    if mode in ("widget", "bar"):    # tqdm.auto's choice, made for each bar rather than once at import
+        if mode == "widget":
+            from tqdm import notebook
+            tqdm = notebook.tqdm if notebook.IProgress is not None else None   # None: no ipywidgets
+        else:
+            from tqdm import tqdm
+        if tqdm is not None:         # (a notebook without ipywidgets gets lines, not text bars)
             return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, **tqdm_kw)
-        except ImportError:          # a notebook without ipywidgets: lines, not a warning per bar
-            pass
     return _Lines(iterable, total, desc, unit, quiet=mode == "off" or not lines, start=tqdm_kw.get("initial", 0))

@@ -1,6 +1,7 @@
 """Messages through the ``tiny_mmmlp`` logger, and progress by one rule: a bar where someone
 watches, no bar where the output is a file (one line per epoch, a line now and then for a long pass)."""
 import importlib.util
+import json
 import logging
 import subprocess
 import sys
@@ -138,3 +139,18 @@ def test_evaluate_and_recommend_for_all_users_show_progress_on_stderr_only(train
     assert all(r.count(",") == 3 for r in rows) and err.startswith("recommending: ")
     recommend_main([str(trained.folder), "--users", "all", "--format", "csv", "--no-progress"])
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_saved_without_the_verbose_setting_resumes(tmp_path, capsys, monkeypatch):
+    from tiny_mmmlp import train
+    train_main([*SMALL, "--epochs", "1", "--out", str(tmp_path), "--no-progress"])
+    load = train.load_checkpoint
+
+    def older(out):                          # the checkpoint of a version without the setting
+        ckpt = load(out)
+        del ckpt["settings"]["verbose"]
+        return ckpt
+    monkeypatch.setattr(train, "load_checkpoint", older)
+    train_main([*SMALL, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume"])
+    assert "resuming " in capsys.readouterr().out
+    assert len(json.loads((tmp_path / "metrics.json").read_text())["history"]) == 2

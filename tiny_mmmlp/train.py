@@ -142,7 +142,8 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
         saved = ckpt["settings"]
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in cfg.to_dict().items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
-        if changed or set(saved) != set(cfg.to_dict()):
+        # a setting of how a run shows itself (verbose) may be newer than the run: not a change
+        if changed or (set(saved) ^ set(cfg.to_dict())) - set(FREE_ON_RESUME):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UserError
-from ..progress import bar
+from ..progress import bar, progress_mode
 from . import efficientnet, images, sentence_models
 
 HANDMADE, EFFICIENTNET = "handmade", "efficientnet-lite0"
@@ -76,7 +76,7 @@ def encode_pictures(paths: list, encoder: str | None = DEFAULT, progress: bool =
 
 
 def _clip(name: str, progress: bool):
-    return sentence_models.load_model(name, "--image-encoder", progress,
+    return sentence_models.load_model(name, "--image-encoder", progress_mode(progress) in ("bar", "widget"),
                                       size_hint=" (clip-ViT-B-32 is about 600 MB)")
 
 

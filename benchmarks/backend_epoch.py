@@ -104,7 +104,8 @@ def median_run(runs: list) -> dict:
     ordered = sorted(runs, key=lambda r: r["epoch_s"])
     middle = dict(ordered[(len(ordered) - 1) // 2])
     middle.update(epoch_s=statistics.median(r["epoch_s"] for r in runs),
-                  ex_s=statistics.median(r["ex_s"] for r in runs), each=[r["epoch_s"] for r in runs])
+                  ex_s=statistics.median(r["ex_s"] for r in runs), wall=statistics.median(r["wall"] for r in runs),
+                  each=[r["epoch_s"] for r in runs])
     return middle
 
 

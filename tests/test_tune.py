@@ -58,16 +58,22 @@ def test_a_search_with_other_fixed_settings_is_refused(tmp_path, capsys):
     assert "other fixed settings (epochs)" in err and str(out) in err
 
 
-@pytest.mark.parametrize("flags, named", [(["--resume"], "--resume"), (["--overwrite"], "--overwrite"),
-                                          (["--config", "x.json"], "--config"), ([], "--data")])
-def test_flags_tune_owns_or_needs_are_one_sentence(tmp_path, capsys, flags, named):
-    argv = [*TINY[2:], "--trials", "1", "--out", str(tmp_path / "s"), *flags] if named == "--data" else \
-        [*TINY, "--trials", "1", "--out", str(tmp_path / "s"), *flags]
+@pytest.mark.parametrize("flags, named", [(["--resume"], "error: --resume:"), (["--overwrite"], "error: --overwrite:"),
+                                          (["--config", "x.json"], "error: --config:"),
+                                          (["--d-model", "0"], "error: --d-model:")])
+def test_flags_tune_owns_or_refuses_are_one_sentence(tmp_path, capsys, flags, named):
     with pytest.raises(SystemExit) as stop:
-        tune_main(argv)
+        tune_main([*TINY, "--trials", "1", "--out", str(tmp_path / "s"), *flags])
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.startswith(f"error: {named}:") and err.count("\n") == 1
+    assert stop.value.code == 2 and err.startswith(named) and err.count("\n") == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_data_and_trials_are_required(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        tune_main([*TINY[2:], "--trials", "1", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--data" in err and err.count("\n") == 1
 
 
 def test_without_optuna_one_sentence_names_the_extra(tmp_path, capsys, monkeypatch):

@@ -60,6 +60,7 @@ def resume_command(cfg: RunConfig) -> str:
 
 
 def showing_progress(cfg: RunConfig, group) -> bool:
+    """Progress bars (or lines) for this process: rank 0 alone, unless asked for none."""
     return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
 

@@ -13,8 +13,10 @@ trials' budget: ``--epochs`` 20 and ``--patience`` 3 unless given).
 The output folder (default ``runs/tune-<data>``) holds the search: ``tune.journal``, Optuna's
 journal of every trial (JSON lines, no pickle), and ``config.json``, the best settings so far,
 rewritten whenever a trial beats them. Rerunning the same command continues the search until
-``--trials`` trials are finished; a trial cut short is run again. Each trial trains in
-``trials/<number>/``, removed once the trial is scored. Needs Optuna: ``pip install 'tiny_mmmlp[tune]'``.
+``--trials`` trials are finished; a trial cut short (Ctrl-C, a killed process) is recorded as
+failed and another is drawn in its place. Each trial trains in ``trials/<number>/``, removed
+once the trial is scored. One search at a time holds the folder (its ``.lock``).
+Needs Optuna: ``pip install 'tiny_mmmlp[tune]'``.
 """
 from __future__ import annotations
 
@@ -50,8 +52,11 @@ OWN = ("out", "resume", "overwrite")          # the trials' run folders are tune
 
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tiny_mmmlp.tune", description=__doc__.split("\n\n")[0],
-                      epilog="Any flag of python -m tiny_mmmlp.train (--data, --epochs, --d-model, --backend, "
-                             "--quiet, --verbose, ...) fixes that setting for every trial.")
+                      epilog="Any flag of python -m tiny_mmmlp.train (--epochs, --d-model, --backend, --modalities, "
+                             "--quiet, --verbose, ...) fixes that setting for every trial; each trial's budget is "
+                             f"--epochs {BUDGET['epochs']} --patience {BUDGET['patience']} unless given.")
+    p.add_argument("--data", required=True, help="the data to tune on: a folder of RecBole atomic files, an "
+                                                 "interactions file, or a built-in name (as train's --data)")
     p.add_argument("--trials", type=positive_int, required=True,
                    help="finished trials wanted in all (a rerun continues up to this many)")
     p.add_argument("--out", metavar="FOLDER", help="the search's folder (default: runs/tune-<data>)")
@@ -67,8 +72,6 @@ def fixed_settings(rest: list) -> dict:
     own = [k for k in OWN if k in given]
     if own:
         raise UserError(f"--{own[0]}: tune gives each trial its own run folder under --out; leave it out")
-    if "data" not in given:
-        raise UserError("--data: give the data to tune on (a folder, a file or a built-in name)")
     return {**BUDGET, **given}
 
 
@@ -185,7 +188,7 @@ def main(argv=None):
     from .interrupts import held
     from .run_folder import RunLock
     args, rest = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    fixed = fixed_settings(rest)
+    fixed = fixed_settings(["--data", args.data, *rest])
     _optuna()                                 # a missing Optuna is said before any folder is made
     verbose = fixed.pop("verbose", 1)
     fixed.pop("no_progress", None)            # how a search shows itself, not what it searches

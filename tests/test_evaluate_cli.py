@@ -50,7 +50,7 @@ def test_python_m_evaluate_and_the_tiny_mmmlp_command(trained):
 
 
 def test_the_tiny_mmmlp_command_lists_and_dispatches(capsys):
-    assert set(COMMANDS) == {"train", "evaluate", "recommend", "data", "course"}
+    assert set(COMMANDS) == {"train", "evaluate", "recommend", "tune", "data", "course"}
     rc, out, _ = call(tiny_mmmlp_main, ["--help"], capsys)
     assert rc == 0 and all(name in out for name in COMMANDS)
     rc, _, err = call(tiny_mmmlp_main, ["trian"], capsys)

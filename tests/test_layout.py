@@ -16,16 +16,16 @@ PACKAGE = Path(tiny_mmmlp.__file__).parent
 # floor -> the top-level modules and subpackages of tiny_mmmlp on it, lowest first
 FLOORS = {
     "base": {"errors", "files", "interrupts", "cli", "model_config", "params", "schedule", "metrics",
-             "preflight", "item_map", "distributed", "frames"},
+             "preflight", "item_map", "distributed", "frames", "progress"},
     "model and data": {"reference", "torch_model", "kernels", "baselines", "averaging", "backends", "data"},
     "run": {"run_config", "run_flags", "run_record", "run_folder", "checkpoint", "model_file", "ranking",
             "training_loop", "plots", "gallery", "exports", "held_out", "model_card", "run_results"},
-    "use": {"train", "api", "recommender", "evaluate", "recommend", "__main__", "__init__"},
+    "use": {"train", "api", "recommender", "evaluate", "recommend", "tune", "__main__", "__init__"},
     "course": {"course"},
 }
 # the files run as commands (python -m tiny_mmmlp.<name>); every other file is a library. The
 # grader's child process is run by the grader, not by a person.
-COMMANDS = {"train", "evaluate", "recommend", "__main__", "data.__main__", "course.__main__", "course.child"}
+COMMANDS = {"train", "evaluate", "recommend", "tune", "__main__", "data.__main__", "course.__main__", "course.child"}
 # a kernel file ends, as the Triton tutorials do, with a check against the reference when run
 KERNEL_SELF_CHECKS = {"kernels.token_mixing", "kernels.channel_mixing"}
 

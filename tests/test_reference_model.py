@@ -156,3 +156,44 @@ def test_model_learns_a_next_item_task():
     assert np.mean(losses[-20:]) < np.mean(losses[:20]) - 1.0
     assert hr_before < 2 * random_hr
     assert hr_after > 0.7 > 5 * random_hr, (hr_before, hr_after)   # the rule allows ~0.9
+
+
+@pytest.mark.parametrize("rows", [2, 40])        # B·N of 2·4 < V + 1 = 12: gathered first; 40·4: table first
+def test_feature_branch_projects_table_or_rows_with_the_same_result(rows):
+    """Branch.encode_items picks the cheaper of projecting the feature table and projecting the
+    gathered rows; either gives encode's outputs and gradients on the gathered rows."""
+    torch = pytest.importorskip("torch")
+    from tiny_mmmlp.torch_model import Branch
+    cfg = MMMLPConfig(max_len=4, d_model=5, token_hidden=3, channel_hidden=6, n_layers=1, dropout=0.0)
+    torch.manual_seed(0)
+    branch = Branch(cfg, 5, 1, fused=False, d_in=7).double()
+    for p in branch.parameters():
+        torch.nn.init.normal_(p)
+    table = torch.randn(12, 7, dtype=torch.float64)
+    table[0] = 0
+    seq = torch.randint(0, 12, (rows, 4))
+    mask = (seq != 0).unsqueeze(-1)
+    grads = []
+    for run in (lambda: branch.encode_items(table, seq, mask, 0.0), lambda: branch.encode(table[seq], mask, 0.0)):
+        branch.zero_grad()
+        out = run()
+        (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).reshape(out.shape)).sum().backward()
+        grads.append((out.detach(), {k: p.grad.clone() for k, p in branch.named_parameters()}))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    for k in grads[0][1]:
+        torch.testing.assert_close(grads[0][1][k], grads[1][1][k], rtol=1e-10, atol=1e-12, msg=k)
+
+
+def test_importing_the_package_makes_openmp_threads_sleep_unless_told_otherwise():
+    """torch's OpenMP threads spin while they wait unless OMP_WAIT_POLICY says otherwise; the
+    package sets PASSIVE before torch loads, and keeps a value the user gave."""
+    import os
+    import subprocess
+    import sys
+    code = "import os, tiny_mmmlp; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "PASSIVE"
+    got = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "ACTIVE"

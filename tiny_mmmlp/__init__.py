@@ -9,8 +9,16 @@
   ``evaluate_frame``, ``metrics``, ``history``, ``plot_curves``); ``tiny_mmmlp.load(run_folder)``:
   a trained run as one.
 """
-from .errors import UserError
-from .model_config import MMMLPConfig
+import os
+
+# torch's OpenMP threads wait for work by spinning unless told to sleep; on a CPU shared with
+# other work the spinning threads hold the cores the working ones need, and a torch epoch on
+# a loaded 2-core machine ran up to 9 times slower (benchmarks/backend_epoch.py). OpenMP reads
+# this once, when torch loads; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .errors import UserError  # noqa: E402
+from .model_config import MMMLPConfig  # noqa: E402
 
 __all__ = ["MMMLPConfig", "Recommender", "RunConfig", "UserError", "fit", "load"]
 __version__ = "0.2.0"

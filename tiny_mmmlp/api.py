@@ -19,6 +19,7 @@ import re
 from dataclasses import fields
 
 from .errors import UserError
+from .progress import show_messages_unless_handled
 from .run_config import RunConfig
 
 _FLAG = re.compile(r"--(no-)?([a-z][a-z-]*)")
@@ -94,6 +95,7 @@ def fit(data=None, user_col=None, item_col=None, time_col=None, **settings):
             _refuse_a_table_file(source)
             settings["data"] = source
         cfg = RunConfig.resolve(settings)
+        show_messages_unless_handled(cfg.verbose)      # a notebook shows the epoch lines and the table
         result = fit_run(cfg, fresh_out=True)
     except UserError as err:
         raise UserError(keyword_sentence(str(err))) from None

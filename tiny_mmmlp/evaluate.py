@@ -23,6 +23,7 @@ from .exports import read_recs, write_output
 from .held_out import SPLITS, check_split, ks_of, score_lists, time_split
 from .metrics import LIST_METRICS
 from .model_file import fingerprints
+from .progress import show_messages
 from .ranking import PROTOCOLS, metrics_table
 from .recommender import DataNotFound, load
 
@@ -48,6 +49,7 @@ def build_parser():
                                                   "fair when made without the held-out items (recommend "
                                                   "--split)")
     p.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (or progress lines) while ranking")
     return p
 
 
@@ -62,6 +64,7 @@ def metrics_by_k(metrics: dict, ks) -> str:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    show_messages()
     flag = lambda key: "--" + key.replace("_", "-")        # noqa: E731 - errors name the flags
     check_split(args.split, args.cutoff, flag)
     ks = ks_of(args.k, "--k")
@@ -84,7 +87,8 @@ def main(argv=None):
         metrics = score_lists(lists, ds, ks, args.split, args.cutoff, flag)
         protocol = f"the lists of {args.recs} as given"
     else:
-        metrics = rec.evaluate(mask_history=mask, k=ks if more else None, split=args.split, cutoff=args.cutoff)
+        metrics = rec.evaluate(mask_history=mask, k=ks if more else None, split=args.split, cutoff=args.cutoff,
+                               progress=not args.no_progress)
         protocol = PROTOCOLS[mask]
     held = rec.held_out(split=args.split, cutoff=args.cutoff) if args.split == "time" else None
     users = len(held) if held is not None else sum(1 for s in ds.sequences if len(s) >= 3)

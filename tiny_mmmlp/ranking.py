@@ -10,6 +10,7 @@ import numpy as np
 from . import data
 from .averaging import evaluated_weights
 from .metrics import METRIC_NAMES, mask_history, metrics_from_ranks, popularity_scores, target_ranks
+from .progress import bar
 
 PROTOCOLS = {False: "history items not masked", True: "history items masked (target kept)"}
 
@@ -23,16 +24,18 @@ def metrics_table(rows: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
+def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False, progress=False) -> dict:
     """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (the protocol of metrics.py).
 
     mask_history: the other protocol (``metrics.mask_history``): each user's whole history
     (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
+    progress: a bar over the users (progress.py's rule); training's validation passes show none.
     """
-    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history))
+    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history, progress))
 
 
-def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> np.ndarray:
+def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False,
+             progress=False) -> np.ndarray:
     """(M,) int64: each user's 0-based rank of the target among all items, as ``evaluate`` counts.
 
     A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
@@ -43,11 +46,13 @@ def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=
     lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
     hist, tgts = histories[lo:hi], targets[lo:hi]
     ranks = []
-    with evaluated_weights(backend):                # the average's θ̄ in once, not per batch
+    shown = bar(total=len(hist), desc="evaluating", unit="user", enabled=progress)
+    with evaluated_weights(backend), shown:         # the average's θ̄ in once, not per batch
         for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
                                      data.eval_batches(hist, tgts, max_len, batch_size)):
             full = _full_histories(hist[start:start + batch_size]) if mask_history else None
             ranks.append(backend.ranks(seq, tgt, full))
+            shown.update(len(tgt))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     return group.gather(ranks) if group else ranks
 

@@ -14,6 +14,7 @@ from .cli import OneLineParser, positive_int
 from .errors import UserError, exit_on_user_error
 from .exports import FORMATS, read_users, render, write_output
 from .held_out import SPLITS, check_split, test_histories
+from .progress import show_messages
 from .recommender import DataNotFound, load
 
 
@@ -41,6 +42,8 @@ def build_parser():
                                                    "evaluate --recs scores fairly")
     p.add_argument("--cutoff", metavar="DATE|FRACTION", help="with --split time: a date or the fraction of all "
                                                              "interactions before it")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (or progress lines on standard error) while scoring --users")
     return p
 
 
@@ -106,6 +109,7 @@ def _picture(rec, history, recs, path, titles):
 @exit_on_user_error(memory_advice="score fewer users at once (--user, or a shorter --users list)")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    show_messages()
     if args.picture and args.users is not None:
         raise UserError("--picture: draws one history; give --user or --items, not --users")
     if args.split is not None or args.cutoff is not None:
@@ -118,7 +122,8 @@ def main(argv=None):
         titles = _titles(rec, args.items is None or bool(args.picture)) if args.format == "table" else {}
     except DataNotFound as err:
         raise UserError(f"{err.core}; give --data where it is now") from None
-    scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history)
+    scored = rec.top_k([h for _, h in asked], args.k, args.exclude_history,
+                       progress=args.users is not None and not args.no_progress)
     if args.format == "table" and args.users is None and args.output is None:
         _show(asked[0][1], scored[0], rec, titles)
     else:

@@ -31,6 +31,7 @@ from .item_map import in_model_order
 from .metrics import mask_history as masked
 from .metrics import target_ranks
 from .model_file import SavedModel, read_model
+from .progress import bar
 from .ranking import evaluate as evaluate_ranks
 from .run_results import RunResults
 
@@ -223,14 +224,16 @@ class Recommender(RunResults):
             raise UserError(f"items: {what} (the model knows {len(self._index)} items)")
         return np.array([self._index[i] for i in items], dtype=np.int64)
 
-    def top_k(self, histories, k: int = 10, exclude_history: bool = False) -> list:
+    def top_k(self, histories, k: int = 10, exclude_history: bool = False, progress: bool = False) -> list:
         """For each history (raw item ids, oldest first): the best ``k`` (raw item id, score)
-        pairs, best first; fewer when the catalogue, less any excluded history, is smaller."""
+        pairs, best first; fewer when the catalogue, less any excluded history, is smaller.
+        progress: a bar over the histories (progress.py's rule)."""
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise UserError(f"k: must be a positive integer, got {k!r}")
         internal = [self._internal(h) for h in histories]
         out = []
-        for lo in range(0, len(internal), SCORE_BATCH):
+        for lo in bar(range(0, len(internal), SCORE_BATCH), desc="recommending", unit="batch",
+                      enabled=progress):
             batch = internal[lo:lo + SCORE_BATCH]
             scores = self._scores(data_sets.pad_histories(batch, self.config.max_len))
             if not np.isfinite(scores[:, 1:]).all():
@@ -300,12 +303,12 @@ class Recommender(RunResults):
         return splits.score_lists(frame_rows(recs), self.dataset(data), splits.ks_of(k), split, cutoff)
 
     def evaluate(self, data=None, mask_history=None, k=None, split: str = "leave-one-out",
-                 cutoff=None) -> dict:
+                 cutoff=None, progress: bool = False) -> dict:
         """HR/NDCG/MRR@10,20 on the test split (leave-one-out, full ranking) of ``data``
         (default: the run's own data, which gives metrics.json's "test" figures).
 
         mask_history: rank without each user's history items (the target kept); default:
-        the protocol the run was trained with.
+        the protocol the run was trained with. progress: a bar over the users.
         k, split, cutoff: any list of k (e.g. [5, 50]), or the time split at ``cutoff`` (a
         date or a fraction of the interactions): HR, NDCG, MRR, Precision, Recall, MAP and
         Coverage at each k (held_out.py; the leave-one-out HR, NDCG and MRR are the same).
@@ -321,4 +324,4 @@ class Recommender(RunResults):
             raise UserError(f"data {self.data_source(data)}: no user has 3 or more items, so "
                             f"no user can be tested (leave-one-out needs 3 per user)")
         return evaluate_ranks(_Ranker(self._scores), split.test_history, split.test_target,
-                              self.config.max_len, EVAL_BATCH, mask_history=mask)
+                              self.config.max_len, EVAL_BATCH, mask_history=mask, progress=progress)

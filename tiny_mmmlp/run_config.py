@@ -26,6 +26,7 @@ from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
 from .errors import UserError
 from .model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
+from .progress import VERBOSE_HELP, VERBOSITY
 
 FORMAT = 1                      # of config.json; a file of another format is refused
 CONFIG_FILE = "config.json"
@@ -34,7 +35,7 @@ GROUPS = ("data", "model", "training", "evaluation", "run folder")
 PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads")
 # settings a --resume may change (every other one must match the run's)
 FREE_ON_RESUME = ("out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
-                  "eval_batch_size")
+                  "eval_batch_size", "verbose")
 _ABOUT = field_help()           # MMMLPConfig's own description of each model field
 
 
@@ -62,6 +63,7 @@ CHECKS = {
     "ema_warmup": (int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
     "bool": (bool, lambda v: True, "true or false"),
     "text": (str, lambda v: v != "", "a non-empty text"),
+    "verbosity": (int, lambda v: v in VERBOSITY, "0, 1 or 2"),
 }
 
 
@@ -136,6 +138,7 @@ class RunConfig:
     resume: bool = _s(False, "run folder", "continue the run in the run folder (same settings)", "bool")
     overwrite: bool = _s(False, "run folder", "replace the run that the run folder holds", "bool")
     no_progress: bool = _s(False, "run folder", "no progress bars", "bool")
+    verbose: int = _s(1, "run folder", VERBOSE_HELP, "verbosity")
 
     @classmethod
     def resolve(cls, given: dict, flags: bool = False) -> "RunConfig":

@@ -50,7 +50,13 @@ def build_parser() -> OneLineParser:
         meta, default = f.metadata, _default_help(f)
         text = meta["help"].rstrip(".") + (f" ({default})" if default else "")
         group, flag = groups[meta["group"]], flag_name(f.name)
-        if f.name in STORE_TRUE:
+        if f.name == "verbose":                      # two switches, not a number to type
+            loud = group.add_mutually_exclusive_group()
+            loud.add_argument("--quiet", dest="verbose", action="store_const", const=0,
+                              help="print only warnings and errors: no progress, no epoch lines, no table")
+            loud.add_argument("--verbose", dest="verbose", action="store_const", const=2,
+                              help="also print details: each epoch's training and validation time")
+        elif f.name in STORE_TRUE:
             group.add_argument(flag, action="store_true", help=text)
         elif meta["check"] == "bool":
             group.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)

@@ -124,6 +124,19 @@ class Branch(nn.Module):
         x = self.proj(raw) * mask                                    # (B, N, d_in) -> (B, N, D)
         return self.mix(F.dropout(x, p, self.training))
 
+    def encode_items(self, table, item_seq, mask, p):
+        """``encode`` of the items of item_seq (B, N), their features read from table (V + 1, d_in).
+
+        Projects whichever is smaller: the table ((V + 1)·d_in·D multiply-adds, then a gather
+        of (B, N, D)) or the gathered rows (B·N·d_in·D). Projecting the table also never makes
+        the (B, N, d_in) copy of the raw features, which on the CPU cost more each step than the
+        projection itself (toyshop's picture features: 26 MB a batch, allocated and faulted in).
+        """
+        if table.shape[0] > item_seq.numel():
+            return self.encode(table[item_seq], mask, p)             # (B, N, d_in) gathered first
+        x = F.embedding(item_seq, self.proj(table)) * mask           # (V + 1, d_in) -> (V + 1, D) -> (B, N, D)
+        return self.mix(F.dropout(x, p, self.training))
+
 
 def feature_branches(cfg: MMMLPConfig, widths: dict, fused=False) -> nn.ModuleDict:
     """One Feature Mixer Layer branch per feature modality ({name: d_in}), width cfg.d_model.
@@ -241,8 +254,8 @@ class TorchMMMLP(nn.Module):
                 x = F.embedding(item_seq, self.id.embedding, padding_idx=0)  # (B, N, D)
                 outs.append(self.id.mix(F.dropout(x, p, self.training)))
             else:
-                raw = getattr(self, f"feat_{b}")[item_seq]           # (B, N, d_b)
-                outs.append(self.feature_branches[b].encode(raw, mask, p))   # (B, N, D)
+                outs.append(self.feature_branches[b].encode_items(getattr(self, f"feat_{b}"), item_seq,
+                                                                  mask, p))  # (B, N, D)
         z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
         z = self.fusion.mix(F.dropout(z, p, self.training))
         h = z[:, -1, :]                                              # (B, D_f)

@@ -33,6 +33,7 @@ from .model_card import write_model_card
 from .model_file import fingerprints, save_model
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
+from .progress import LOGGER, show_messages
 from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config, shared_settings, shared_source
 from .run_folder import RunLock, check_request, default_out, next_free, prepare
@@ -63,10 +64,17 @@ def resume_command(cfg: RunConfig, data_name: str | None = None) -> str:
                        "--resume", "--out", str(cfg.out), *data])
 
 
-def fit(cfg: RunConfig, fresh_out: bool = False) -> dict:
+def showing_progress(cfg: RunConfig, group) -> bool:
+    """Progress bars (or lines) for this process: rank 0 alone, unless asked for none."""
+    return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
+
+
+def fit(cfg: RunConfig, fresh_out: bool = False, test: bool = True) -> dict:
     """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them).
     fresh_out: without ``cfg.out``, the first default folder that holds no run
-    (``runs/<name>``, ``runs/<name>-2``, ...; the Python API's choice)."""
+    (``runs/<name>``, ``runs/<name>-2``, ...; the Python API's choice). ``test=False`` (a tuning
+    trial): the validation figures only; the test split is never ranked, and the run folder
+    keeps its settings and last checkpoint, no model."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
     run = build_run(cfg, group, fresh_out)
@@ -74,9 +82,13 @@ def fit(cfg: RunConfig, fresh_out: bool = False) -> dict:
         group.on_main(lambda: claim(run, held))          # its one-sentence error reaches every rank
         record = resumed(run) if run.cfg.resume else None
         ds = run.ds
-        print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
-              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training examples")
+        LOGGER.info(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
+                    f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training "
+                    f"examples")
         record = train_epochs(run, record, resume_command(run.cfg, ds.name))
+        if not test:                           # a tuning trial: validation only
+            return {"valid": record.best_valid or {}, "best_epoch": record.best_epoch, "epochs": record.epoch,
+                    "history": record.history, "seconds": round(record.seconds, 2), "settings": cfg.to_dict()}
         return finish(run, record)
 
 
@@ -84,7 +96,7 @@ def load_data(cfg: RunConfig, group):
     """(Dataset, modalities, MMMLPConfig, feature tables) of the run, checked against the settings."""
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         try:
-            ds = data.load(cfg.data, pictures=cfg.pictures, progress=not cfg.no_progress and group.is_main,
+            ds = data.load(cfg.data, pictures=cfg.pictures, progress=showing_progress(cfg, group),
                            max_download_mb=cfg.max_download_mb)
         except UserError as err:               # "<source>: ..." names the setting it came from
             raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
@@ -101,7 +113,7 @@ def load_data(cfg: RunConfig, group):
         check_memory(model_cfg, ds.n_items, [widths[m] for m in modalities if m != "id"], cfg.batch_size,
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
-                                    progress=not cfg.no_progress and group.is_main, **encoders)
+                                    progress=showing_progress(cfg, group), **encoders)
     return ds, modalities, model_cfg, feats
 
 
@@ -153,7 +165,8 @@ def resumed(run: Run) -> RunRecord:
         now = shared_settings(cfg, name)                        # as the checkpoint keeps them
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
-        if changed or set(saved) != set(now):
+        # a setting of how a run shows itself (verbose) may be newer than the run: not a change
+        if changed or (set(saved) ^ set(now)) - set(FREE_ON_RESUME):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")
@@ -172,7 +185,7 @@ def resumed(run: Run) -> RunRecord:
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
         raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
                         f"({type(err).__name__}: {err})") from None
-    print(f"resuming {out} after epoch {record.epoch}")
+    LOGGER.info(f"resuming {out} after epoch {record.epoch}")
     return record
 
 
@@ -185,9 +198,9 @@ def finish(run: Run, record: RunRecord) -> dict:
     popular = popularity_metrics(split.train, ds.n_items, split.test_target,
                                  split.test_history if cfg.mask_history else None)
     protocol = PROTOCOLS[cfg.mask_history]
-    print(f"\ntest metrics (best validation epoch {record.best_epoch or 0}, full ranking over "
-          f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
-    print(metrics_table({cfg.model: test, "popularity": popular}))
+    LOGGER.info(f"\ntest metrics (best validation epoch {record.best_epoch or 0}, full ranking over "
+                f"{ds.n_items} items, {protocol}, {len(split.test_target)} users):")
+    LOGGER.info(metrics_table({cfg.model: test, "popularity": popular}))
     result = {"valid": record.best_valid or {}, "test": test, "popularity": popular,
               "backend": cfg.backend, "model": cfg.model, "encoder": cfg.encoder(), "protocol": protocol,
               "mask_history": cfg.mask_history, "epochs": record.epoch, "best_epoch": record.best_epoch,
@@ -204,7 +217,7 @@ def finish(run: Run, record: RunRecord) -> dict:
     save_model(out, record.best_params, {**run.meta, "settings": shared["settings"]}, ds, run.feats)
     write_model_card(out, shared, ds)
     if plot_training_curves(record.history, out / "curves.png", f"{ds.name} ({cfg.model}, {cfg.backend})"):
-        print(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
+        LOGGER.info(f"wrote {out / 'metrics.json'}, {out / 'curves.png'} and {out / 'model.safetensors'}")
     return result
 
 
@@ -212,6 +225,7 @@ def finish(run: Run, record: RunRecord) -> dict:
 def main(argv=None):
     from .run_flags import parse_settings
     cfg = RunConfig.resolve(parse_settings(argv), flags=True)
+    show_messages(cfg.verbose)
     try:
         with distributed.terminate_as_interrupt():
             fit(cfg)

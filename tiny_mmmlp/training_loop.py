@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import time
 
-from tqdm import tqdm
-
 from . import data, distributed
 from .checkpoint import save_checkpoint, saved_epoch
 from .errors import UserError
+from .progress import LOGGER
+from .progress import bar as progress_bar
 from .ranking import evaluate
 from .run_config import shared_settings
 from .run_record import Run, RunRecord, run_peaks
@@ -25,10 +25,10 @@ def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[fl
     """One pass over the training prefixes. Returns (mean loss, examples per second)."""
     n = data.n_train_examples(split.train)
     per_epoch = math.ceil(n / cfg.batch_size)
-    bar = tqdm(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch,
-                                 cfg.item_dropout),
-               total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
-               disable=not progress)
+    bar = progress_bar(data.train_batches(split.train, model_cfg.max_len, cfg.batch_size, cfg.seed, epoch,
+                                          cfg.item_dropout),
+                       total=per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                       enabled=progress, lines=False)   # no bar: the epoch line says it
     warmup = round(cfg.warmup_epochs * per_epoch)
     total, seen, start = 0.0, 0, time.perf_counter()
     for batch, (item_seq, targets) in enumerate(bar, start=1):
@@ -51,7 +51,7 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
     fresh = record is None
     if fresh:
         record = RunRecord(best_params=backend.params())
-    progress = not cfg.no_progress and group.is_main
+    progress = not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
     def peaks_so_far() -> list:
         """Each rank's high-water mark so far, its earlier processes' included (a resumed run
@@ -75,6 +75,7 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
         while record.epoch < cfg.epochs and record.bad_epochs < cfg.patience:
             start = time.perf_counter()
             loss, speed = run_epoch(backend, run.split, cfg, run.model_cfg, record.epoch, progress)
+            trained = time.perf_counter()
             valid = evaluate(backend, run.split.valid_history, run.split.valid_target, run.model_cfg.max_len,
                              cfg.eval_batch(), mask_history=cfg.mask_history)
             record.seconds += time.perf_counter() - start
@@ -87,15 +88,17 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
                 record.best_epoch, record.best_valid = record.epoch, valid
             else:
                 record.bad_epochs += 1
-            print(f"epoch {record.epoch:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
-                  f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}",
-                  flush=True)
+            LOGGER.info(f"epoch {record.epoch:>3}  loss {loss:.4f}  valid HR@10 {valid['HR@10']:.4f}  "
+                        f"NDCG@10 {valid['NDCG@10']:.4f}  {speed:,.0f} ex/s{'  *' if better else ''}")
+            LOGGER.debug(f"      training {trained - start:.1f} s, validation {time.perf_counter() - trained:.1f} s, "
+                         f"valid MRR@10 {valid['MRR@10']:.4f}, best NDCG@10 {record.best:.4f} "
+                         f"(epoch {record.best_epoch or 0}), {record.bad_epochs} epochs without a better one")
             checkpoint()
     except (KeyboardInterrupt, distributed.RankStopped) as stop:
         # a stop deferred until a checkpoint was complete arrives before on_disk is updated
         on_disk = {"epoch": (saved_epoch(out) if group.is_main else None) or on_disk["epoch"]}
-        print(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
-              f"continue with: {continue_with}")
+        LOGGER.warning(f"\ninterrupted: the checkpoint after epoch {on_disk['epoch']} is in {out}; "
+                       f"continue with: {continue_with}")
         raise SystemExit(143 if isinstance(stop, distributed.Terminated) else 130) from None
     record.peak_memory_mib = peaks_so_far()
     return record

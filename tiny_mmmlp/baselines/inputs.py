@@ -69,7 +69,7 @@ class SequenceInputs(nn.Module):
         x = F.embedding(item_seq, self.embedding, padding_idx=0)      # (B, N, D)
         if self.fuse is None:
             return x
-        ys = [self.branches[m].encode(getattr(self, f"feat_{m}")[item_seq], mask, p)
+        ys = [self.branches[m].encode_items(getattr(self, f"feat_{m}"), item_seq, mask, p)
               for m in self.branches]                                 # each (B, N, D)
         return self.fuse(torch.cat([x, *ys], dim=-1)) * mask          # (B, N, (1+M)·D) -> (B, N, D)
 

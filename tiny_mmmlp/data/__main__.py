@@ -16,6 +16,7 @@ import sys
 
 from ..cli import OneLineParser, non_negative_int, positive_int
 from ..errors import UserError, exit_on_user_error
+from ..progress import show_messages
 from . import image_encoders, text
 from .amazon_source import MAX_DOWNLOAD_MB, parse_source
 from .load import SOURCES
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    show_messages()
     if args.command in ("describe", "features"):
         from .load import load
         if parse_source(args.source) is not None:

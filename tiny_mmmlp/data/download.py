@@ -24,11 +24,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from ..cli import finite_non_negative_float, finite_positive_float, non_negative_int, positive_int
 from ..errors import UserError
 from ..files import write_text
+from ..progress import bar
 from .safe_names import safe_stem
 from .textfile import first_bytes
 
@@ -128,8 +128,8 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes:
         if max_bytes is not None and total is not None and total > max_bytes:
             _refuse(url, part, total, max_bytes)
         with open(part, "ab" if offset else "wb") as f, \
-                tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name,
-                     disable=not progress, leave=False) as bar:
+                bar(total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name,
+                    enabled=progress) as shown:
             written = offset
             while chunk := response.read(1 << 16):
                 written += len(chunk)
@@ -137,7 +137,7 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes:
                     f.close()
                     _refuse(url, part, written, max_bytes)
                 f.write(chunk)
-                bar.update(len(chunk))
+                shown.update(len(chunk))
     size = part.stat().st_size
     if total is not None and size > total:   # more than the server said the file holds
         part.unlink(missing_ok=True)
@@ -244,8 +244,8 @@ def fetch_pictures(out: Path, max_images: int | None = None, workers: int = 8, r
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         jobs = {pool.submit(_fetch_picture, item, url, folder, retries, retry_wait, timeout): (item, url)
                 for item, url in pairs}
-        for job in tqdm(as_completed(jobs), total=len(jobs), desc="pictures", unit="img",
-                        disable=not progress):
+        for job in bar(as_completed(jobs), total=len(jobs), desc="pictures", unit="img",
+                       enabled=progress):
             if (reason := job.result()) is not None:
                 failures.append((*jobs[job], reason))
     failures.sort()

@@ -16,7 +16,8 @@ import importlib.util
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+
+from ..progress import bar
 
 SIZE = 224
 WIDTH = 1280
@@ -80,8 +81,8 @@ def embed_pictures(paths: list, progress: bool = True, batch_size: int = 16) -> 
         batch.clear()
         rows.clear()
 
-    for i in tqdm(range(1, len(paths)), desc="image features (EfficientNet-Lite0)",
-                  disable=not progress, unit="img"):
+    for i in bar(range(1, len(paths)), desc="image features (EfficientNet-Lite0)",
+                 enabled=progress, unit="img"):
         if paths[i] is None:
             failed += 1
             continue

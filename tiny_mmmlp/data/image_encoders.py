@@ -18,9 +18,9 @@ import warnings
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from ..errors import UserError
+from ..progress import bar, progress_mode
 from . import efficientnet, images, sentence_models
 
 HANDMADE, EFFICIENTNET = "handmade", "efficientnet-lite0"
@@ -76,7 +76,7 @@ def encode_pictures(paths: list, encoder: str | None = DEFAULT, progress: bool =
 
 
 def _clip(name: str, progress: bool):
-    return sentence_models.load_model(name, "--image-encoder", progress,
+    return sentence_models.load_model(name, "--image-encoder", progress_mode(progress) in ("bar", "widget"),
                                       size_hint=" (clip-ViT-B-32 is about 600 MB)")
 
 
@@ -85,8 +85,8 @@ def _embed_with_sentence_model(paths, name, progress, batch_size=32):
     out = np.zeros((len(paths), sentence_models.width(model)), dtype=np.float32)
     listed = [i for i in range(1, len(paths)) if paths[i] is not None]
     failed = len(paths) - 1 - len(listed)
-    for start in tqdm(range(0, len(listed), batch_size), desc=f"image features ({name})",
-                      disable=not progress, unit="batch"):
+    for start in bar(range(0, len(listed), batch_size), desc=f"image features ({name})",
+                     enabled=progress, unit="batch"):
         rows, pictures = [], []
         for i in listed[start:start + batch_size]:
             try:

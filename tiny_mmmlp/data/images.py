@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+
+from ..progress import bar
 
 IMAGE_SIZE = 64       # S: pictures are resized and padded to S x S
 THUMB = 8             # thumbnail side
@@ -75,7 +76,7 @@ def image_matrix(paths: list, progress: bool = True) -> tuple[np.ndarray, int]:
     """
     out = np.zeros((len(paths), IMAGE_DIM), dtype=np.float32)
     failed = 0
-    for i in tqdm(range(1, len(paths)), desc="image features", disable=not progress, unit="img"):
+    for i in bar(range(1, len(paths)), desc="image features", enabled=progress, unit="img"):
         if paths[i] is None:
             failed += 1
             continue

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..progress import bar, progress_mode
 from . import sentence_models
 
 HASH_DIM = 512
@@ -106,12 +107,14 @@ def encode_texts(texts: list, progress: bool = True, batch_size: int = 64,
                           "'tiny_mmmlp[text]' for MiniLM embeddings).")
         return hashed_bow(texts)
     name = str(minilm_path()) if chosen == "minilm" else chosen
-    model = sentence_models.load_model(name, "--text-encoder", progress)
+    model = sentence_models.load_model(name, "--text-encoder", progress_mode(progress) in ("bar", "widget"))
     out = np.zeros((len(texts), sentence_models.width(model)), dtype=np.float32)
     nonempty = [i for i, t in enumerate(texts) if t.strip()]
     if nonempty:
-        emb = model.encode([texts[i] for i in nonempty], batch_size=batch_size,
-                           show_progress_bar=progress, convert_to_numpy=True,
-                           normalize_embeddings=True)
-        out[nonempty] = emb.astype(np.float32)
+        chunk = batch_size * 16                   # one bar step (or line) per chunk of texts
+        for lo in bar(range(0, len(nonempty), chunk), desc="text features", unit="chunk", enabled=progress):
+            rows = nonempty[lo:lo + chunk]
+            emb = model.encode([texts[i] for i in rows], batch_size=batch_size, show_progress_bar=False,
+                               convert_to_numpy=True, normalize_embeddings=True)        # (chunk, d)
+            out[rows] = emb.astype(np.float32)
     return out

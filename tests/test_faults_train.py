@@ -437,7 +437,7 @@ def test_ctrl_c_or_kill_exits_naming_the_resume_command(tmp_path, sig, code):
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code and "Traceback" not in stderr
-    assert f"continue with: python -m tiny_mmmlp.train --config {out / 'config.json'} --resume" in stdout
+    assert f"continue with: python -m tiny_mmmlp.train --config {out / 'config.json'} --out {out} --resume" in stdout
     assert json.loads((out / "config.json").read_text())["settings"]["epochs"] == 500
     assert load_checkpoint(out)["run"]["epoch"] >= 1
 

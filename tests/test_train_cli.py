@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -170,8 +171,10 @@ def test_a_saved_configuration_resolves_to_the_same_run(tmp_path, given):
     from tiny_mmmlp.train import resume_command
     cfg = RunConfig.resolve({**given, "out": str(tmp_path)})
     save_config(tmp_path, cfg, write_text)
-    assert RunConfig.resolve(parse_settings(["--config", str(tmp_path / "config.json")]), flags=True) == cfg
-    assert resume_command(cfg).split()[3:] == ["--config", str(tmp_path / "config.json"), "--resume"]
+    again = RunConfig.resolve(parse_settings(["--config", str(tmp_path / "config.json")]), flags=True)
+    assert again == replace(cfg, out=None)               # the folder is the run's own, never repeated
+    assert resume_command(cfg).split()[3:] == ["--config", str(tmp_path / "config.json"), "--out", str(tmp_path),
+                                               "--resume"]
 
 
 def test_flags_beside_a_saved_configuration_override_it_and_what_derives_from_them(tmp_path):

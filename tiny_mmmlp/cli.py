@@ -22,12 +22,21 @@ def _flag_value(text, kind, ok, what):
     except ValueError:
         value = None
     if value is None or not ok(value):
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        shown = text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {shown!r}")
     return value
 
 
 def positive_int(text):
     return _flag_value(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def seconds(most: float, positive: bool = False):
+    """A flag's converter for a number of seconds, at most ``most`` (``time.sleep`` and socket
+    timeouts overflow on numbers like 1e308)."""
+    low = "a positive" if positive else "a"
+    return lambda text: _flag_value(text, float, lambda v: (v > 0 if positive else v >= 0) and v <= most,
+                                    f"{low} number of seconds up to {most:g}")
 
 
 def positive_float(text):

@@ -15,6 +15,7 @@ is the one sentence the command line prints.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from .metrics import mask_history as masked
 from .metrics import target_ranks
 from .model_file import SavedModel, read_model
 from .ranking import evaluate as evaluate_ranks
+from .run_config import check_value, shown
 
 SCORE_BATCH = 256                           # histories scored at once
 EVAL_BATCH = 512                            # users ranked at once by evaluate
@@ -59,8 +61,24 @@ def load(run, data=None) -> "Recommender":
     data: where the run's data is now, if it moved since training (a folder, a file or a
     built-in name); by default the data the model file names, read only when needed.
     """
+    if not isinstance(run, (str, os.PathLike)) or isinstance(run, bytes):
+        raise UserError(f"run: must be a run folder or model file (a path), got {shown(run)}")
     run = Path(run)
     return Recommender(read_model(run), run, data)
+
+
+def _ids(value, what: str) -> list:
+    """One raw id (a text) or a list of them, as a list; anything else (a number, bytes, a
+    mapping) is refused in one sentence instead of iterated."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, bytearray, dict)) or not hasattr(value, "__iter__"):
+        raise UserError(f"{what}: must be an id (text) or a list of ids, got {shown(value)}")
+    value = list(value)
+    wrong = [v for v in value if not isinstance(v, str)]
+    if wrong:
+        raise UserError(f"{what}: each id must be a text, got {shown(wrong[0])}")
+    return value
 
 
 def _is_path(source: str) -> bool:
@@ -144,6 +162,8 @@ class Recommender:
 
     def history(self, user) -> list:
         """The raw item ids of ``user``'s whole sequence in the run's data, oldest first."""
+        if not isinstance(user, str):
+            raise UserError(f"user: must be a user id (text), got {shown(user)}")
         ds = self.dataset()
         if self._user_rows is None:
             self._user_rows = {u: n for n, u in enumerate(ds.user_ids)}
@@ -190,9 +210,7 @@ class Recommender:
         return scores
 
     def _internal(self, items) -> np.ndarray:
-        if isinstance(items, str):
-            items = [items]
-        items = [str(i) for i in items]
+        items = _ids(items, "items")
         unknown = [i for i in items if i not in self._index]
         if unknown or not items:
             what = f"unknown item id(s) {', '.join(unknown[:3])}" if unknown else "no item given"
@@ -202,8 +220,10 @@ class Recommender:
     def top_k(self, histories, k: int = 10, exclude_history: bool = False) -> list:
         """For each history (raw item ids, oldest first): the best ``k`` (raw item id, score)
         pairs, best first; fewer when the catalogue, less any excluded history, is smaller."""
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise UserError(f"k: must be a positive integer, got {k!r}")
+        check_value("k", int(k) if isinstance(k, np.integer) else k, "positive")
+        check_value("exclude_history", exclude_history, "bool")
+        if isinstance(histories, (str, bytes, bytearray, dict)) or not hasattr(histories, "__iter__"):
+            raise UserError(f"histories: must be a list of histories (lists of item ids), got {shown(histories)}")
         internal = [self._internal(h) for h in histories]
         out = []
         for lo in range(0, len(internal), SCORE_BATCH):
@@ -222,7 +242,7 @@ class Recommender:
     def recommend(self, users, k: int = 10, exclude_history: bool = False) -> list:
         """The top ``k`` raw item ids for each raw user id (a list of them, or one id) of the
         run's data, best first: one list per user."""
-        users = [users] if isinstance(users, str) else list(users)
+        users = _ids(users, "users")
         scored = self.top_k([self.history(u) for u in users], k, exclude_history)
         return [[item for item, _ in recs] for recs in scored]
 
@@ -239,6 +259,8 @@ class Recommender:
         mask_history: rank without each user's history items (the target kept); default:
         the protocol the run was trained with.
         """
+        if mask_history is not None:
+            check_value("mask_history", mask_history, "bool")
         ds = self.dataset(data)
         split = data_sets.split_leave_one_out(ds)
         if len(split.test_target) == 0:

@@ -61,7 +61,7 @@ CHECKS = {
     "ema": (float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1"),
     "ema_warmup": (int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
     "bool": (bool, lambda v: True, "true or false"),
-    "text": (str, lambda v: v != "", "a non-empty text"),
+    "text": (str, lambda v: 0 < len(v) <= 4096, "a non-empty text of at most 4096 characters"),
 }
 
 
@@ -143,9 +143,9 @@ class RunConfig:
         known = {f.name: f for f in fields(cls)}
         for key, value in given.items():
             if key not in known:
-                raise UserError(f"unknown setting {key!r}; the settings are {', '.join(known)}")
-            if value is not None:
-                _check(name(key), value, known[key].metadata)
+                raise UserError(f"unknown setting {shown(key)}; the settings are {', '.join(known)}")
+            if value is not None or known[key].default is not None:   # None: "fill it" where that is the default
+                check_value(name(key), value, known[key].metadata["check"], known[key].metadata["choices"])
         cfg = replace(cls(), **given)
         return _fill(cfg, set(k for k, v in given.items() if v is not None), name)
 
@@ -173,16 +173,33 @@ def flag_name(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def _check(shown: str, value, meta: dict) -> None:
-    kind, ok, what = CHECKS[meta["check"]]
+MAX_INT = 2**63                 # every integer setting is below it (a 5,000-digit one is not a count)
+
+
+def shown(value) -> str:
+    """``repr(value)`` for an error sentence, at most 60 characters (an integer of thousands of
+    digits, which ``repr`` refuses, is described instead)."""
+    if isinstance(value, int) and abs(value).bit_length() > 200:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103):,} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
+
+
+def check_value(name: str, value, check: str, choices=None) -> None:
+    """The one check of a setting's value: its type first (None, a bool for a number, a text
+    for a bool are all wrong types), then its range and choices; ``UserError`` naming ``name``.
+    The Python API's own arguments (``k``, ``exclude_history``) are checked here too."""
+    kind, ok, what = CHECKS[check]
     typed = (isinstance(value, bool) if kind is bool else
              isinstance(value, int) and not isinstance(value, bool) if kind is int else
              isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
              isinstance(value, str))
+    if typed and isinstance(value, int) and abs(value) >= MAX_INT:      # float(10**400) overflows
+        raise UserError(f"{name}: must be {what} below 2**63, got {shown(value)}")
     if not typed or not ok(value):
-        raise UserError(f"{shown}: must be {what}, got {value!r}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise UserError(f"{shown}: must be one of {', '.join(meta['choices'])}, got {value!r}")
+        raise UserError(f"{name}: must be {what}, got {shown(value)}")
+    if choices and value not in choices:
+        raise UserError(f"{name}: must be one of {', '.join(choices)}, got {shown(value)}")
 
 
 def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
@@ -252,9 +269,14 @@ def save_config(folder: Path, cfg: RunConfig, write_text) -> None:
                                                       indent=2) + "\n")
 
 
+RUN_FOLDER_OWN = ("out", "resume", "overwrite")
+
+
 def load_config(path) -> dict:
     """The settings saved in a config.json (or a run folder holding one), to resolve again; the
-    run folder's own settings (out, resume, overwrite) are left out."""
+    run folder's own settings (out, resume, overwrite) are left out, so that a run repeated from
+    it (or a configuration received from someone else) writes to a new folder of its own, never
+    into the folder the file names."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
@@ -264,13 +286,13 @@ def load_config(path) -> dict:
         if path.stat().st_size > 1 << 20:
             raise UserError(f"{path}: over 1 MiB, not a run configuration")
         saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise UserError(f"{path}: not a readable run configuration ({type(err).__name__})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:     # ValueError: JSON's and
+        raise UserError(f"{path}: not a readable run configuration ({type(err).__name__})") from None  # 4,300+ digits
     if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
         raise UserError(f"{path}: not a tiny_mmmlp run configuration")
     if saved.get("format") != FORMAT:
         raise UserError(f"{path}: run configuration format {saved.get('format')!r}, this version of "
                         f"tiny_mmmlp reads format {FORMAT}; retrain with this version, or use the "
                         f"version that wrote it")
-    settings = {k: v for k, v in saved["settings"].items() if k not in ("resume", "overwrite")}
+    settings = {k: v for k, v in saved["settings"].items() if k not in RUN_FOLDER_OWN}
     return settings

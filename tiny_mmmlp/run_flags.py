@@ -15,7 +15,7 @@ from dataclasses import fields
 from .baselines import MODEL_DEFAULTS, MODELS
 from .cli import OneLineParser
 from .model_config import MMMLPConfig
-from .run_config import CHECKS, GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override
+from .run_config import CHECKS, GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override, shown
 
 PROG = "python -m tiny_mmmlp.train"
 DESCRIPTION = ("Train MMMLP (or a baseline), evaluate it with full ranking over every item "
@@ -28,7 +28,7 @@ def _text_to(kind, what):
         try:
             return kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be {what}, got {shown(text)}") from None
     return convert
 
 

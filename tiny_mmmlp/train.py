@@ -33,7 +33,7 @@ from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .ranking import evaluate, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
-from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
+from .run_folder import RunLock, check_request, check_run_record, default_out, first_free, prepare
 from .training_loop import PROTOCOLS, metrics_table, train_epochs
 
 
@@ -53,9 +53,10 @@ def choose_modalities(text, available) -> list:
 
 
 def resume_command(cfg: RunConfig) -> str:
-    """The command that continues this run: its saved configuration, resumed."""
+    """The command that continues this run: its saved configuration, in its folder, resumed
+    (a configuration leaves its folder out: --out names it)."""
     return shlex.join(["python", "-m", "tiny_mmmlp.train", "--config", str(Path(cfg.out) / "config.json"),
-                       "--resume"])
+                       "--out", str(cfg.out), "--resume"])
 
 
 def fit(cfg: RunConfig) -> dict:
@@ -93,7 +94,10 @@ def fit(cfg: RunConfig) -> dict:
                            cfg.ema, cfg.ema_warmup)
     runner = cfg.backend if cfg.model == "mmmlp" else cfg.model
     out = Path(cfg.out) if cfg.out else default_out(ds.name, modalities if cfg.modalities != "all" else
-                                                    ["all"], runner).resolve()
+                                                    ["all"], runner)
+    if not cfg.out:                            # the default folder, or a new one beside it if it holds a run
+        free = out if cfg.resume or cfg.overwrite else group.on_main(lambda: first_free(out))   # one for all ranks
+        out = Path(free).resolve()
     cfg = replace(cfg, out=str(out))           # the run folder, now that the data names it
     meta = {"config": model_cfg.to_dict(), "data": cfg.data, "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,

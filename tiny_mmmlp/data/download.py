@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from ..cli import finite_non_negative_float, finite_positive_float, non_negative_int, positive_int
+from ..cli import non_negative_int, positive_int, seconds
 from ..errors import UserError
 from ..files import write_text
 from .safe_names import safe_stem
@@ -41,6 +41,7 @@ PATHS = {
 }
 URLS = {release: tuple(f"{HOME}/{p}" for p in paths) for release, paths in PATHS.items()}
 RETRYABLE_HTTP = {408, 429, 500, 502, 503, 504}
+MAX_WAIT = 3600.0                 # --retry-wait and --timeout: at most an hour
 PICTURE_MAX_BYTES = 20 << 20      # a product picture larger than 20 MB is refused
 PICTURE_SLACK_BYTES = 1 << 20     # and one larger than twice its raw pixels plus this (metadata)
 
@@ -70,9 +71,10 @@ def add_download_arguments(p) -> None:
     p.add_argument("--max-images", type=non_negative_int, default=None, help="fetch at most this many pictures")
     p.add_argument("--workers", type=positive_int, default=8, help="parallel picture downloads (default 8)")
     p.add_argument("--retries", type=positive_int, default=4, help="attempts per file (default 4)")
-    p.add_argument("--retry-wait", type=finite_non_negative_float, default=2.0,
+    p.add_argument("--retry-wait", type=seconds(MAX_WAIT), default=2.0,
                    help="seconds before the first retry, doubling after each (default 2)")
-    p.add_argument("--timeout", type=finite_positive_float, default=60.0, help="socket timeout in seconds (default 60)")
+    p.add_argument("--timeout", type=seconds(MAX_WAIT, positive=True), default=60.0,
+                   help="seconds a file may wait for the server before its bytes flow (default 60)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

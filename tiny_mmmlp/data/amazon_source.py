@@ -25,7 +25,17 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..files import building_folder, default_cache_dir
-from .download import HOME, PATHS, FetchError, TooLarge, check_raw_file, fetch, fetch_pictures, remote_size
+from .download import (
+    HOME,
+    PATHS,
+    FetchError,
+    TooLarge,
+    check_raw_file,
+    fetch,
+    fetch_pictures,
+    naming_bad_raw_files,
+    remote_size,
+)
 
 VERSION = "v1"                 # bump when the conversion changes (a new cache folder)
 MIRROR_ENV = "TINY_MMMLP_AMAZON_MIRROR"
@@ -171,8 +181,9 @@ def _offline(source, release, category, reason, cache_dir) -> UserError:
                      f"and works offline after that, while --data toyshop works offline now.")
 
 
-def _download(source, release, category, cache_dir, progress, max_download_mb) -> list:
-    out = []
+def _download(source, release, category, cache_dir, progress, max_download_mb) -> tuple[list, list]:
+    """(raw files, whether this call fetched each)."""
+    out, created = [], []
     for url, dest in zip(urls(release, category), raw_paths(release, category, cache_dir)):
         existed = dest.exists()
         try:
@@ -188,7 +199,8 @@ def _download(source, release, category, cache_dir, progress, max_download_mb) -
                             f"(what has arrived is kept in {dest.parent}).") from None
         check_raw_file(dest, url, created=not existed)
         out.append(dest)
-    return out
+        created.append(not existed)
+    return out, created
 
 
 def ensure_amazon(source: str, cache_dir=None, pictures: bool = False, progress: bool = True,
@@ -200,10 +212,10 @@ def ensure_amazon(source: str, cache_dir=None, pictures: bool = False, progress:
     folder = dataset_folder(release, category, cache_dir)
     name = f"{release}-{category}"
     if not (folder / f"{name}.inter").is_file():
-        reviews, meta = _download(source, release, category, cache_dir, progress, max_download_mb)
+        (reviews, meta), created = _download(source, release, category, cache_dir, progress, max_download_mb)
         if progress:
             print(f"{source}: converting (5-core, chronological) ...", file=sys.stderr)
-        with building_folder(folder) as tmp:
+        with naming_bad_raw_files([reviews, meta], created), building_folder(folder) as tmp:
             summary = convert(reviews, meta, tmp, name=name, kcore=KCORE)
         if progress:
             print(summary.replace(str(tmp), str(folder)), file=sys.stderr)

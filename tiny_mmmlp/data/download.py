@@ -14,9 +14,11 @@ it, deleted, so a rerun fetches it again. Every URL can be overridden by a flag.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -273,6 +275,38 @@ def check_raw_file(path: Path, url: str, created: bool) -> None:
                     f"this run, so it is left in place: delete it and rerun.")
 
 
+@contextlib.contextmanager
+def naming_bad_raw_files(files: list, created: list):
+    """Around a conversion of raw files: one it refuses (the error names it) is deleted if this
+    run fetched it, so a rerun fetches it again; else the sentence says to delete it. A cache
+    never keeps a truncated or damaged download that fails the same way on every rerun."""
+    try:
+        yield
+    except UserError as err:
+        text = str(err)
+        bad = [f for f in files if text.startswith((f"{f} line ", f"{f}: cannot be read"))]  # not a filter's
+        if not bad:
+            raise
+        if created[files.index(bad[0])]:
+            bad[0].unlink(missing_ok=True)
+            what = "it was deleted, so a rerun fetches it again"
+        else:
+            what = f"it was not fetched by this run: delete {bad[0]} and rerun to fetch it again"
+        raise UserError(f"{text.rstrip('.')}; {what}.") from None
+
+
+def install_together(tmp: Path, out: Path) -> None:
+    """Move the converted files of ``tmp`` into ``out`` so that a reader never sees a new
+    ``.inter`` beside an old ``.item``: the old ``.inter`` goes first, the new one comes last
+    (an interruption in between leaves no data set, never a mismatched one)."""
+    new = sorted(tmp.iterdir(), key=lambda p: p.suffix == ".inter")
+    for old in [*out.glob("*.inter"), out / "image_urls.tsv"]:
+        if old.is_file() and not old.is_symlink():
+            old.unlink()
+    for path in new:
+        os.replace(path, out / path.name)
+
+
 def run_download(args) -> None:
     """The ``download`` command: raw files, conversion, pictures."""
     from .amazon_raw import convert
@@ -293,18 +327,10 @@ def run_download(args) -> None:
         except FetchError as err:
             raise UserError(f"could not download {err} (after {args.retries} tries; rerun to resume).") from None
         check_raw_file(dest, url, created=not existed)
-    try:
-        summary = convert(files[0], files[1], out, name=args.name, kcore=args.kcore or None)
-    except UserError as err:              # a raw file that is not what it should be past its start
-        bad = [f for f in files if f"{f} line " in str(err)]       # its content, not a filter's result
-        for f in bad:
-            if created[files.index(f)]:
-                f.unlink(missing_ok=True)
-        if not bad:
-            raise
-        what = ("it was deleted, so a rerun fetches it again" if created[files.index(bad[0])]
-                else "it was not fetched by this run: delete it and rerun to fetch it again")
-        raise UserError(f"{str(err).rstrip('.')}; {what}.") from None
+    with naming_bad_raw_files(files, created), tempfile.TemporaryDirectory(dir=out, prefix=".converting.") as tmp:
+        summary = convert(files[0], files[1], tmp, name=args.name or out.resolve().name, kcore=args.kcore or None)
+        install_together(Path(tmp), out)
+    summary = summary.replace(str(tmp), str(out))
     print(summary)
     if not args.no_images:
         fetched, failed = fetch_pictures(out, args.max_images, args.workers, args.retries,

@@ -27,12 +27,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
 from ..cli import non_negative_int, positive_int, seconds
 from ..errors import UserError
 from ..files import write_text
+from .images import open_picture
 from .safe_names import safe_stem
 from .textfile import first_bytes
 
@@ -281,7 +281,7 @@ def _fetch_picture(item: str, url: str, folder: Path, retries: int, retry_wait: 
     try:
         fetch(url, dest, retries, retry_wait, timeout, progress=False, max_bytes=PICTURE_MAX_BYTES,
               public_only=public_only)
-        with Image.open(dest) as im:
+        with open_picture(dest) as im:
             im.verify()
             width, height, bands = im.width, im.height, len(im.getbands())
         bound = 2 * width * height * bands + PICTURE_SLACK_BYTES

@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from ..errors import UserError
@@ -90,7 +89,7 @@ def _embed_with_sentence_model(paths, name, progress, batch_size=32):
         rows, pictures = [], []
         for i in listed[start:start + batch_size]:
             try:
-                with Image.open(paths[i]) as im:
+                with images.open_picture(paths[i]) as im:
                     pictures.append(im.convert("RGB"))
                 rows.append(i)
             except efficientnet.READ_ERRORS:

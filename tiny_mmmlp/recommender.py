@@ -87,6 +87,15 @@ def _is_path(source: str) -> bool:
     return source not in data_sets.BUILT_IN and parse_source(source) is None
 
 
+def _never_fetch(where: str, run) -> None:
+    """A model file names its data; one received from someone else must not start a download
+    by itself, so an Amazon source that is not in this machine's cache is refused."""
+    from .data.amazon_source import is_ready, parse_source
+    if parse_source(where) is not None and not is_ready(where):
+        raise DataNotFound(f"data {where}: not in this machine's cache, and the model in {run} does not fetch "
+                           f"data by itself; fetch it first (python -m tiny_mmmlp.data describe {where} --fetch)")
+
+
 class _Ranker:
     """The backend surface ``evaluate.evaluate`` ranks with, over a recommender's scores."""
 
@@ -151,6 +160,8 @@ class Recommender:
         """The Dataset of ``data`` (default: the run's own) in the model's item order."""
         where = self.data_source(data)
         if where not in self._datasets:
+            if data is None and self._data is None:
+                _never_fetch(where, self.run)
             ds = data_sets.load(where, progress=False)
             self._datasets[where] = in_model_order(ds, self.saved.item_ids, where)
         return self._datasets[where]

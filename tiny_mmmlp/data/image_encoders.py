@@ -49,7 +49,8 @@ def encoder_id(encoder: str | None = DEFAULT) -> str:
     chosen = resolve(encoder)
     if chosen == HANDMADE:
         return images.IMAGE_VERSION
-    return efficientnet.VERSION if chosen == EFFICIENTNET else f"st:{chosen}"
+    return efficientnet.VERSION if chosen == EFFICIENTNET else \
+        f"st:{chosen}:{sentence_models.files_key(chosen, '--image-encoder')}"    # keyed by its files
 
 
 def width(encoder: str | None = DEFAULT) -> int:

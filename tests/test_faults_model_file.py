@@ -79,3 +79,20 @@ def test_the_api_never_downloads_for_a_model_either(amazon_run, tmp_path):
     with pytest.raises(UserError, match="does not fetch data by itself"):
         rec.evaluate()
     assert Watch.hits == []
+
+
+def test_a_model_file_of_the_wrong_model_type_is_one_short_sentence(run, capsys):
+    """MMMLP weights under a model file that says sasrec: torch's state-dict message runs to
+    kilobytes; the sentence keeps its first line."""
+    pytest.importorskip("torch")
+    model = run / MODEL_FILE
+    with safe_open(str(model), framework="np") as f:
+        metadata = dict(f.metadata())
+    meta = json.loads(metadata["run"])
+    meta.update(model="sasrec", encoder={"layers": 1, "heads": 1})
+    metadata["run"] = json.dumps(meta)
+    save_file(load_file(str(model)), str(model), metadata=metadata)
+    item = tiny_mmmlp.load(run).item_ids[0]
+    rc, _, err = call(recommend_main, [run, "--items", item], capsys)
+    assert_one_sentence(rc, err, str(model), "does not fit sasrec")
+    assert len(err) < 600 and err.count("\n") == 1, err

@@ -107,3 +107,9 @@ def test_a_picture_of_too_many_pixels_is_refused_before_decoding(reader, tmp_pat
         "tiny_mmmlp.data.efficientnet", fromlist=["picture_array"]).picture_array
     with pytest.raises(Image.DecompressionBombError, match="12000 x 12000 pixels"):
         read(path)
+
+
+def test_ids_that_differ_only_in_white_space_are_not_merged_silently(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text("user_id,item_id,timestamp\nu1,i1,1\nu1 ,i2,2\nu2,i1,3\n")
+    rc, _, err = call(data_main, ["convert", "--interactions", tmp_path / "e.csv", "--out", tmp_path / "o"], capsys)
+    assert_one_sentence(rc, err, "e.csv line 3", "'u1 '", "only in white space")

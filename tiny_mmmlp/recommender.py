@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_sets
-from .errors import UserError
+from .errors import UserError, brief
 from .item_map import in_model_order
 from .metrics import mask_history as masked
 from .metrics import target_ranks
@@ -206,8 +206,7 @@ class Recommender:
                     raise UserError(f"{saved.path}: a {name} model, which needs PyTorch "
                                     "(pip install torch)") from None
                 except Exception as err:  # noqa: BLE001 - whatever an edited shape raises
-                    raise UserError(f"{saved.path}: the model file does not fit {name} "
-                                    f"({type(err).__name__}: {err})") from None
+                    raise UserError(f"{saved.path}: the model file does not fit {name} ({brief(err)})") from None
             else:
                 model = MMMLP(cfg, n_items, saved.features)
                 for k, v in model.params.items():

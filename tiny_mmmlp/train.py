@@ -26,7 +26,7 @@ from . import data, distributed
 from .averaging import with_average
 from .backends import make_backend
 from .checkpoint import load_checkpoint, save_model
-from .errors import SIZES_ADVICE, UserError, exit_on_user_error
+from .errors import SIZES_ADVICE, UserError, brief, exit_on_user_error
 from .files import write_text
 from .model_file import fingerprints
 from .plots import plot_training_curves
@@ -153,8 +153,7 @@ def resumed(cfg: RunConfig, group, out: Path, backend, meta: dict) -> dict:
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
-        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
-                        f"({type(err).__name__}: {err})") from None
+        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model ({brief(err)})") from None
     print(f"resuming {out} after epoch {run['epoch']}")
     return run
 

@@ -92,6 +92,7 @@ def read_table(path) -> list:
     item = _column(names, ITEM_COLUMNS, path, "item")
     when = _column(names, TIME_COLUMNS, path, "time", required=False)
     rows = []
+    spellings = {}                      # id -> the first spelling read: " u1" and "u1" are not merged silently
     for number, text in lines:
         if not text.strip():
             continue
@@ -103,6 +104,11 @@ def read_table(path) -> list:
             raise UserError(f"{path} line {number}: empty {'user' if not u else 'item'} id")
         if len(u) > MAX_FIELD or len(i) > MAX_FIELD:
             raise UserError(f"{path} line {number}: an id of over {MAX_FIELD} characters")
+        for kind, raw, token in (("user", fields[user], u), ("item", fields[item], i)):
+            first = spellings.setdefault((kind, token), raw)
+            if first != raw:
+                raise UserError(f"{path} line {number}: {kind} id {raw[:40]!r} differs from {first[:40]!r} only "
+                                f"in white space; make each id one spelling")
         rows.append((u, i, _time(fields[when], path, number) if when is not None else float(len(rows))))
     if not rows:
         raise UserError(f"{path}: a header but no interactions")

@@ -5,6 +5,9 @@ import argparse
 import math
 import sys
 
+from .errors import UserError
+from .values import CHECKS, check_value, shown
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag ends in one line on stderr (no usage dump) and exit code 2."""
@@ -28,7 +31,7 @@ def _flag_value(text, kind, ok, what):
 
 
 def positive_int(text):
-    return _flag_value(text, int, lambda v: v >= 1, "a positive integer")
+    return flag_type("positive")(text)      # the settings' own check (values.py)
 
 
 def seconds(most: float, positive: bool = False):
@@ -64,4 +67,22 @@ def seed_int(text):
 
 
 def non_negative_int(text):
-    return _flag_value(text, int, lambda v: v >= 0, "an integer >= 0")
+    return flag_type("non_negative")(text)
+
+
+def flag_type(check: str):
+    """An argparse ``type=`` that converts a flag's text and checks it with ``check``; its error
+    is "must be <what>, got <text>" (argparse prefixes the flag)."""
+    kind, _, what = CHECKS[check]
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:                              # also: int() of over 4,300 digits
+            raise argparse.ArgumentTypeError(f"must be {what}, got {shown(text)}") from None
+        try:
+            check_value("", value, check)
+        except UserError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(": ")) from None
+        return value
+    return convert

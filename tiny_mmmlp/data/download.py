@@ -385,7 +385,7 @@ def install_together(tmp: Path, out: Path) -> None:
     ``.inter`` beside an old ``.item``: the old ``.inter`` goes first, the new one comes last
     (an interruption in between leaves no data set, never a mismatched one)."""
     new = sorted(tmp.iterdir(), key=lambda p: p.suffix == ".inter")
-    for old in [*out.glob("*.inter"), out / "image_urls.tsv"]:
+    for old in [out / p.name for p in new if p.suffix == ".inter"] + [out / "image_urls.tsv"]:
         if old.is_file() and not old.is_symlink():
             old.unlink()
     for path in new:

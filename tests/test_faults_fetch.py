@@ -41,13 +41,19 @@ class Hostile(BaseHTTPRequestHandler):
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
                 time.sleep(0.2)
+        elif self.path == "/pic-redirect.jpg":        # the trusted server sends the picture elsewhere
+            self.send_response(302)
+            self.send_header("Location", Hostile.picture)
+            self.end_headers()
         elif self.path == "/to-ftp.json":
             self.send_response(302)
             self.send_header("Location", f"ftp://{self.base.split('//')[1]}/r.json")
             self.end_headers()
         else:
             body = {"/r.json.gz": gzip.compress(LINE.encode() * 3), "/m.json": META.encode(),
-                    "/m-local.json": (json.dumps({"asin": "B1", "imageURL": [f"{Hostile.picture}"]}) + "\n").encode()
+                    "/m-local.json": (json.dumps({"asin": "B1", "imageURL": [f"{Hostile.picture}"]}) + "\n").encode(),
+                    "/m-redirect.json": (json.dumps({"asin": "B1", "imageURL": [f"{self.base}/pic-redirect.jpg"]})
+                                         + "\n").encode(),
                     }.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -96,13 +102,14 @@ def test_a_redirect_to_ftp_is_not_followed(server, tmp_path, capsys):
     assert Hostile.hits == ["/to-ftp.json"]                                    # asked once, never retried
 
 
-def test_a_picture_on_a_private_address_is_never_fetched(server, tmp_path, capsys):
+@pytest.mark.parametrize("meta", ["/m-local.json", "/m-redirect.json"])
+def test_a_picture_on_a_private_address_is_never_fetched(meta, server, tmp_path, capsys):
     """The raw files' own server is the user's choice; a picture URL in its metadata that
-    points anywhere else on this machine or network is not fetched."""
+    points anywhere else on this machine or network, at first or by a redirect, is not fetched."""
     other, other_base = _serve()                                               # another local service
     try:
         Hostile.picture = f"{other_base.replace('127.0.0.1', 'localhost')}/secret.jpg"
-        rc, _, err = _download(server, tmp_path / "d", capsys, "/r.json.gz", "/m-local.json")
+        rc, _, err = _download(server, tmp_path / "d", capsys, "/r.json.gz", meta)
         assert rc == 0, err
         assert "/secret.jpg" not in Hostile.hits
         assert "not a public address" in (tmp_path / "d" / "images" / "failed.tsv").read_text()

@@ -90,11 +90,23 @@ def _check_public(host: str, address: str) -> None:
         raise Refused(f"{host} is {ip}, not a public address; pictures are fetched from public addresses only")
 
 
-def _public_connection(base):
+def _trusted_pairs(netlocs) -> set:
+    """{(host, port)} of the netlocs given (no port: the http and https ones)."""
+    pairs = set()
+    for netloc in netlocs:
+        parts = urllib.parse.urlsplit(f"//{netloc}")
+        pairs |= {(parts.hostname, p) for p in ([parts.port] if parts.port else [80, 443])}
+    return pairs
+
+
+def _public_connection(base, trusted: set):
     class Public(base):
-        """A connection whose host must resolve to, and connect to, public addresses only."""
+        """A connection whose host must resolve to, and connect to, public addresses only
+        (a host of ``trusted``, the server the user chose, aside)."""
 
         def connect(self):
+            if (self.host, self.port) in trusted:
+                return super().connect()
             for *_, sockaddr in socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM):
                 _check_public(self.host, sockaddr[0])
             super().connect()
@@ -104,31 +116,43 @@ def _public_connection(base):
 
 
 class _PublicHTTP(urllib.request.HTTPHandler):
+    def __init__(self, trusted: set):
+        super().__init__()
+        self.trusted = trusted
+
     def http_open(self, req):
-        return self.do_open(_public_connection(http.client.HTTPConnection), req)
+        return self.do_open(_public_connection(http.client.HTTPConnection, self.trusted), req)
 
 
 class _PublicHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, trusted: set):
+        super().__init__()
+        self.trusted = trusted
+
     def https_open(self, req):
-        return self.do_open(_public_connection(http.client.HTTPSConnection), req, context=self._context)
+        return self.do_open(_public_connection(http.client.HTTPSConnection, self.trusted), req,
+                            context=self._context)
 
 
-def opener(public_only: bool = False):
+def opener(public_only: bool = False, trusted: tuple = ()):
     """The one way this package opens a URL: http(s) only, redirects included; ``public_only``:
-    the host must resolve to public addresses (a picture URL from someone else's metadata
-    never reaches this machine's loopback, the local network or a cloud metadata service)."""
-    handlers = [_Redirects()] + ([_PublicHTTP(), _PublicHTTPS()] if public_only else [])
+    every host, the first and each one redirected to, must resolve to public addresses (a
+    picture URL from someone else's metadata never reaches this machine's loopback, the local
+    network or a cloud metadata service), except the ``trusted`` netlocs (host[:port])."""
+    pairs = _trusted_pairs(trusted)
+    handlers = [_Redirects()] + ([_PublicHTTP(pairs), _PublicHTTPS(pairs)] if public_only else [])
     return urllib.request.build_opener(*handlers)
 
 
-def open_url(url: str, timeout: float, public_only: bool = False, **request):
-    """``opener(public_only).open`` of ``url`` (a ``Request`` with these keywords), refusing any
-    scheme but http(s) before a byte is sent."""
+def open_url(url: str, timeout: float, public_only: bool = False, trusted: tuple = (), **request):
+    """``opener(public_only, trusted).open`` of ``url`` (a ``Request`` with these keywords),
+    refusing any scheme but http(s) before a byte is sent."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in SCHEMES:
         raise Refused(f"{url}: only http and https addresses are fetched, not {scheme or 'a bare name'}")
     headers = {"User-Agent": "tiny_mmmlp", **request.pop("headers", {})}
-    return opener(public_only).open(urllib.request.Request(url, headers=headers, **request), timeout=timeout)
+    return opener(public_only, trusted).open(urllib.request.Request(url, headers=headers, **request),
+                                             timeout=timeout)
 
 
 def add_download_arguments(p) -> None:
@@ -170,12 +194,13 @@ def _content_range(response_or_error) -> tuple[int | None, int | None]:
 
 
 def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes: int | None,
-                public_only: bool = False) -> None:
+                public_only: bool = False, trusted: tuple = ()) -> None:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    again = lambda: _fetch_once(url, dest, timeout, progress, max_bytes, public_only)   # noqa: E731
+    again = lambda: _fetch_once(url, dest, timeout, progress, max_bytes, public_only, trusted)   # noqa: E731
     try:
-        response = open_url(url, timeout, public_only, headers={"Range": f"bytes={offset}-"} if offset else {})
+        response = open_url(url, timeout, public_only, trusted,
+                            headers={"Range": f"bytes={offset}-"} if offset else {})
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:      # nothing past the .part: complete only if the sizes agree
             _, total = _content_range(err)
@@ -228,14 +253,16 @@ def _fetch_once(url: str, dest: Path, timeout: float, progress: bool, max_bytes:
 
 
 def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: float = 60.0,
-          progress: bool = True, max_bytes: int | None = None, public_only: bool = False) -> Path:
+          progress: bool = True, max_bytes: int | None = None, public_only: bool = False,
+          trusted: tuple = ()) -> Path:
     """Download ``url`` to ``dest`` unless it exists; resume, retry with doubling waits.
 
     ``max_bytes`` bounds the file: a larger one is refused (``TooLarge``) before or while it
     arrives, and its ``.part`` file is deleted. ``timeout`` bounds each wait for the server,
     and the whole transfer too: after ``timeout`` seconds it must average ``MIN_RATE`` (a
     server that trickles a byte at a time is stopped). Only http(s) is fetched, redirects
-    included; ``public_only``: only from public addresses (``Refused`` otherwise).
+    included; ``public_only``: only from public addresses (``Refused`` otherwise), the
+    ``trusted`` netlocs aside.
     """
     dest = Path(dest)
     if dest.exists():
@@ -244,7 +271,7 @@ def fetch(url: str, dest: Path, retries: int = 4, wait: float = 2.0, timeout: fl
     status = None
     for attempt in range(1, max(retries, 1) + 1):
         try:
-            _fetch_once(url, dest, timeout, progress, max_bytes, public_only)
+            _fetch_once(url, dest, timeout, progress, max_bytes, public_only, trusted)
             return dest
         except (TooLarge, Refused):
             raise
@@ -277,10 +304,9 @@ def _fetch_picture(item: str, url: str, folder: Path, retries: int, retry_wait: 
     address, unless its host is one of ``trusted`` (the server the raw files came from)."""
     dest = picture_path(folder, item, url)
     existed = dest.exists()
-    public_only = urllib.parse.urlsplit(url).netloc not in trusted
     try:
         fetch(url, dest, retries, retry_wait, timeout, progress=False, max_bytes=PICTURE_MAX_BYTES,
-              public_only=public_only)
+              public_only=True, trusted=trusted)        # redirects to elsewhere are checked too
         with open_picture(dest) as im:
             im.verify()
             width, height, bands = im.width, im.height, len(im.getbands())

@@ -277,7 +277,7 @@ def test_a_one_line_gz_bomb_stays_small(tmp_path):
 
 
 def test_a_gzip_stream_that_inflates_too_far_is_refused(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_GZIP_FREE", 1 << 16)
     line = json.dumps({**REVIEW, "note": " " * 4000}) + "\n"
     (tmp_path / "r.json.gz").write_bytes(gzip.compress((line * 400).encode()))     # about 150 times
     monkeypatch.setattr("tiny_mmmlp.data.textfile.MAX_GZIP_RATIO", 20)

@@ -16,7 +16,7 @@ PACKAGE = Path(tiny_mmmlp.__file__).parent
 # floor -> the top-level modules and subpackages of tiny_mmmlp on it, lowest first
 FLOORS = {
     "base": {"errors", "files", "interrupts", "cli", "model_config", "params", "schedule", "metrics",
-             "preflight", "item_map", "distributed", "frames", "progress"},
+             "preflight", "item_map", "distributed", "frames", "progress", "values"},
     "model and data": {"reference", "torch_model", "kernels", "baselines", "averaging", "backends", "data"},
     "run": {"run_config", "run_flags", "run_record", "run_folder", "checkpoint", "model_file", "ranking",
             "training_loop", "plots", "gallery", "exports", "held_out", "model_card", "run_results"},

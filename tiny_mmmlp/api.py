@@ -96,7 +96,7 @@ def fit(data=None, user_col=None, item_col=None, time_col=None, **settings):
             settings["data"] = source
         cfg = RunConfig.resolve(settings)
         show_messages_unless_handled(cfg.verbose)      # a notebook shows the epoch lines and the table
-        result = fit_run(cfg, fresh_out=True)
+        result = fit_run(cfg)
     except UserError as err:
         raise UserError(keyword_sentence(str(err))) from None
     return load(result["settings"]["out"], data=cfg.data)

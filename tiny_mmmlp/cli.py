@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+
+from .errors import UserError
+from .values import CHECKS, check_value, shown
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -22,21 +24,40 @@ def _flag_value(text, kind, ok, what):
     except ValueError:
         value = None
     if value is None or not ok(value):
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        shown = text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {shown!r}")
     return value
 
 
 def positive_int(text):
-    return _flag_value(text, int, lambda v: v >= 1, "a positive integer")
+    return flag_type("positive")(text)      # the settings' own check (values.py)
 
 
-def finite_positive_float(text):
-    return _flag_value(text, float, lambda v: v > 0 and math.isfinite(v), "a finite positive number")
-
-
-def finite_non_negative_float(text):
-    return _flag_value(text, float, lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
+def seconds(most: float, positive: bool = False):
+    """A flag's converter for a number of seconds, at most ``most`` (``time.sleep`` and socket
+    timeouts overflow on numbers like 1e308)."""
+    low = "a positive" if positive else "a"
+    return lambda text: _flag_value(text, float, lambda v: (v > 0 if positive else v >= 0) and v <= most,
+                                    f"{low} number of seconds up to {most:g}")
 
 
 def non_negative_int(text):
-    return _flag_value(text, int, lambda v: v >= 0, "an integer >= 0")
+    return flag_type("non_negative")(text)
+
+
+def flag_type(check: str):
+    """An argparse ``type=`` that converts a flag's text and checks it with ``check``; its error
+    is "must be <what>, got <text>" (argparse prefixes the flag)."""
+    kind, _, what = CHECKS[check]
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:                              # also: int() of over 4,300 digits
+            raise argparse.ArgumentTypeError(f"must be {what}, got {shown(text)}") from None
+        try:
+            check_value("", value, check)
+        except UserError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(": ")) from None
+        return value
+    return convert

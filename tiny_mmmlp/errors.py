@@ -33,6 +33,14 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def brief(err: BaseException, most: int = 200) -> str:
+    """``"<Type>: <first line of its message>"``, at most ``most`` characters: what a library's
+    exception adds to a sentence (a state-dict mismatch's message alone runs to kilobytes)."""
+    lines = str(err).strip().splitlines()
+    text = f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
 MEMORY_ADVICE = "close other programs or use a machine with more memory"
 SIZES_ADVICE = "use smaller sizes (--d-model, --batch-size, --max-len)"      # train's own flags
 

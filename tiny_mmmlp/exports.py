@@ -6,10 +6,16 @@
 
 ``rows`` is a list of (user id, [(item id, score), ...]) pairs; a history given as item ids
 has the user id "".
+
+Ids and titles come from other people's data, so every format writes them safely: a CSV cell
+that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+return) gets a leading ``'``, a cell holding a comma, quote or control character is quoted
+(so the file reads back row for row), the table shows control characters and terminal escape
+sequences as ``\x1b``-style escapes instead of sending them to the terminal, and a lone
+surrogate (possible in ids read from JSON) is written as its ``\udc80`` escape everywhere.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -44,28 +50,55 @@ def read_users(value: str) -> list:
     return users
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def encodable(value) -> str:
+    """``str(value)`` with each lone surrogate as its backslash escape (UTF-8 can hold it then)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def visible(value) -> str:
+    """``value`` for a terminal: every character that is not printable (control characters,
+    escape sequences' ESC, bidirectional overrides, surrogates) as its escape."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
+def csv_cell(value) -> str:
+    """One CSV cell of an id: a formula start neutralised with ``'``, quoted where needed."""
+    text = encodable(value)
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    if any(c in text for c in ',"') or not text.isprintable() or text != text.strip():
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def to_csv(rows) -> str:
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(["user_id", "rank", "item_id", "score"])
+    lines = ["user_id,rank,item_id,score"]
     for user, recs in rows:
         for rank, (item, score) in enumerate(recs, 1):
-            out.writerow([user, rank, item, f"{score:.6f}"])
-    return buf.getvalue()
+            lines.append(f"{csv_cell(user)},{rank},{csv_cell(item)},{score:.6f}")
+    return "".join(line + "\n" for line in lines)
 
 
 def to_jsonl(rows) -> str:
-    return "".join(json.dumps({"user_id": user, "items": [i for i, _ in recs],
+    return "".join(json.dumps({"user_id": user, "items": [i for i, _ in recs],     # ASCII: escapes all
                                "scores": [round(s, 6) for _, s in recs]}) + "\n" for user, recs in rows)
 
 
 def to_table(rows, titles: dict) -> str:
+    rows = [(visible(u), [(visible(i), s, visible(titles.get(i, ""))) for i, s in recs]) for u, recs in rows]
     width = max([len("user_id")] + [len(u) for u, _ in rows])
-    items = max([len("item_id")] + [len(i) for _, recs in rows for i, _ in recs])
+    items = max([len("item_id")] + [len(i) for _, recs in rows for i, _, _ in recs])
     lines = [f"{'user_id':<{width}}  rank  {'item_id':<{items}}     score  title"]
     for user, recs in rows:
-        for rank, (item, score) in enumerate(recs, 1):
-            lines.append(f"{user:<{width}}  {rank:>4}  {item:<{items}}  {score:8.3f}  {titles.get(item, '')}")
+        for rank, (item, score, title) in enumerate(recs, 1):
+            lines.append(f"{user:<{width}}  {rank:>4}  {item:<{items}}  {score:8.3f}  {title}")
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,9 @@
 Every file is written to a temporary sibling and moved into place with ``os.replace``
 (atomic on POSIX within one file system). Whole folders are built in a temporary sibling
 folder and renamed at the end, so a reader sees either nothing or the finished folder.
+A folder a command is told to write (``replacing_folder``) is never merged into: one that
+holds files is refused unless the caller may replace it, and then it is replaced whole, so
+no file of the old folder is left beside the new ones.
 Both get the modes a plain ``open`` or ``mkdir`` would give them (0666 and 0777 less the
 process's umask), not the private 0600 / 0700 of Python's temporary files.
 
@@ -205,6 +208,46 @@ def building_folder(final: Path):
         except OSError:
             if not final.is_dir() or final.is_symlink():
                 raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def replacing_folder(final: Path, overwrite: bool, flag: str = "--out", inputs=()):
+    """Yield a fresh temporary sibling folder to build in; on success it becomes ``final``.
+
+    ``final`` may be absent or empty; one that holds files is refused (``UserError`` naming
+    ``flag``) unless ``overwrite``, and then replaced whole: the old folder is moved aside,
+    the new one renamed into place, the old one deleted. Never the current folder (or one
+    holding it), nor one holding any of ``inputs``. On failure or Ctrl-C nothing changes.
+    """
+    final = Path(final)
+    if os.path.lexists(final) and (final.is_symlink() or not final.is_dir()):
+        raise UserError(f"{flag} {final}: is {kind_of(os.lstat(final).st_mode)}, not a folder; give a folder "
+                        f"name (a new one is made)")
+    held = sorted(p.name for p in final.iterdir())[:3] if final.is_dir() else []
+    if held and not overwrite:
+        raise UserError(f"{flag} {final}: holds files already ({', '.join(held)}, ...); give a new or empty "
+                        f"folder, or add --overwrite to replace the folder and everything in it")
+    if held:
+        whole = final.resolve()
+        for inside in [Path.cwd(), *inputs]:
+            if inside is not None and (whole == Path(inside).resolve() or whole in Path(inside).resolve().parents):
+                raise UserError(f"{flag} {final}: holds {inside}, so --overwrite would delete it; choose "
+                                f"another folder")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())
+        yield tmp
+        if held:                                      # the old folder goes only once the new one is whole
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)                    # a rename onto an empty folder, or a new one
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

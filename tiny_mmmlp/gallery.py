@@ -23,7 +23,8 @@ def product_tile(path, title: str) -> Image.Image:
     """The product's picture fitted into a square tile, or a grey placeholder naming it."""
     tile = Image.new("RGB", (TILE, TILE), (236, 236, 236))
     try:
-        with Image.open(path) as img:
+        from .data.images import open_picture
+        with open_picture(path) as img:
             img = img.convert("RGB")
             img.thumbnail((TILE, TILE))
             tile.paste(img, ((TILE - img.width) // 2, (TILE - img.height) // 2))

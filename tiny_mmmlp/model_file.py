@@ -12,8 +12,9 @@ readable by ``safetensors.numpy`` without torch). It holds
   of the feature tables and of the interactions, to tell whether data changed).
 
 Reading trusts nothing: the file must be a regular file (not a link, not a FIFO), its header
-is bounded, every tensor's declared dtype, shape and byte span are checked against the file
-size and against the shapes the saved config implies before any array is read.
+is read first and bounded, every tensor's declared dtype, shape and byte span are checked
+against the file size and against the shapes the saved config implies, and only then are the
+bytes those tensors span read (a file holding more than they span is refused unread).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .files import read_regular, write_bytes
+from .files import available_memory, open_regular, write_bytes
 from .interrupts import held
 from .model_config import MMMLPConfig
 from .params import param_specs
@@ -122,25 +123,19 @@ def model_path(path) -> Path:
     return path
 
 
-def _read_regular(path: Path) -> bytes:
-    """The bytes of ``path``, refusing a symbolic link, anything but a regular file, and a file
-    larger than the machine's free memory (files.read_regular)."""
-    try:
-        return read_regular(path, what="a model file")
-    except OSError as err:
-        raise UserError(f"{path}: cannot be read ({err.strerror or err})") from None
-
-
-def _header(path: Path, blob: bytes) -> tuple[dict, dict]:
-    """(tensor entries, metadata) of a safetensors file, every offset checked against its size."""
-    bad = lambda why: UserError(f"{path}: not a tiny_mmmlp model file ({why})")
-    if len(blob) < 8:
+def _header(path: Path, f, size: int) -> tuple[dict, dict, bytes]:
+    """(tensor entries, metadata, the header's bytes) of the safetensors file open as ``f``
+    (``size`` bytes), every offset checked against the size; only the header is read."""
+    bad = lambda why: UserError(f"{path}: not a tiny_mmmlp model file ({why})")   # noqa: E731
+    first = f.read(8)
+    if len(first) < 8:
         raise bad("shorter than a safetensors header")
-    n = int.from_bytes(blob[:8], "little")
-    if not 2 <= n <= min(len(blob) - 8, MAX_HEADER_BYTES):
+    n = int.from_bytes(first, "little")
+    if not 2 <= n <= min(size - 8, MAX_HEADER_BYTES):
         raise bad(f"its header claims {n} bytes")
+    raw = f.read(n)
     try:
-        head = json.loads(blob[8:8 + n].decode("utf-8"))
+        head = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("its header is not JSON") from None
     if not isinstance(head, dict):
@@ -148,7 +143,7 @@ def _header(path: Path, blob: bytes) -> tuple[dict, dict]:
     metadata = head.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise bad("its metadata is not a mapping of strings")
-    body = len(blob) - 8 - n
+    body = size - 8 - n
     for name, e in head.items():
         ok = (isinstance(e, dict) and e.get("dtype") in _DTYPES and isinstance(e.get("shape"), list)
               and len(e["shape"]) <= 2 and all(type(d) is int and d >= 0 for d in e["shape"])
@@ -157,10 +152,10 @@ def _header(path: Path, blob: bytes) -> tuple[dict, dict]:
         if not ok:
             raise bad(f"tensor {name!r} has no float dtype, shape of at most 2 axes and offsets")
         lo, hi = e["data_offsets"]
-        size = math.prod(e["shape"]) * np.dtype(_DTYPES[e["dtype"]]).itemsize    # exact: no overflow
-        if not 0 <= lo <= hi <= body or hi - lo != size:
+        size_of = math.prod(e["shape"]) * np.dtype(_DTYPES[e["dtype"]]).itemsize    # exact: no overflow
+        if not 0 <= lo <= hi <= body or hi - lo != size_of:
             raise bad(f"tensor {name!r} claims bytes {lo}..{hi} of {body}")
-    return head, metadata
+    return head, metadata, first + raw
 
 
 def _parsed(path: Path, metadata: dict) -> tuple[dict, list, dict]:
@@ -218,10 +213,24 @@ def _check_shapes(path: Path, head: dict, meta: dict) -> None:
 def read_model(path) -> SavedModel:
     """Read and check a ``model.safetensors`` (or the run folder holding one)."""
     path = model_path(path)
-    blob = _read_regular(path)
-    head, metadata = _header(path, blob)
-    meta, item_ids, prints = _parsed(path, metadata)
-    _check_shapes(path, head, meta)
+    try:
+        fd = open_regular(path, what="a model file")
+        with os.fdopen(fd, "rb") as f:
+            size = os.fstat(fd).st_size
+            head, metadata, header = _header(path, f, size)        # the header alone, first
+            meta, item_ids, prints = _parsed(path, metadata)
+            _check_shapes(path, head, meta)
+            body = max((e["data_offsets"][1] for e in head.values()), default=0)
+            if len(header) + body != size:
+                raise UserError(f"{path}: holds {size - len(header) - body:,} bytes after its tensors; not a "
+                                f"model file as this package saves it (damaged, or appended to)")
+            free = available_memory()
+            if free is not None and body > free:
+                raise UserError(f"{path}: its tensors hold {body:,} bytes, more than this machine's free "
+                                f"memory ({free} bytes); they are not read")
+            blob = header + f.read(body)                          # then only the bytes they imply
+    except OSError as err:
+        raise UserError(f"{path}: cannot be read ({err.strerror or err})") from None
     from safetensors import SafetensorError
     from safetensors.numpy import load
     try:

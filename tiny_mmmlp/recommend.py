@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .cli import OneLineParser, positive_int
 from .errors import UserError, exit_on_user_error
-from .exports import FORMATS, read_users, render, write_output
+from .exports import FORMATS, read_users, render, visible, write_output
 from .held_out import SPLITS, check_split, test_histories
 from .progress import show_messages
 from .recommender import DataNotFound, load
@@ -87,11 +87,11 @@ def _show(history, recs, rec, titles):
     print(f"history ({len(history)} items, most recent last"
           + (f"; the last {len(shown)} shown):" if len(shown) < len(history) else "):"))
     for item in shown:
-        print(f"  {item:<14} {titles.get(item, '')}")
+        print(f"  {visible(item):<14} {visible(titles.get(item, ''))}")
     print(f"top {len(recs)} next items ({rec.model_name}, {rec.meta.get('backend')} run, "
           f"modalities {','.join(rec.meta['modalities'])}):")
     for rank, (item, score) in enumerate(recs, 1):
-        print(f"{rank:>3}. {item:<14} {score:8.3f}  {titles.get(item, '')}")
+        print(f"{rank:>3}. {visible(item):<14} {score:8.3f}  {visible(titles.get(item, ''))}")
 
 
 def _picture(rec, history, recs, path, titles):

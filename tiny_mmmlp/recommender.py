@@ -20,19 +20,21 @@ command line prints.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from . import data as data_sets
 from . import held_out as splits
-from .errors import UserError
+from .errors import UserError, brief
 from .item_map import in_model_order
 from .metrics import mask_history as masked
 from .metrics import target_ranks
 from .model_file import SavedModel, read_model
 from .progress import bar
 from .ranking import evaluate as evaluate_ranks
+from .run_config import check_value, shown
 from .run_results import RunResults
 
 SCORE_BATCH = 256                           # histories scored at once
@@ -75,6 +77,8 @@ def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", t
     names, read only when needed. Data given as a path is not saved in the model file.
     user_col, item_col, time_col: a DataFrame's columns, as ``tiny_mmmlp.fit`` takes them.
     """
+    if not isinstance(run, (str, os.PathLike)) or isinstance(run, bytes):
+        raise UserError(f"run: must be a run folder or model file (a path), got {shown(run)}")
     run = Path(run)
     if data is not None and not isinstance(data, (str, Path)):
         from .frames import frame_folder, is_frame, not_data
@@ -84,10 +88,33 @@ def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", t
     return Recommender(read_model(run), run, data)
 
 
+def _ids(value, what: str) -> list:
+    """One raw id (a text) or a list of them, as a list; anything else (a number, bytes, a
+    mapping) is refused in one sentence instead of iterated."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, bytearray, dict)) or not hasattr(value, "__iter__"):
+        raise UserError(f"{what}: must be an id (text) or a list of ids, got {shown(value)}")
+    value = list(value)
+    wrong = [v for v in value if not isinstance(v, str)]
+    if wrong:
+        raise UserError(f"{what}: each id must be a text, got {shown(wrong[0])}")
+    return value
+
+
 def _is_path(source: str) -> bool:
     """Whether a data source names a path (not a built-in set, not an Amazon category)."""
     from .data.amazon_source import parse_source
     return source not in data_sets.BUILT_IN and parse_source(source) is None
+
+
+def _never_fetch(where: str, run) -> None:
+    """A model file names its data; one received from someone else must not start a download
+    by itself, so an Amazon source that is not in this machine's cache is refused."""
+    from .data.amazon_source import is_ready, parse_source
+    if parse_source(where) is not None and not is_ready(where):
+        raise DataNotFound(f"data {where}: not in this machine's cache, and the model in {run} does not fetch "
+                           f"data by itself; fetch it first (python -m tiny_mmmlp.data describe {where} --fetch)")
 
 
 class _Ranker:
@@ -158,6 +185,8 @@ class Recommender(RunResults):
         """The Dataset of ``data`` (default: the run's own) in the model's item order."""
         where = self.data_source(data)
         if where not in self._datasets:
+            if data is None and self._data is None:
+                _never_fetch(where, self.run)
             ds = data_sets.load(where, progress=False)
             self._datasets[where] = in_model_order(ds, self.saved.item_ids, where)
         return self._datasets[where]
@@ -169,6 +198,8 @@ class Recommender(RunResults):
 
     def user_history(self, user) -> list:
         """The raw item ids of ``user``'s whole sequence in the run's data, oldest first."""
+        if not isinstance(user, str):
+            raise UserError(f"user: must be a user id (text), got {shown(user)}")
         ds = self.dataset()
         if self._user_rows is None:
             self._user_rows = {u: n for n, u in enumerate(ds.user_ids)}
@@ -200,8 +231,7 @@ class Recommender(RunResults):
                     raise UserError(f"{saved.path}: a {name} model, which needs PyTorch "
                                     "(pip install torch)") from None
                 except Exception as err:  # noqa: BLE001 - whatever an edited shape raises
-                    raise UserError(f"{saved.path}: the model file does not fit {name} "
-                                    f"({type(err).__name__}: {err})") from None
+                    raise UserError(f"{saved.path}: the model file does not fit {name} ({brief(err)})") from None
             else:
                 model = MMMLP(cfg, n_items, saved.features)
                 for k, v in model.params.items():
@@ -215,9 +245,7 @@ class Recommender(RunResults):
         return scores
 
     def _internal(self, items) -> np.ndarray:
-        if isinstance(items, str):
-            items = [items]
-        items = [str(i) for i in items]
+        items = _ids(items, "items")
         unknown = [i for i in items if i not in self._index]
         if unknown or not items:
             what = f"unknown item id(s) {', '.join(unknown[:3])}" if unknown else "no item given"
@@ -228,8 +256,10 @@ class Recommender(RunResults):
         """For each history (raw item ids, oldest first): the best ``k`` (raw item id, score)
         pairs, best first; fewer when the catalogue, less any excluded history, is smaller.
         progress: a bar over the histories (progress.py's rule)."""
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise UserError(f"k: must be a positive integer, got {k!r}")
+        check_value("k", int(k) if isinstance(k, np.integer) else k, "positive")
+        check_value("exclude_history", exclude_history, "bool")
+        if isinstance(histories, (str, bytes, bytearray, dict)) or not hasattr(histories, "__iter__"):
+            raise UserError(f"histories: must be a list of histories (lists of item ids), got {shown(histories)}")
         internal = [self._internal(h) for h in histories]
         out = []
         for lo in bar(range(0, len(internal), SCORE_BATCH), desc="recommending", unit="batch",
@@ -249,7 +279,7 @@ class Recommender(RunResults):
     def recommend(self, users, k: int = 10, exclude_history: bool = False) -> list:
         """The top ``k`` raw item ids for each raw user id (a list of them, or one id) of the
         run's data, best first: one list per user."""
-        users = [users] if isinstance(users, str) else list(users)
+        users = _ids(users, "users")
         scored = self.top_k([self.user_history(u) for u in users], k, exclude_history)
         return [[item for item, _ in recs] for recs in scored]
 
@@ -314,6 +344,8 @@ class Recommender(RunResults):
         Coverage at each k (held_out.py; the leave-one-out HR, NDCG and MRR are the same).
         """
         splits.check_split(split, cutoff)
+        if mask_history is not None:
+            check_value("mask_history", mask_history, "bool")
         ds = self.dataset(data)
         mask = bool(self.meta.get("mask_history", False) if mask_history is None else mask_history)
         if k is not None or split != "leave-one-out":

@@ -14,7 +14,6 @@ setting the way its caller gave it: ``--d-model`` on the command line, ``d_model
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
 from .errors import UserError
 from .model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
-from .progress import VERBOSE_HELP, VERBOSITY
+from .progress import VERBOSE_HELP
+from .values import CHECKS, check_value, shown  # noqa: F401 - the one check of every setting's value
 
 FORMAT = 1                      # of config.json; a file of another format is refused
 CONFIG_FILE = "config.json"
@@ -42,29 +42,6 @@ _ABOUT = field_help()           # MMMLPConfig's own description of each model fi
 def _s(default, group, help, check=None, choices=None):
     return field(default=default, metadata={"group": group, "help": help, "check": check,
                                             "choices": choices})
-
-
-# value checks: (accepts, "what it must be"); a value is checked after its type
-def _positive(v): return v >= 1
-def _non_negative(v): return v >= 0
-def _finite_non_negative(v): return math.isfinite(v) and v >= 0
-def _finite_positive(v): return math.isfinite(v) and v > 0
-def _rate(v): return 0 <= v < 1
-
-
-CHECKS = {
-    "positive": (int, _positive, "a positive integer"),
-    "non_negative": (int, _non_negative, "an integer >= 0"),
-    "seed": (int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)"),
-    "finite_positive": (float, _finite_positive, "a finite positive number"),
-    "finite_non_negative": (float, _finite_non_negative, "a finite number >= 0"),
-    "rate": (float, _rate, "in [0, 1)"),
-    "ema": (float, lambda v: v == 0 or 0 < v < 1, "0 (off) or a decay between 0 and 1"),
-    "ema_warmup": (int, lambda v: v == 0 or v >= 2, "0 (off) or an integer >= 2"),
-    "bool": (bool, lambda v: True, "true or false"),
-    "text": (str, lambda v: v != "", "a non-empty text"),
-    "verbosity": (int, lambda v: v in VERBOSITY, "0, 1 or 2"),
-}
 
 
 @dataclass(frozen=True)
@@ -148,9 +125,9 @@ class RunConfig:
         known = {f.name: f for f in fields(cls)}
         for key, value in given.items():
             if key not in known:
-                raise UserError(f"unknown setting {key!r}; the settings are {', '.join(known)}")
-            if value is not None:
-                _check(name(key), value, known[key].metadata)
+                raise UserError(f"unknown setting {shown(key)}; the settings are {', '.join(known)}")
+            if value is not None or known[key].default is not None:   # None: "fill it" where that is the default
+                check_value(name(key), value, known[key].metadata["check"], known[key].metadata["choices"])
         cfg = replace(cls(), **given)
         return _fill(cfg, set(k for k, v in given.items() if v is not None), name)
 
@@ -176,18 +153,6 @@ class RunConfig:
 
 def flag_name(key: str) -> str:
     return "--" + key.replace("_", "-")
-
-
-def _check(shown: str, value, meta: dict) -> None:
-    kind, ok, what = CHECKS[meta["check"]]
-    typed = (isinstance(value, bool) if kind is bool else
-             isinstance(value, int) and not isinstance(value, bool) if kind is int else
-             isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
-             isinstance(value, str))
-    if not typed or not ok(value):
-        raise UserError(f"{shown}: must be {what}, got {value!r}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise UserError(f"{shown}: must be one of {', '.join(meta['choices'])}, got {value!r}")
 
 
 def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
@@ -275,9 +240,14 @@ def save_config(folder: Path, cfg: RunConfig, write_text, data_name: str | None 
                                                       indent=2) + "\n")
 
 
+RUN_FOLDER_OWN = ("out", "resume", "overwrite")
+
+
 def load_config(path) -> dict:
     """The settings saved in a config.json (or a run folder holding one), to resolve again; the
-    run folder's own settings (out, resume, overwrite) are left out."""
+    run folder's own settings (out, resume, overwrite) are left out, so that a run repeated from
+    it (or a configuration received from someone else) writes to a new folder of its own, never
+    into the folder the file names."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
@@ -287,13 +257,13 @@ def load_config(path) -> dict:
         if path.stat().st_size > 1 << 20:
             raise UserError(f"{path}: over 1 MiB, not a run configuration")
         saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise UserError(f"{path}: not a readable run configuration ({type(err).__name__})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:     # ValueError: JSON's and
+        raise UserError(f"{path}: not a readable run configuration ({type(err).__name__})") from None  # 4,300+ digits
     if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
         raise UserError(f"{path}: not a tiny_mmmlp run configuration")
     if saved.get("format") != FORMAT:
         raise UserError(f"{path}: run configuration format {saved.get('format')!r}, this version of "
                         f"tiny_mmmlp reads format {FORMAT}; retrain with this version, or use the "
                         f"version that wrote it")
-    settings = {k: v for k, v in saved["settings"].items() if k not in ("resume", "overwrite")}
+    settings = {k: v for k, v in saved["settings"].items() if k not in RUN_FOLDER_OWN}
     return settings

@@ -13,23 +13,14 @@ import argparse
 from dataclasses import fields
 
 from .baselines import MODEL_DEFAULTS, MODELS
-from .cli import OneLineParser
+from .cli import OneLineParser, flag_type
 from .model_config import MMMLPConfig
-from .run_config import CHECKS, GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override
+from .run_config import GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override
 
 PROG = "python -m tiny_mmmlp.train"
 DESCRIPTION = ("Train MMMLP (or a baseline), evaluate it with full ranking over every item "
                "(leave-one-out, the test metrics of the best validation epoch), and save the run.")
 STORE_TRUE = ("pictures", "mask_history", "resume", "overwrite", "no_progress")
-
-
-def _text_to(kind, what):
-    def convert(text):
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-    return convert
 
 
 def _default_help(f) -> str:
@@ -61,8 +52,7 @@ def build_parser() -> OneLineParser:
         elif meta["check"] == "bool":
             group.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
         else:
-            kind, _, what = CHECKS[meta["check"]]
-            group.add_argument(flag, type=_text_to(kind, what), choices=meta["choices"],
+            group.add_argument(flag, type=flag_type(meta["check"]), choices=meta["choices"],
                                help=text, metavar=None if meta["choices"] else f.name.upper())
     groups["run folder"].add_argument("--config", metavar="FILE",
                                       help="start from a saved run's settings (its config.json, or "

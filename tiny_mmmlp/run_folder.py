@@ -1,6 +1,7 @@
 """The run folder: one training writes it, an existing run is never silently replaced.
 
-- ``default_out``: ``runs/<data>-<modalities>-<backend>``, so an ablation starts a new folder.
+- ``default_out``: ``runs/<data>-<modalities>-<backend>``, so an ablation starts a new folder;
+  ``first_free``: ``-2``, ``-3``, ... after it where that folder holds a run already.
 - ``RunLock``: ``<out>/.lock``, held with ``fcntl.flock`` for the life of the run. A second
   training into the same folder exits 2 naming the holder's pid. The kernel drops the lock
   when its process dies (even by ``kill -9``), so a stale lock file never blocks a new run.
@@ -38,15 +39,15 @@ def default_out(data_name: str, modalities: list, runner: str) -> Path:
     return Path("runs") / f"{safe_stem(data_name)}-{'+'.join(modalities)}-{runner}"
 
 
-def next_free(out: Path) -> Path:
-    """``out`` if it holds no run, else the first of ``out-2``, ``out-3``, ... that holds none: a
-    notebook cell run again trains into a new folder and never replaces the earlier run."""
-    out, n = Path(out), 1
-    candidate = out
-    while candidate.exists() and (holds_run(candidate) or not candidate.is_dir()):
-        n += 1
-        candidate = out.with_name(f"{out.name}-{n}")
-    return candidate
+def first_free(out: Path) -> Path:
+    """``out``, or where it holds a run already, the first of ``out-2``, ``out-3``, ... that does
+    not: a run without --out (one repeated from a configuration, say) starts a folder of its
+    own instead of stopping at the run before it."""
+    for n in range(1, 10_000):
+        candidate = out if n == 1 else out.with_name(f"{out.name}-{n}")
+        if not os.path.lexists(candidate) or (candidate.is_dir() and not holds_run(candidate)):
+            return candidate
+    return out                                       # all taken: the usual refusal names it
 
 
 def holds_run(out: Path) -> bool:

@@ -27,7 +27,7 @@ from . import data, distributed
 from .averaging import with_average
 from .backends import make_backend
 from .checkpoint import load_checkpoint
-from .errors import SIZES_ADVICE, UserError, exit_on_user_error
+from .errors import SIZES_ADVICE, UserError, brief, exit_on_user_error
 from .files import write_text
 from .model_card import write_model_card
 from .model_file import fingerprints, save_model
@@ -36,7 +36,7 @@ from .preflight import check_device, check_memory
 from .progress import LOGGER, show_messages
 from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
 from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config, shared_settings, shared_source
-from .run_folder import RunLock, check_request, default_out, next_free, prepare
+from .run_folder import RunLock, check_request, default_out, first_free, prepare
 from .run_record import Run, RunRecord
 from .training_loop import train_epochs
 
@@ -69,15 +69,15 @@ def showing_progress(cfg: RunConfig, group) -> bool:
     return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
 
-def fit(cfg: RunConfig, fresh_out: bool = False, test: bool = True) -> dict:
+def fit(cfg: RunConfig, test: bool = True) -> dict:
     """Train with a resolved RunConfig; returns the run's metrics (as metrics.json holds them).
-    fresh_out: without ``cfg.out``, the first default folder that holds no run
-    (``runs/<name>``, ``runs/<name>-2``, ...; the Python API's choice). ``test=False`` (a tuning
-    trial): the validation figures only; the test split is never ranked, and the run folder
-    keeps its settings and last checkpoint, no model."""
+    Without ``cfg.out``, the run goes to the default folder, or to the first of ``-2``, ``-3``, ...
+    beside it that holds no run. ``test=False`` (a tuning trial): the validation figures only;
+    the test split is never ranked, and the run folder keeps its settings and last checkpoint,
+    no model."""
     group = distributed.setup(cfg.backend, cfg.device)   # under torchrun: this rank; else a group of one
     check_device(cfg.backend, group.device)
-    run = build_run(cfg, group, fresh_out)
+    run = build_run(cfg, group)
     with contextlib.ExitStack() as held:       # the run lock, released however the run ends
         group.on_main(lambda: claim(run, held))          # its one-sentence error reaches every rank
         record = resumed(run) if run.cfg.resume else None
@@ -117,7 +117,7 @@ def load_data(cfg: RunConfig, group):
     return ds, modalities, model_cfg, feats
 
 
-def build_run(cfg: RunConfig, group, fresh_out: bool = False) -> Run:
+def build_run(cfg: RunConfig, group) -> Run:
     """The data, the split, the backend and the run folder's name: everything before the folder
     is claimed, so a size the model refuses leaves no folder."""
     ds, modalities, model_cfg, feats = load_data(cfg, group)
@@ -131,9 +131,10 @@ def build_run(cfg: RunConfig, group, fresh_out: bool = False) -> Run:
                            cfg.ema, cfg.ema_warmup)
     runner = cfg.backend if cfg.model == "mmmlp" else cfg.model
     out = Path(cfg.out) if cfg.out else default_out(ds.name, modalities if cfg.modalities != "all" else
-                                                    ["all"], runner).resolve()
-    if fresh_out and not cfg.out:
-        out = next_free(out)
+                                                    ["all"], runner)
+    if not cfg.out:                            # the default folder, or a new one beside it if it holds a run
+        free = out if cfg.resume or cfg.overwrite else group.on_main(lambda: first_free(out))   # one for all ranks
+        out = Path(free).resolve()
     cfg = replace(cfg, out=str(out))           # the run folder, now that the data names it
     meta = {"config": model_cfg.to_dict(), "data": shared_source(cfg.data, ds.name), "data_name": ds.name,
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
@@ -183,8 +184,7 @@ def resumed(run: Run) -> RunRecord:
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - whatever a backend raises on state it cannot take
-        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model "
-                        f"({type(err).__name__}: {err})") from None
+        raise UserError(f"--resume: {out / 'checkpoint.json'} does not fit this model ({brief(err)})") from None
     LOGGER.info(f"resuming {out} after epoch {record.epoch}")
     return record
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..cli import OneLineParser, non_negative_int, positive_int
 from ..errors import UserError, exit_on_user_error
@@ -66,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument("--interactions", help="a CSV or TSV with a header naming user_id, item_id and "
                                               "(optionally) timestamp columns, as pandas writes it")
     c.add_argument("--meta", default=None, help="metadata: 2018 JSON, 2014 Python literals, 2023 JSONL")
-    c.add_argument("--out", required=True, help="output folder (written atomically)")
+    c.add_argument("--out", required=True, help="output folder: a new or empty one (its files appear "
+                                                "together, or none of them)")
+    c.add_argument("--overwrite", action="store_true", help="replace a --out folder that holds files, "
+                                                            "and everything in it")
     c.add_argument("--name", default=None, help="data set name (default: the folder name)")
     c.add_argument("--kcore", type=non_negative_int, default=None, help="k-core filter, e.g. 5")
 
@@ -104,15 +108,19 @@ def main(argv=None) -> int:
                                     image_encoder=args.image_encoder, text_encoder=args.text_encoder)
             for name, table in tables.items():
                 print(f"{name:14s} {table.shape[0]:,} x {table.shape[1]}")
-    elif args.command == "convert" and args.interactions:
-        from .interactions_table import convert_table
-        if args.meta:
-            raise UserError("--meta goes with --reviews; a CSV of interactions has no metadata file")
-        print(convert_table(args.interactions, args.out, name=args.name, kcore=args.kcore))
     elif args.command == "convert":
+        from ..files import replacing_folder
         from .amazon_raw import convert
-        summary = convert(args.reviews, args.meta, args.out, name=args.name, kcore=args.kcore)
-        print(summary)
+        from .interactions_table import convert_table
+        from .safe_names import check_name
+        if args.interactions and args.meta:
+            raise UserError("--meta goes with --reviews; a CSV of interactions has no metadata file")
+        name = check_name(args.name or Path(args.out).resolve().name, "--name")
+        inputs = [args.interactions, args.reviews, args.meta]
+        with replacing_folder(Path(args.out), args.overwrite, inputs=inputs) as tmp:   # all files or none
+            summary = (convert_table(args.interactions, tmp, name=name, kcore=args.kcore) if args.interactions
+                       else convert(args.reviews, args.meta, tmp, name=name, kcore=args.kcore))
+        print(summary.replace(str(tmp), str(args.out)))
     elif args.command == "download":
         from .download import run_download
         run_download(args)

@@ -15,7 +15,6 @@ Output: ``<name>.inter``, ``<name>.item`` (title, categories, brand) and ``image
 from __future__ import annotations
 
 import ast
-import csv
 import html
 import json
 import math
@@ -27,9 +26,12 @@ from ..errors import UserError
 from ..files import write_text
 from .kcore import kcore_mask
 from .recbole import write_atomic_files
-from .textfile import iter_lines
+from .textfile import csv_fields, iter_lines
 
 MAX_SECONDS = 1e13       # seconds since 1970: a timestamp beyond it is a damaged number
+# a line that is not JSON is read as a Python literal only up to this length: the parser's
+# memory grows about 500 bytes a character (128 KiB: about 70 MB), and a 2014 record is a few KB
+MAX_LITERAL_CHARS = 128 << 10
 
 
 def parse_object(text: str, path: Path, number: int) -> dict:
@@ -39,6 +41,9 @@ def parse_object(text: str, path: Path, number: int) -> dict:
     except (ValueError, RecursionError) as err:      # ValueError: also an integer of over 4300 digits
         why = (f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError)
                else "nested too deeply" if isinstance(err, RecursionError) else "a number too long to read")
+        if len(text) > MAX_LITERAL_CHARS:
+            raise UserError(f"{path} line {number}: is not JSON ({why}), and at {len(text):,} characters "
+                            f"too long to read as a Python literal (at most {MAX_LITERAL_CHARS:,}).")
         try:
             obj = ast.literal_eval(text)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -100,7 +105,7 @@ class _Spellings:
 
 def _read_csv_reviews(path: Path, lines, header: str) -> list:
     """The 2023 benchmark CSV: ``user_id,parent_asin,rating,timestamp`` (milliseconds)."""
-    names = next(csv.reader([header]))
+    names = csv_fields(header, path, 1)
     missing = [f for f in ("user_id", "parent_asin", "timestamp") if f not in names]
     if missing:
         raise UserError(f"{path} line 1: the CSV header lacks {', '.join(missing)} (found {header!r}).")
@@ -110,7 +115,7 @@ def _read_csv_reviews(path: Path, lines, header: str) -> list:
     for number, text in lines:
         if not text.strip():
             continue
-        row = next(csv.reader([text]))
+        row = csv_fields(text, path, number)
         if len(row) != len(names):
             raise UserError(f"{path} line {number}: has {len(row)} comma-separated fields but the "
                             f"header has {len(names)}.")

@@ -25,12 +25,23 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..files import building_folder, default_cache_dir
-from .download import HOME, PATHS, FetchError, TooLarge, check_raw_file, fetch, fetch_pictures, remote_size
+from .download import (
+    HOME,
+    MAX_DOWNLOAD_MB,
+    PATHS,
+    FetchError,
+    Refused,
+    TooLarge,
+    check_raw_file,
+    fetch,
+    fetch_pictures,
+    naming_bad_raw_files,
+    remote_size,
+)
 
 VERSION = "v1"                 # bump when the conversion changes (a new cache folder)
 MIRROR_ENV = "TINY_MMMLP_AMAZON_MIRROR"
 RELEASES = {"amazon2018": "2018", "amazon2023": "2023"}
-MAX_DOWNLOAD_MB = 2048         # per raw file; larger metadata files are refused unless raised
 MAX_PICTURES = 20000           # pictures fetched per data set at most
 KCORE = 5
 CATEGORIES = {
@@ -171,8 +182,9 @@ def _offline(source, release, category, reason, cache_dir) -> UserError:
                      f"and works offline after that, while --data toyshop works offline now.")
 
 
-def _download(source, release, category, cache_dir, progress, max_download_mb) -> list:
-    out = []
+def _download(source, release, category, cache_dir, progress, max_download_mb) -> tuple[list, list]:
+    """(raw files, whether this call fetched each)."""
+    out, created = [], []
     for url, dest in zip(urls(release, category), raw_paths(release, category, cache_dir)):
         existed = dest.exists()
         try:
@@ -181,6 +193,8 @@ def _download(source, release, category, cache_dir, progress, max_download_mb) -
         except TooLarge as err:
             raise UserError(f"{source}: refused {err} ({max_download_mb:,} MB; raise max_download_mb, "
                             f"--max-download-mb, to allow it); nothing of it was kept.") from None
+        except Refused as err:
+            raise UserError(f"{source}: refused {err}.") from None
         except FetchError as err:
             if err.status is None and not dest.with_name(dest.name + ".part").exists():
                 raise _offline(source, release, category, str(err).split(": ", 1)[-1], cache_dir) from None
@@ -188,7 +202,8 @@ def _download(source, release, category, cache_dir, progress, max_download_mb) -
                             f"(what has arrived is kept in {dest.parent}).") from None
         check_raw_file(dest, url, created=not existed)
         out.append(dest)
-    return out
+        created.append(not existed)
+    return out, created
 
 
 def ensure_amazon(source: str, cache_dir=None, pictures: bool = False, progress: bool = True,
@@ -200,16 +215,17 @@ def ensure_amazon(source: str, cache_dir=None, pictures: bool = False, progress:
     folder = dataset_folder(release, category, cache_dir)
     name = f"{release}-{category}"
     if not (folder / f"{name}.inter").is_file():
-        reviews, meta = _download(source, release, category, cache_dir, progress, max_download_mb)
+        (reviews, meta), created = _download(source, release, category, cache_dir, progress, max_download_mb)
         if progress:
             print(f"{source}: converting (5-core, chronological) ...", file=sys.stderr)
-        with building_folder(folder) as tmp:
+        with naming_bad_raw_files([reviews, meta], created), building_folder(folder) as tmp:
             summary = convert(reviews, meta, tmp, name=name, kcore=KCORE)
         if progress:
             print(summary.replace(str(tmp), str(folder)), file=sys.stderr)
     if pictures and not (folder / "images" / "manifest.tsv").is_file():
         fetched, failed = fetch_pictures(folder, max_images=MAX_PICTURES, workers=8, retries=2,
-                                         retry_wait=1.0, timeout=30.0, progress=progress)
+                                         retry_wait=1.0, timeout=30.0, progress=progress,
+                                         trusted_from=urls(release, category))
         if failed:
             warnings.warn(f"{source}: {failed:,} of {fetched + failed:,} pictures could not be fetched "
                           f"(listed in {folder / 'images' / 'failed.tsv'}); those items have no picture.")

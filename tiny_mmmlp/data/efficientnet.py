@@ -54,7 +54,8 @@ def load_model():
 
 def picture_array(path) -> np.ndarray:
     """(3, 224, 224) float32: the picture fitted and padded white, scaled to about [-1, 1]."""
-    with Image.open(path) as im:
+    from .images import open_picture
+    with open_picture(path) as im:
         im.draft("RGB", (SIZE, SIZE))                  # fast JPEG downscale while decoding
         im = im.convert("RGB")
         im.thumbnail((SIZE, SIZE), Image.BICUBIC)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from PIL import Image
 
 from ..errors import UserError
 from ..progress import bar, progress_mode
@@ -50,7 +49,8 @@ def encoder_id(encoder: str | None = DEFAULT) -> str:
     chosen = resolve(encoder)
     if chosen == HANDMADE:
         return images.IMAGE_VERSION
-    return efficientnet.VERSION if chosen == EFFICIENTNET else f"st:{chosen}"
+    return efficientnet.VERSION if chosen == EFFICIENTNET else \
+        f"st:{chosen}:{sentence_models.files_key(chosen, '--image-encoder')}"    # keyed by its files
 
 
 def width(encoder: str | None = DEFAULT) -> int:
@@ -90,7 +90,7 @@ def _embed_with_sentence_model(paths, name, progress, batch_size=32):
         rows, pictures = [], []
         for i in listed[start:start + batch_size]:
             try:
-                with Image.open(paths[i]) as im:
+                with images.open_picture(paths[i]) as im:
                     pictures.append(im.convert("RGB"))
                 rows.append(i)
             except efficientnet.READ_ERRORS:

@@ -18,6 +18,10 @@ from PIL import Image, UnidentifiedImageError
 from ..progress import bar
 
 IMAGE_SIZE = 64       # S: pictures are resized and padded to S x S
+# a picture of more pixels is refused before it is decoded: a product photo is a few million
+# pixels, while a 17 KB PNG can claim 12000 x 12000 (a gigabyte once decoded); Pillow's own
+# guard only refuses twice its 89 million
+MAX_PICTURE_PIXELS = 25_000_000
 THUMB = 8             # thumbnail side
 COLOR_BINS = 4        # per RGB channel
 ORIENT_BINS = 8       # gradient orientations in [0, pi)
@@ -26,9 +30,20 @@ IMAGE_DIM = THUMB * THUMB * 3 + COLOR_BINS ** 3 + CELLS * CELLS * ORIENT_BINS  #
 IMAGE_VERSION = "pil-np-v1"  # bump when the recipe changes (invalidates cached features)
 
 
+def open_picture(path) -> Image.Image:
+    """``Image.open(path)`` (lazy: nothing decoded yet), refused with ``DecompressionBombError``
+    where its header claims more than ``MAX_PICTURE_PIXELS``: every reader of pictures uses it."""
+    im = Image.open(path)
+    if im.width * im.height > MAX_PICTURE_PIXELS:
+        im.close()
+        raise Image.DecompressionBombError(f"{path}: {im.width} x {im.height} pixels, more than "
+                                           f"{MAX_PICTURE_PIXELS:,}")
+    return im
+
+
 def load_square(path, size: int = IMAGE_SIZE) -> np.ndarray:
     """Read ``path`` as RGB, fit inside size x size, pad with white. Returns (S, S, 3) float32 in [0, 1]."""
-    with Image.open(path) as im:
+    with open_picture(path) as im:
         im.draft("RGB", (size, size))  # fast JPEG downscale while decoding
         im = im.convert("RGB")
         im.thumbnail((size, size), Image.BILINEAR)

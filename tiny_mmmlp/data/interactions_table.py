@@ -12,7 +12,6 @@ CRLF line ends are read as such. Every problem names the file and line.
 """
 from __future__ import annotations
 
-import csv
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from ..errors import UserError
 from .kcore import kcore_mask
 from .recbole import write_atomic_files
-from .textfile import iter_lines
+from .textfile import csv_fields, iter_lines
 
 USER_COLUMNS = ("user_id", "user", "userid", "reviewerid", "customer_id", "visitor_id", "session_id")
 ITEM_COLUMNS = ("item_id", "item", "itemid", "asin", "product_id", "parent_asin", "movie_id")
@@ -85,7 +84,7 @@ def read_table(path) -> list:
     if delimiter is None:
         raise UserError(f"{path} line 1: no comma, tab or semicolon; a header such as "
                         f"user_id,item_id,timestamp is expected")
-    names = [n.strip() for n in next(csv.reader([header], delimiter=delimiter))]
+    names = [n.strip() for n in csv_fields(header, path, 1, delimiter)]
     if any(":" in n for n in names):
         raise UserError(f"{path} line 1: a RecBole atomic file (field:type headers); give its folder as "
                         f"--data instead of converting it")
@@ -93,10 +92,11 @@ def read_table(path) -> list:
     item = _column(names, ITEM_COLUMNS, path, "item")
     when = _column(names, TIME_COLUMNS, path, "time", required=False)
     rows = []
+    spellings = {}                      # id -> the first spelling read: " u1" and "u1" are not merged silently
     for number, text in lines:
         if not text.strip():
             continue
-        fields = next(csv.reader([text], delimiter=delimiter))
+        fields = csv_fields(text, path, number, delimiter)
         if len(fields) != len(names):
             raise UserError(f"{path} line {number}: {len(fields)} fields, the header has {len(names)}")
         u, i = fields[user].strip(), fields[item].strip()
@@ -104,6 +104,11 @@ def read_table(path) -> list:
             raise UserError(f"{path} line {number}: empty {'user' if not u else 'item'} id")
         if len(u) > MAX_FIELD or len(i) > MAX_FIELD:
             raise UserError(f"{path} line {number}: an id of over {MAX_FIELD} characters")
+        for kind, raw, token in (("user", fields[user], u), ("item", fields[item], i)):
+            first = spellings.setdefault((kind, token), raw)
+            if first != raw:
+                raise UserError(f"{path} line {number}: {kind} id {raw[:40]!r} differs from {first[:40]!r} only "
+                                f"in white space; make each id one spelling")
         rows.append((u, i, _time(fields[when], path, number) if when is not None else float(len(rows))))
     if not rows:
         raise UserError(f"{path}: a header but no interactions")

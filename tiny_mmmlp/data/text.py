@@ -66,7 +66,8 @@ def encoder_name(encoder: str | None = DEFAULT) -> str:
     chosen = resolve(encoder)
     if chosen == "minilm":
         return f"minilm:{minilm_path().name}"
-    return f"hashed-bow-{HASH_DIM}" if chosen == "hashed-bow" else f"st:{chosen}"
+    return f"hashed-bow-{HASH_DIM}" if chosen == "hashed-bow" else \
+        f"st:{chosen}:{sentence_models.files_key(chosen, '--text-encoder')}"     # keyed by its files
 
 
 def text_width(encoder: str | None = DEFAULT) -> int:

@@ -1,6 +1,14 @@
-"""Read text files line by line (plain or gzipped) with errors that name the file and line."""
+"""Read text files line by line (plain or gzipped) with errors that name the file and line.
+
+The one reader of the data files people hand over: every line bounded (``MAX_LINE_BYTES``),
+a gzip stream bounded in how far it inflates (``MAX_GZIP_RATIO``), bytes that are not UTF-8
+named by line and column, and a line of a CSV split by ``csv_fields``, whose every problem
+(a carriage return inside a line, a quote left open, a field over the csv module's limit)
+is one sentence naming the line, never a ``_csv.Error``.
+"""
 from __future__ import annotations
 
+import csv
 import gzip
 import zlib
 from pathlib import Path
@@ -12,8 +20,10 @@ from ..errors import UserError
 # one-line file that inflates without end is refused before it fills memory)
 MAX_LINE_BYTES = 64 << 20
 # a gzip stream that inflates to more than this many times its compressed size, past the first
-# MAX_LINE_BYTES, is refused: review and metadata JSON compresses 5 to 20 times
-MAX_GZIP_RATIO = 1000
+# MAX_GZIP_FREE bytes, is refused: review and metadata JSON compresses 5 to 20 times, while a
+# file of one line repeated compresses hundreds of times and would fill memory as rows
+MAX_GZIP_RATIO = 100
+MAX_GZIP_FREE = 64 << 20
 
 
 def open_binary(path: Path):
@@ -62,7 +72,7 @@ def iter_lines(path: Path, max_line_bytes: int | None = None) -> Iterator[tuple[
                     raise UserError(f"{path} line {number}: longer than {max_line_bytes:,} bytes; "
                                     f"a data file holds one record a line.")
                 packed = _compressed_read(f)
-                if packed is not None and inflated > max_line_bytes and inflated > MAX_GZIP_RATIO * max(packed, 1):
+                if packed is not None and inflated > MAX_GZIP_FREE and inflated > MAX_GZIP_RATIO * max(packed, 1):
                     raise UserError(f"{path} line {number}: the gzip stream inflates over "
                                     f"{MAX_GZIP_RATIO} times its size; it is not a data file.")
                 try:
@@ -76,3 +86,20 @@ def iter_lines(path: Path, max_line_bytes: int | None = None) -> Iterator[tuple[
                 yield number, text.rstrip("\r\n")
         except (OSError, EOFError, zlib.error) as err:  # truncated or corrupt gzip stream
             raise UserError(f"{path}: cannot be read ({err}).") from None
+
+
+def csv_fields(text: str, path, number: int, delimiter: str = ",") -> list:
+    """The fields of one CSV line (as pandas writes it), or one sentence naming the line."""
+    if "\r" in text:
+        raise UserError(f"{path} line {number}: holds a carriage return inside the line (line ends of "
+                        f"CR alone?); save the file with LF or CRLF line ends.")
+    try:
+        return next(csv.reader([text], delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        why = str(err)
+        reason = (f"a field is longer than {csv.field_size_limit():,} characters" if "field limit" in why else
+                  "a quoted field runs past the end of the line (a line break inside quotes); ids and "
+                  "times hold none" if "unexpected end of data" in why else
+                  "a quote inside a field that does not start with one (write such a field quoted, "
+                  "its quotes doubled)" if "expected after" in why else why)
+        raise UserError(f"{path} line {number}: {reason}.") from None

@@ -33,6 +33,7 @@ def parser_of_script(path, monkeypatch):
         raise Built(self)
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
     monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", capture)
+    monkeypatch.syspath_prepend(str(path.parent))     # as ``python benchmarks/x.py`` finds its siblings
     environ = dict(os.environ)          # a script may set the environment as it loads
     try:                                # (kernel_resources drops TRITON_INTERPRET, which the
         spec = importlib.util.spec_from_file_location(f"cli_help_{path.stem}", path)

@@ -8,11 +8,11 @@ It answers Range requests and HEAD, and can cut a response short once (the clien
 import gzip
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
+from local_server import serving
 from PIL import Image
 from small_model import small
 
@@ -111,18 +111,14 @@ class Shop(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server(monkeypatch, tmp_path):
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    host = f"127.0.0.1:{httpd.server_address[1]}"
-    Shop.files = {**files_2018(host), **files_2023(host)}
-    Shop.files.update({f"/img/{i}.jpg": picture(c) for i, c in zip(ITEMS, COLOURS) if i != "B03"})  # B03: 404
-    Shop.log, Shop.cut_once = [], set()
-    monkeypatch.setenv(amazon_source.MIRROR_ENV, f"http://{host}")
-    monkeypatch.setenv("TINY_MMMLP_CACHE", str(tmp_path / "cache"))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield host
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Shop) as base:
+        host = base.removeprefix("http://")
+        Shop.files = {**files_2018(host), **files_2023(host)}
+        Shop.files.update({f"/img/{i}.jpg": picture(c) for i, c in zip(ITEMS, COLOURS) if i != "B03"})  # B03: 404
+        Shop.log, Shop.cut_once = [], set()
+        monkeypatch.setenv(amazon_source.MIRROR_ENV, base)
+        monkeypatch.setenv("TINY_MMMLP_CACHE", str(tmp_path / "cache"))
+        yield host
 
 
 def gets(prefix=""):

@@ -7,11 +7,11 @@ recorded in images/failed.tsv, never fatal).
 """
 import gzip
 import io
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from local_server import serving
 from PIL import Image
 
 from tiny_mmmlp import data
@@ -62,21 +62,16 @@ class Shop(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    host = f"127.0.0.1:{httpd.server_address[1]}"
-    meta = (FIXTURES / "meta_2018.json").read_text().replace("HOST", host)
-    Shop.files = {
-        "/raw/reviews_5.json.gz": gzip.compress((FIXTURES / "reviews_2018.json").read_bytes()),
-        "/raw/meta.json.gz": gzip.compress(meta.encode()),
-        "/img/B01.jpg": png_bytes("red"), "/img/B02.jpg": png_bytes("blue"),
-        "/img/B04.jpg": b"<html>not a picture</html>", "/img/B05.jpg": png_bytes("green"),
-    }  # B03 is missing (404)
-    Shop.log, Shop.fail_once, Shop.cut_once = [], {"/img/B05.jpg"}, {"/raw/reviews_5.json.gz"}
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{host}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Shop) as base:
+        meta = (FIXTURES / "meta_2018.json").read_text().replace("HOST", base.removeprefix("http://"))
+        Shop.files = {
+            "/raw/reviews_5.json.gz": gzip.compress((FIXTURES / "reviews_2018.json").read_bytes()),
+            "/raw/meta.json.gz": gzip.compress(meta.encode()),
+            "/img/B01.jpg": png_bytes("red"), "/img/B02.jpg": png_bytes("blue"),
+            "/img/B04.jpg": b"<html>not a picture</html>", "/img/B05.jpg": png_bytes("green"),
+        }  # B03 is missing (404)
+        Shop.log, Shop.fail_once, Shop.cut_once = [], {"/img/B05.jpg"}, {"/raw/reviews_5.json.gz"}
+        yield base
 
 
 def run(base, out, *extra):

@@ -7,13 +7,13 @@ import gzip
 import io
 import json
 import struct
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from faults import Tree, assert_one_sentence, call
+from local_server import serving
 from PIL import Image
 
 from tiny_mmmlp.data.__main__ import main as data_main
@@ -69,22 +69,18 @@ class Files(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    reviews = "".join(json.dumps({"reviewerID": f"U{u}", "asin": a, "unixReviewTime": t}) + "\n"
-                      for u in range(2) for t, a in enumerate(HOSTILE))
-    meta = "".join(json.dumps({"asin": a, "title": f"thing {i}",
-                               "imageURLHighRes": [f"{base}/img/{i}.jpg"]}) + "\n"
-                   for i, a in enumerate(HOSTILE))
-    Files.files = {"/raw/r.json.gz": gzip.compress(reviews.encode()), "/raw/m.json.gz": gzip.compress(meta.encode()),
-                   "/img/0.jpg": png("red"), "/img/1.jpg": png("blue"), "/img/2.jpg": bomb(),
-                   "/img/3.jpg": b"<html>no</html>", "/img/4.jpg": png("green")}
-    Files.ranges = "ignore"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Files) as base:
+        reviews = "".join(json.dumps({"reviewerID": f"U{u}", "asin": a, "unixReviewTime": t}) + "\n"
+                          for u in range(2) for t, a in enumerate(HOSTILE))
+        meta = "".join(json.dumps({"asin": a, "title": f"thing {i}",
+                                   "imageURLHighRes": [f"{base}/img/{i}.jpg"]}) + "\n"
+                       for i, a in enumerate(HOSTILE))
+        Files.files = {"/raw/r.json.gz": gzip.compress(reviews.encode()),
+                       "/raw/m.json.gz": gzip.compress(meta.encode()),
+                       "/img/0.jpg": png("red"), "/img/1.jpg": png("blue"), "/img/2.jpg": bomb(),
+                       "/img/3.jpg": b"<html>no</html>", "/img/4.jpg": png("green")}
+        Files.ranges = "ignore"
+        yield base
 
 
 def download(base, out, capsys, reviews="/raw/r.json.gz", meta="/raw/m.json.gz", *extra):

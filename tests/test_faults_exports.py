@@ -54,7 +54,8 @@ def hostile_run(tmp_path_factory):
 
 
 def test_recommend_exports_hostile_ids_safely(hostile_run, tmp_path, capsys):
-    rc, out, err = call(recommend_main, [hostile_run, "--users", "all", "--format", "csv",
+    data = ["--data", hostile_run.parent / "shop"]          # a run folder keeps no path: its data is given
+    rc, out, err = call(recommend_main, [hostile_run, *data, "--users", "all", "--format", "csv",
                                          "--output", tmp_path / "r.csv"], capsys)
     assert rc == 0, err
     cells = [row[2] for row in csv.reader(io.StringIO((tmp_path / "r.csv").read_bytes().decode(), newline=""))][1:]
@@ -62,7 +63,7 @@ def test_recommend_exports_hostile_ids_safely(hostile_run, tmp_path, capsys):
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
     assert "a\rb" in cells
     for argv in (["--users", "all"], ["--user", "u0"]):
-        rc, out, err = call(recommend_main, [hostile_run, *argv], capsys)
+        rc, out, err = call(recommend_main, [hostile_run, *data, *argv], capsys)
         assert rc == 0, err
         assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
         assert "\\x1b[31mred" in out

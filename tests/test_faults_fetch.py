@@ -4,12 +4,12 @@ public addresses only. Servers run on 127.0.0.1; nothing else is contacted.
 """
 import gzip
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from faults import assert_one_sentence, call
+from local_server import serving
 
 from tiny_mmmlp.data import download as dl
 from tiny_mmmlp.data.__main__ import main as data_main
@@ -64,19 +64,11 @@ class Hostile(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-def _serve():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-
-
 @pytest.fixture()
 def server():
-    httpd, base = _serve()
-    Hostile.hits, Hostile.base = [], base
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Hostile) as base:
+        Hostile.hits, Hostile.base = [], base
+        yield base
 
 
 def _download(base, out, capsys, reviews, meta="/m.json", *extra):
@@ -106,16 +98,12 @@ def test_a_redirect_to_ftp_is_not_followed(server, tmp_path, capsys):
 def test_a_picture_on_a_private_address_is_never_fetched(meta, server, tmp_path, capsys):
     """The raw files' own server is the user's choice; a picture URL in its metadata that
     points anywhere else on this machine or network, at first or by a redirect, is not fetched."""
-    other, other_base = _serve()                                               # another local service
-    try:
+    with serving(Hostile) as other_base:                                       # another local service
         Hostile.picture = f"{other_base.replace('127.0.0.1', 'localhost')}/secret.jpg"
         rc, _, err = _download(server, tmp_path / "d", capsys, "/r.json.gz", meta)
         assert rc == 0, err
         assert "/secret.jpg" not in Hostile.hits
         assert "not a public address" in (tmp_path / "d" / "images" / "failed.tsv").read_text()
-    finally:
-        other.shutdown()
-        other.server_close()
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254",

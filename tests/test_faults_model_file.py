@@ -1,11 +1,11 @@
 """Fault suite, model files read as bounded as they are checked (model_file.py), and a model
 file received from someone else that never starts a download by itself (recommender.py)."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from faults import assert_one_sentence, call, run_measured
+from local_server import serving
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
@@ -56,14 +56,11 @@ def amazon_run(run, tmp_path, monkeypatch):
     meta["data"] = "amazon2018:Industrial_and_Scientific"
     metadata["run"] = json.dumps(meta)
     save_file(load_file(str(model)), str(model), metadata=metadata)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Watch)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    Watch.hits = []
-    monkeypatch.setenv("TINY_MMMLP_AMAZON_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}")
-    monkeypatch.setenv("TINY_MMMLP_CACHE", str(tmp_path / "cache"))
-    yield run
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Watch) as base:
+        Watch.hits = []
+        monkeypatch.setenv("TINY_MMMLP_AMAZON_MIRROR", base)
+        monkeypatch.setenv("TINY_MMMLP_CACHE", str(tmp_path / "cache"))
+        yield run
 
 
 @pytest.mark.parametrize("command", ["recommend", "evaluate"])

@@ -12,6 +12,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag ends in one line on stderr (no usage dump) and exit code 2."""
 
     def error(self, message):
+        message = message.removeprefix("argument ")            # "--flag: ...", as a setting's errors read
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)   # as UserError's
         raise SystemExit(2)
 

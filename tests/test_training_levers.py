@@ -94,6 +94,27 @@ def test_sampled_softmax_model_gradient_check():
         assert rel_error(grads[name][rows], num[rows], floor=1e-3) < 1e-6, name
 
 
+@pytest.mark.parametrize("negatives", [3, 4, 9, 50])
+def test_sampled_head_equals_the_full_scores_path(negatives):
+    # training with negatives scores only the sampled columns; the full (B, V + 1) scores and
+    # the dense sampled loss give the same loss and gradients (history bias and text included)
+    from tiny_mmmlp.reference.workspace import FRESH, Workspace
+    _, ref, _, seq, targets = _pair(negatives=negatives)
+    loss, grads = ref.loss_and_grads(seq, targets, dropout_seed=7)
+    rng = np.random.default_rng(7)
+    scores, cache = ref._forward(seq, rng, FRESH)
+    want_loss, dscores = ref._loss(scores, targets, rng, FRESH)
+    want = ref._backward(dscores, cache, FRESH)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    assert grads.keys() == want.keys()
+    for name in want:
+        np.testing.assert_allclose(grads[name], want[name], rtol=1e-9, atol=1e-13, err_msg=name)
+    assert grads["head.history_bias"][0] != 0         # some sampled column is in some history
+    ws = Workspace()
+    ref.loss_and_grads(seq, targets, dropout_seed=7, ws=ws)
+    assert not [k for k in ws.buffers if k.endswith(("scores", "hist"))]    # no (B, V + 1) array
+
+
 @pytest.mark.parametrize("kw", [{"label_smoothing": 1.0}, {"label_smoothing": -0.1},
                                 {"negatives": -1}, {"negatives": 8, "label_smoothing": 0.1}])
 def test_bad_loss_settings_are_rejected(kw):

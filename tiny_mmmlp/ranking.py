@@ -5,24 +5,33 @@ with it.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+from tqdm import tqdm
 
 from . import data
 from .averaging import evaluated_weights
 from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
 
 
-def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> dict:
+def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=False, progress=False) -> dict:
     """HR/NDCG/MRR@10,20 of ``backend`` over all users, ranking every item (the protocol of metrics.py).
 
     mask_history: the other protocol (``metrics.mask_history``): each user's whole history
     (not only the last ``max_len`` items the model reads) leaves the ranking, the target stays.
+    progress: show a bar of the users ranked, on a terminal only.
     """
-    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history))
+    return metrics_from_ranks(ranks_of(backend, histories, targets, max_len, batch_size, mask_history,
+                                       progress))
 
 
-def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False) -> np.ndarray:
+def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False,
+             progress=False) -> np.ndarray:
     """(M,) int64: each user's 0-based rank of the target among all items, as ``evaluate`` counts.
+
+    Memory: a batch of ``batch_size`` users at a time; the backends score it in row blocks of
+    bounded size (``backends.score_rows``), so a large catalogue does not need more.
 
     A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
     each rank ranks its block of whole batches and the integer ranks are gathered in order, so
@@ -32,11 +41,14 @@ def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=
     lo, hi = group.eval_span(len(histories), batch_size) if group else (0, len(histories))
     hist, tgts = histories[lo:hi], targets[lo:hi]
     ranks = []
-    with evaluated_weights(backend):                # the average's θ̄ in once, not per batch
+    bar = tqdm(total=len(hist), desc="ranking", unit="user", leave=False,
+               disable=not (progress and sys.stderr.isatty()))
+    with evaluated_weights(backend), bar:           # the average's θ̄ in once, not per batch
         for start, (seq, tgt) in zip(range(0, len(hist), batch_size),
                                      data.eval_batches(hist, tgts, max_len, batch_size)):
             full = _full_histories(hist[start:start + batch_size]) if mask_history else None
             ranks.append(backend.ranks(seq, tgt, full))
+            bar.update(len(seq))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     return group.gather(ranks) if group else ranks
 

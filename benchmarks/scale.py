@@ -19,6 +19,7 @@ cost does not depend on which examples it holds. Evaluation ranks ``--eval-users
 over the whole catalogue and is extrapolated to every user (one pass, as the test; each
 epoch's validation costs the same). The model is train.py's default MMMLP with IDs only;
 the full softmax is the default loss (label smoothing 0.2), sampled is ``--negatives``.
+Each cell runs on ``--threads`` cores (default one: NumPy one shard, torch one thread).
 """
 from __future__ import annotations
 
@@ -75,12 +76,12 @@ def fit(path: str) -> None:
           f"mean length {lengths.mean():.2f}")
 
 
-def one_cell(n_items, interactions, loss, backend_name, steps, eval_users, negatives) -> dict:
+def one_cell(n_items, interactions, loss, backend_name, steps, eval_users, negatives, threads) -> dict:
     """Measure one cell in this process; returns the JSON record."""
+    from threadpoolctl import threadpool_limits
+
     from tiny_mmmlp import data
-    from tiny_mmmlp.backends import make_backend
-    from tiny_mmmlp.distributed import peak_memory_mib
-    from tiny_mmmlp.ranking import ranks_of
+    from tiny_mmmlp.backends import NumpyBackend, make_backend
     from tiny_mmmlp.run_config import RunConfig
 
     start = time.perf_counter()
@@ -89,7 +90,22 @@ def one_cell(n_items, interactions, loss, backend_name, steps, eval_users, negat
     given = {"backend": backend_name, "negatives": negatives if loss == "sampled" else 0}
     run = RunConfig.resolve(given)
     cfg = run.model_config(["id"])
-    backend = make_backend(backend_name, cfg, n_items, {}, 0, run.lr, run.weight_decay)
+    if backend_name == "numpy":                 # one batch shard per thread
+        backend = NumpyBackend(cfg, n_items, {}, 0, run.lr, run.weight_decay, shards=threads)
+    else:
+        import torch
+        torch.set_num_threads(threads)
+        backend = make_backend(backend_name, cfg, n_items, {}, 0, run.lr, run.weight_decay)
+    with threadpool_limits(threads, "blas"):
+        return _measure(backend, split, run, cfg, steps, eval_users) | {
+            "items": n_items, "interactions": interactions, "loss": loss, "backend": backend_name,
+            "threads": threads, "make_log_s": made_s}
+
+
+def _measure(backend, split, run, cfg, steps, eval_users) -> dict:
+    from tiny_mmmlp import data
+    from tiny_mmmlp.distributed import peak_memory_mib
+    from tiny_mmmlp.ranking import ranks_of
     batches = data.train_batches(split.train, cfg.max_len, run.batch_size, 0, 0)
     backend.step(*next(batches))                                        # warm-up
     times, cpu = [], []
@@ -103,16 +119,18 @@ def one_cell(n_items, interactions, loss, backend_name, steps, eval_users, negat
     examples = data.n_train_examples(split.train)
     n_eval = min(eval_users, len(split.test_target))
     pick = np.linspace(0, len(split.test_target) - 1, n_eval).astype(int)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     ranks_of(backend, [split.test_history[i] for i in pick], split.test_target[pick], cfg.max_len,
              run.eval_batch())
     eval_per_user = (time.perf_counter() - t) / n_eval
-    return {"items": n_items, "interactions": interactions, "loss": loss, "backend": backend_name,
-            "users": len(split.train), "examples": examples, "steps_timed": steps,
+    eval_cpu_per_user = (time.process_time() - c) / n_eval
+    return {"users": len(split.train), "examples": examples, "steps_timed": steps,
             "step_s": step_s, "epoch_s": step_s * math.ceil(examples / run.batch_size),
             "step_cpu_s": statistics.median(cpu),
+            "epoch_cpu_s": statistics.median(cpu) * math.ceil(examples / run.batch_size),
+            "eval_cpu_s": eval_cpu_per_user * len(split.test_target),
             "eval_users_timed": n_eval, "eval_s": eval_per_user * len(split.test_target),
-            "peak_mib": peak_memory_mib(), "make_log_s": made_s}
+            "peak_mib": peak_memory_mib()}
 
 
 def exponent(xs, ys) -> float:
@@ -122,17 +140,20 @@ def exponent(xs, ys) -> float:
 def report(rows, args, load0, load1, wall) -> str:
     out = ["# Cost in catalogue and log size", "",
            f"Command: `python benchmarks/scale.py --backends {args.backends} --steps {args.steps} "
-           f"--eval-users {args.eval_users} --negatives {args.negatives}`; {os.cpu_count()} cores, load "
+           f"--eval-users {args.eval_users} --negatives {args.negatives} --threads {args.threads}`; "
+           f"{args.threads} thread(s) a cell on a {os.cpu_count()}-core machine, load "
            f"average {load0:.1f} at the start and {load1:.1f} at the end, {wall / 60:.0f} minutes in all. "
            f"Epoch = the median of {args.steps} timed steps (256 examples, after one warm-up step) times "
            f"the steps an epoch; evaluation = {args.eval_users} test users ranked over every item, "
            f"extrapolated to all users; peak = the cell's own VmHWM (log, model, optimizer, steps, ranking).",
-           "The CPU seconds of a step (all threads) are less sensitive to other work on the machine.",
-           "", "| items | interactions | users | backend | loss | s / step | CPU s / step | epoch s | eval s "
-           "| peak MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "Times are CPU seconds of the cell's process (what one idle core would take; on a shared "
+           "machine the wall-clock time also holds the waits for a core, and is shown for reference).",
+           "", "| items | interactions | users | backend | loss | CPU s / step | epoch CPU s | eval CPU s "
+           "| peak MiB | wall s / step |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['items']:,} | {r['interactions']:,} | {r['users']:,} | {r['backend']} | {r['loss']} | "
-                   f"{r['step_s']:.3f} | {r['step_cpu_s']:.3f} | {r['epoch_s']:.0f} | {r['eval_s']:.1f} | {r['peak_mib']:.0f} |")
+                   f"{r['step_cpu_s']:.3f} | {r['epoch_cpu_s']:.0f} | {r['eval_cpu_s']:.1f} | {r['peak_mib']:.0f} | "
+                   f"{r['step_s']:.3f} |")
     out += ["", "Fitted exponents (log-log slope): in items at 1M interactions; in interactions at 100k items.",
             "", "| backend | loss | epoch ~ items^ | eval ~ items^ | peak ~ items^ | epoch ~ interactions^ "
             "| eval ~ interactions^ | peak ~ interactions^ |", "|---|---|---|---|---|---|---|---|"]
@@ -144,18 +165,18 @@ def report(rows, args, load0, load1, wall) -> str:
                              and r["items"] == 100_000), key=lambda r: r["interactions"])
             cells = []
             for group, x in ((by_items, "items"), (by_log, "interactions")):
-                for y in ("epoch_s", "eval_s", "peak_mib"):
+                for y in ("epoch_cpu_s", "eval_cpu_s", "peak_mib"):
                     ok = len(group) >= 2
                     cells.append(f"{exponent([r[x] for r in group], [r[y] for r in group]):.2f}" if ok else "-")
             out.append(f"| {b} | {loss} | " + " | ".join(cells[:3]) + " | " + " | ".join(cells[3:]) + " |")
-    out += ["", "Sampled against full softmax (epoch time ratio sampled / full), and NumPy against torch:", ""]
+    out += ["", "Sampled against full softmax (epoch CPU time, sampled / full):", ""]
     for r in rows:
         if r["loss"] == "full":
             twin = [s for s in rows if s["loss"] == "sampled" and
                     (s["items"], s["interactions"], s["backend"]) == (r["items"], r["interactions"], r["backend"])]
             if twin:
                 out.append(f"- {r['backend']}, {r['items']:,} items, {r['interactions']:,} interactions: "
-                           f"{twin[0]['epoch_s'] / r['epoch_s']:.2f}")
+                           f"{twin[0]['epoch_cpu_s'] / r['epoch_cpu_s']:.2f}")
     return "\n".join(out) + "\n"
 
 
@@ -165,6 +186,8 @@ def main():
     p.add_argument("--steps", type=int, default=3, help="timed training steps per cell (default 3)")
     p.add_argument("--eval-users", type=int, default=256, help="test users ranked per cell (default 256)")
     p.add_argument("--negatives", type=int, default=256, help="K of the sampled cells (default 256)")
+    p.add_argument("--threads", type=int, default=1, help="cores per cell: NumPy shards, torch and BLAS "
+                   "threads (default 1: on a shared machine, threads waiting for a core distort the timing)")
     p.add_argument("--grid", help="cells as items:interactions,... (default: the built-in grid)")
     p.add_argument("--out", help="also write the markdown report here")
     p.add_argument("--log", help="append each cell's JSON record to this file as it finishes")
@@ -176,7 +199,7 @@ def main():
     if args.one:
         items, inter, loss, backend = args.one.split(":")
         print(json.dumps(one_cell(int(items), int(inter), loss, backend, args.steps, args.eval_users,
-                                  args.negatives)))
+                                  args.negatives, args.threads)))
         return
     grid = ([tuple(int(v) for v in c.split(":")) for c in args.grid.split(",")] if args.grid else GRID)
     rows, load0, start = [], os.getloadavg()[0], time.perf_counter()
@@ -185,7 +208,7 @@ def main():
             for loss in ("full", "sampled"):
                 cmd = [sys.executable, __file__, "--one", f"{items}:{inter}:{loss}:{backend}",
                        "--steps", str(args.steps), "--eval-users", str(args.eval_users),
-                       "--negatives", str(args.negatives)]
+                       "--negatives", str(args.negatives), "--threads", str(args.threads)]
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode:
                     print(f"{items}:{inter}:{loss}:{backend} failed: {done.stderr[-800:]}", flush=True)

@@ -207,8 +207,9 @@ class MMMLP:
             loss, c = losses.sampled_softmax_forward(scores, targets, negatives)
             return loss, losses.sampled_softmax_backward(1.0, c)
         if cfg.label_smoothing:
-            loss, c = losses.smoothed_cross_entropy_forward(scores, targets, cfg.label_smoothing)
-            return loss, losses.smoothed_cross_entropy_backward(1.0, c)
+            loss, c = losses.smoothed_cross_entropy_forward(scores, targets, cfg.label_smoothing,
+                                                            ws.scope("loss"))
+            return loss, losses.smoothed_cross_entropy_backward(1.0, c, ws.scope("loss"))
         loss, c = L.softmax_cross_entropy_forward(scores, targets, ws.scope("loss"))
         return loss, L.softmax_cross_entropy_backward(1.0, c, ws.scope("loss"))
 

@@ -14,8 +14,9 @@ Then the distance to the machine's limit: the step's floating-point operations c
 the shapes, per phase (mixer blocks, head, optimizer, elementwise; ``step_phases.py``), the
 NumPy step's achieved GFLOP/s and its fraction of the machine's measured float32 matmul rate
 (512x512 and 2048x2048). The phases are timed on one shard of the whole batch with one BLAS
-thread (the work of both cores done on one, nothing waiting on the other), against the
-one-thread matmul rate; the two-shard step above against the all-threads rate.
+thread, in CPU seconds of that thread (the work of both cores done on one; a busy machine
+does not stretch it), against the one-thread matmul rate measured the same way; the
+two-shard step above, in wall-clock time, against the all-threads rate.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def main():
     p.add_argument("--repeats", type=int, default=10, help="timed steps of each backend (default 10)")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="torch intra-op threads (default: torch's choice, one per core)")
+    p.add_argument("--phases-only", action="store_true",
+                   help="only the machine's figures and the NumPy step's phases (no torch comparison)")
     args = p.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
@@ -56,6 +59,8 @@ def main():
     lengths = rng.integers(1, N + 1, size=B)
     seq = np.where(np.arange(N)[None, :] >= N - lengths[:, None], rng.integers(1, V + 1, (B, N)), 0)
     targets = rng.integers(1, V + 1, size=B)
+    if args.phases_only:
+        return distance_to_the_limit(cfg, V, feats, seq, targets, None, args.repeats)
     backends = {"numpy": NumpyBackend(cfg, V, feats, 0, 1e-3, 0.0),
                 "torch": TorchBackend(cfg, V, feats, 0, 1e-3, 0.0)}
     times = {k: [] for k in backends}
@@ -96,14 +101,15 @@ def distance_to_the_limit(cfg, V, feats, seq, targets, two_shard_s, repeats):
     timer = PhaseTimer()
     with threadpool_limits(1, "blas"):
         one.step(seq, targets)                                       # warm-up: the workspace fills
-        start = time.perf_counter()
+        start = time.thread_time()
         with timer:
             for _ in range(repeats):
                 one.step(seq, targets)
-        total = (time.perf_counter() - start) / repeats
+        total = (time.thread_time() - start) / repeats
     ms = {k: 1000 * v / repeats for k, v in timer.seconds.items()}
     ms["other"] = 1000 * total - sum(v for k, v in ms.items() if k != "other")
-    print("one shard of the whole batch, one BLAS thread (mean of the repeats; FLOPs counted from the shapes):")
+    print("one shard of the whole batch, one BLAS thread, CPU ms of the thread (mean of the repeats; FLOPs "
+          "counted from the shapes):")
     print("| phase | GFLOP | ms | GFLOP/s | of 512² matmul (1 thread) | of 2048² matmul (1 thread) |\n"
           "|---|---|---|---|---|---|")
     for k in PHASES:
@@ -113,6 +119,8 @@ def distance_to_the_limit(cfg, V, feats, seq, targets, two_shard_s, repeats):
     rate = sum(flops.values()) / total / 1e9
     print(f"| step | {sum(flops.values()) / 1e9:.3f} | {1000 * total:.1f} | {rate:.1f} | "
           f"{rate / fig['mm512_1']:.0%} | {rate / fig['mm2048_1']:.0%} |")
+    if two_shard_s is None:
+        return
     rate2 = sum(flops.values()) / two_shard_s / 1e9
     print(f"the two-shard step above: {rate2:.1f} GFLOP/s, {rate2 / fig['mm512_all']:.0%} of the 512² and "
           f"{rate2 / fig['mm2048_all']:.0%} of the 2048² matmul rate on all threads")

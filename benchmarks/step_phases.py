@@ -8,7 +8,8 @@ cpu_step.py.
   matmuls and the loss over V), optimizer (AdamW over every parameter), elementwise (GELU,
   LayerNorm and dropout inside the trunk; nominal operations per element, tanh counted as one).
 - ``PhaseTimer``: the step's own time per phase (exclusive: GELU inside a block counts as
-  elementwise, not as the block), by wrapping the reference's layer functions while it runs.
+  elementwise, not as the block), by wrapping the reference's layer functions while it runs;
+  in CPU seconds of the thread, which other work on a shared machine does not stretch.
 """
 from __future__ import annotations
 
@@ -28,17 +29,22 @@ ADAMW_OPS = 14                 # per parameter (optim.py: decay, two moments, th
 LOSS_OPS = 9                   # per score, the label-smoothed softmax forward + backward
 
 
-def _rate(f, flops, seconds=0.5):
+def _rate(f, flops, clock=time.thread_time, seconds=0.5):
+    """flops per second of CPU time of ``clock`` (this thread's, or the process's: all threads)."""
     f()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    n, start = 0, clock()
+    while clock() - start < seconds:
         f()
         n += 1
-    return flops * n / (time.perf_counter() - start)
+    return flops * n / (clock() - start)
 
 
 def machine_figures() -> dict:
-    """{"tanh_ns": ns per element, "mm512_1", "mm512_all", "mm2048_1", "mm2048_all": GFLOP/s}."""
+    """{"tanh_ns": ns per element, "mm512_1", "mm512_all", "mm2048_1", "mm2048_all": GFLOP/s}.
+
+    One thread: per second of that thread's CPU time, so that a machine shared with other
+    work (which takes the core away now and then) gives the core's own rate. All threads:
+    per second of wall-clock time, which a busy machine lowers."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(65536).astype(np.float32)
     out = np.empty_like(x)
@@ -48,7 +54,8 @@ def machine_figures() -> dict:
         c = np.empty_like(a)
         with threadpool_limits(1, "blas"):
             figures[f"mm{n}_1"] = _rate(lambda: np.matmul(a, a, out=c), 2 * n**3) / 1e9
-        figures[f"mm{n}_all"] = _rate(lambda: np.matmul(a, a, out=c), 2 * n**3) / 1e9
+        wall = _rate(lambda: np.matmul(a, a, out=c), 2 * n**3, time.perf_counter) / 1e9
+        figures[f"mm{n}_all"] = wall                                   # all threads: wall clock
     return figures
 
 
@@ -73,7 +80,8 @@ def phase_flops(cfg, B, V, n_params, branch_widths) -> dict:
 
 
 class PhaseTimer:
-    """Exclusive seconds per phase of the reference's steps run inside ``with timer:``."""
+    """Exclusive CPU seconds (this thread's) per phase of the reference's steps run inside
+    ``with timer:``; one shard, so the step runs in the calling thread."""
 
     TARGETS = {"mixer blocks": [(layers, "mixer_block_forward"), (layers, "mixer_block_backward")],
                "elementwise": [(mixing, "gelu_forward"), (mixing, "gelu_backward"),
@@ -91,11 +99,11 @@ class PhaseTimer:
     def _wrap(self, phase, f):
         def timed(*args, **kwargs):
             self.stack.append(0.0)                                   # time of nested phases
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 return f(*args, **kwargs)
             finally:
-                spent = time.perf_counter() - start
+                spent = time.thread_time() - start
                 nested = self.stack.pop()
                 self.seconds[phase] += spent - nested
                 if self.stack:

@@ -175,3 +175,36 @@ def test_train_cli_takes_the_new_levers(tmp_path):
     with pytest.raises(SystemExit) as err:
         train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
     assert err.value.code == 2
+
+
+def test_the_loss_follows_the_catalogue():
+    # negatives not given: the full softmax (smoothed) up to SAMPLED_ABOVE items, sampled above;
+    # --negatives 0 forces the full softmax, a given smoothing keeps it, a given K stays
+    from tiny_mmmlp.run_config import SAMPLED_ABOVE, SAMPLED_NEGATIVES, RunConfig
+    loss = lambda given, items: (lambda c: (c.negatives, c.label_smoothing))(RunConfig.resolve(given).for_items(items))
+    assert loss({}, SAMPLED_ABOVE) == (0, DEFAULT_LABEL_SMOOTHING)
+    assert loss({}, SAMPLED_ABOVE + 1) == (SAMPLED_NEGATIVES, 0.0)
+    assert loss({"negatives": 0}, 10**6) == (0, DEFAULT_LABEL_SMOOTHING)
+    assert loss({"label_smoothing": 0.1}, 10**6) == (0, 0.1)
+    assert loss({"negatives": 32}, 50) == (32, 0.0)
+
+
+def test_a_large_catalogue_trains_sampled_and_says_so_first(tmp_path, monkeypatch, capsys):
+    import json
+
+    import tiny_mmmlp.run_config as run_config
+    import tiny_mmmlp.train as train
+    monkeypatch.setattr(run_config, "SAMPLED_ABOVE", 10)             # toyshop-tiny counts as large
+    monkeypatch.setattr(train, "SAMPLED_ABOVE", 10)
+    monkeypatch.setattr(run_config, "SAMPLED_NEGATIVES", 8)
+    flags = ["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--token-hidden", "4",
+             "--channel-hidden", "8", "--n-layers", "1", "--batch-size", "64", "--no-progress",
+             "--modalities", "id", "--epochs", "1"]
+    train.main([*flags, "--out", str(tmp_path / "a")])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "sampled softmax over 8 negatives" in first and "--negatives 0" in first
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert (m["config"]["negatives"], m["settings"]["negatives"], m["settings"]["label_smoothing"]) == (8, 8, 0.0)
+    train.main([*flags, "--out", str(tmp_path / "b"), "--negatives", "0"])
+    assert "sampled" not in capsys.readouterr().out.splitlines()[0]
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["negatives"] == 0

@@ -32,7 +32,7 @@ from .model_file import fingerprints
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .ranking import evaluate, popularity_metrics
-from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config
+from .run_config import FREE_ON_RESUME, SAMPLED_ABOVE, RunConfig, flag_name, save_config
 from .run_folder import RunLock, check_request, check_run_record, default_out, prepare
 from .training_loop import PROTOCOLS, metrics_table, train_epochs
 
@@ -68,6 +68,8 @@ def fit(cfg: RunConfig) -> dict:
                            max_download_mb=cfg.max_download_mb)
         except UserError as err:               # "<source>: ..." names the setting it came from
             raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
+        auto_negatives = cfg.negatives is None
+        cfg = cfg.for_items(ds.n_items)        # the loss that follows the catalogue's size
         if cfg.negatives > ds.n_items:
             raise UserError(f"--negatives {cfg.negatives}: {ds.name} has only {ds.n_items} items; "
                             f"use at most {ds.n_items} (or 0 for the full softmax)")
@@ -115,7 +117,9 @@ def fit(cfg: RunConfig) -> dict:
     try:
         run = resumed(cfg, group, out, backend, meta) if cfg.resume else None
         print(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(modalities)}; "
-              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training examples")
+              f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(split.train)} training examples"
+              + (f"; sampled softmax over {cfg.negatives} negatives, the default above {SAMPLED_ABOVE:,} items "
+                 f"(--negatives 0: the full softmax)" if auto_negatives and cfg.negatives else ""))
         run = train_epochs(cfg, group, split, model_cfg, backend, out, meta, run, resume_command(cfg))
         return finish(cfg, group, ds, split, model_cfg, backend, out, meta, feats, run, modalities)
     finally:

@@ -4,6 +4,7 @@ sampled negatives, NumPy and torch backends.
 
     python benchmarks/scale.py [--backends numpy,torch] [--steps 3] [--out benchmarks/results/scale.md]
     python benchmarks/scale.py --fit path/to/beauty.inter      # print the log's fitted shape
+    python benchmarks/scale.py --write-set data/scale1m --items 1000000 --interactions 45000
 
 The logs are synthetic, shaped like a real one: item popularity is Zipf-like, p(rank r) ∝
 r^-ZIPF, and user sequence lengths follow a discrete Lomax (Pareto II) law from the 5-core
@@ -57,6 +58,21 @@ def synthetic_log(n_items: int, interactions: int, seed: int = 0) -> list:
     cdf = np.cumsum(np.arange(1, n_items + 1, dtype=np.float64) ** -ZIPF)
     items = np.searchsorted(cdf, rng.random(int(lengths.sum())) * cdf[-1]) + 1   # rank r -> item r
     return np.split(items.astype(np.int64), np.cumsum(lengths)[:-1])
+
+
+def write_set(folder: str, n_items: int, interactions: int) -> None:
+    """A RecBole folder of the synthetic log: ``<name>.item`` lists every item (so the catalogue
+    has ``n_items`` items, seen or not), ``<name>.inter`` the users' sequences in order."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = synthetic_log(n_items, interactions)
+    with open(folder / f"{folder.name}.item", "w") as f:
+        f.write("item_id:token\n" + "".join(f"i{i}\n" for i in range(1, n_items + 1)))
+    with open(folder / f"{folder.name}.inter", "w") as f:
+        f.write("user_id:token\titem_id:token\ttimestamp:float\n")
+        for u, seq in enumerate(log):
+            f.write("".join(f"u{u}\ti{i}\t{t}\n" for t, i in enumerate(seq)))
+    print(f"wrote {folder}: {n_items} items, {len(log)} users, {sum(map(len, log))} interactions")
 
 
 def fit(path: str) -> None:
@@ -154,15 +170,18 @@ def report(rows, args, load0, load1, wall) -> str:
         out.append(f"| {r['items']:,} | {r['interactions']:,} | {r['users']:,} | {r['backend']} | {r['loss']} | "
                    f"{r['step_cpu_s']:.3f} | {r['epoch_cpu_s']:.0f} | {r['eval_cpu_s']:.1f} | {r['peak_mib']:.0f} | "
                    f"{r['step_s']:.3f} |")
-    out += ["", "Fitted exponents (log-log slope): in items at 1M interactions; in interactions at 100k items.",
+    most = lambda key: max({r[key] for r in rows}, key=lambda v: sum(r[key] == v for r in rows))  # noqa: E731
+    inter0, items0 = (most("interactions"), most("items")) if rows else (0, 0)
+    out += ["", f"Fitted exponents (log-log slope): in items at {inter0:,} interactions; in interactions "
+            f"at {items0:,} items.",
             "", "| backend | loss | epoch ~ items^ | eval ~ items^ | peak ~ items^ | epoch ~ interactions^ "
             "| eval ~ interactions^ | peak ~ interactions^ |", "|---|---|---|---|---|---|---|---|"]
     for b in args.backends.split(","):
         for loss in ("full", "sampled"):
             by_items = sorted((r for r in rows if r["backend"] == b and r["loss"] == loss
-                               and r["interactions"] == 1_000_000), key=lambda r: r["items"])
+                               and r["interactions"] == inter0), key=lambda r: r["items"])
             by_log = sorted((r for r in rows if r["backend"] == b and r["loss"] == loss
-                             and r["items"] == 100_000), key=lambda r: r["interactions"])
+                             and r["items"] == items0), key=lambda r: r["interactions"])
             cells = []
             for group, x in ((by_items, "items"), (by_log, "interactions")):
                 for y in ("epoch_cpu_s", "eval_cpu_s", "peak_mib"):
@@ -192,10 +211,15 @@ def main():
     p.add_argument("--out", help="also write the markdown report here")
     p.add_argument("--log", help="append each cell's JSON record to this file as it finishes")
     p.add_argument("--fit", metavar="INTER", help="print the shape of a real log's .inter file, and stop")
+    p.add_argument("--write-set", metavar="FOLDER", help="write one synthetic log as a RecBole folder, and stop")
+    p.add_argument("--items", type=int, default=1_000_000, help="--write-set: items (default 1,000,000)")
+    p.add_argument("--interactions", type=int, default=45_000, help="--write-set: interactions (default 45,000)")
     p.add_argument("--one", help=argparse.SUPPRESS)                       # items:interactions:loss:backend
     args = p.parse_args()
     if args.fit:
         return fit(args.fit)
+    if args.write_set:
+        return write_set(args.write_set, args.items, args.interactions)
     if args.one:
         items, inter, loss, backend = args.one.split(":")
         print(json.dumps(one_cell(int(items), int(inter), loss, backend, args.steps, args.eval_users,

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from . import data
 from .averaging import evaluated_weights
+from .backends import score_rows
 from .metrics import mask_history, metrics_from_ranks, popularity_scores, target_ranks
 
 
@@ -65,6 +66,7 @@ def popularity_metrics(train_sequences, n_items, targets, histories=None, batch_
     """
     pop = popularity_scores(train_sequences, n_items)                  # (V + 1,) counts, -inf at 0
     targets, ranks = np.asarray(targets), []
+    batch_size = score_rows(n_items, batch_size)                       # the ranking's masks: bounded
     for lo in range(0, len(targets), batch_size):
         t = targets[lo:lo + batch_size]
         scores = np.broadcast_to(pop, (len(t), n_items + 1))           # (b, V + 1) view

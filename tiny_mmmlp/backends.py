@@ -47,9 +47,10 @@ def score_rows(n_items: int, most: int = 1 << 30) -> int:
     """Users scored at once so that their (rows, V + 1) float32 scores fit in SCORE_BYTES.
 
     Why a bound: the scores of a batch grow with the catalogue (256 users at 1M items: 1 GB,
-    and the ranking's masks of the same shape come on top). In blocks of 64 MiB a pass holds
-    about twice that at most (scores, the history mask and the ranking's comparison), at any
-    catalogue size: 16 users at a time at 1M items, the whole batch below 65,000 items.
+    and the ranking's masks of the same shape come on top). In blocks of 64 MiB a ranking pass
+    holds at most about twice that (the scores, a boolean history mask and one boolean
+    comparison, a quarter of the scores each), three times with ``mask_history`` (a masked
+    copy), at any catalogue size: 16 users at a time at 1M items, 256 up to 65,000 items.
     """
     return max(1, min(most, SCORE_BYTES // (4 * (n_items + 1))))
 

@@ -115,6 +115,30 @@ def test_sampled_head_equals_the_full_scores_path(negatives):
     assert not [k for k in ws.buffers if k.endswith(("scores", "hist"))]    # no (B, V + 1) array
 
 
+@pytest.mark.parametrize("negatives", [3, 9, 50])
+def test_torch_sampled_loss_equals_the_full_scores_path(negatives, monkeypatch):
+    # the torch model also scores only the sampled columns; same negatives (same generator
+    # state), same loss and gradients as gathering them from the full (B, V + 1) scores
+    from tiny_mmmlp.torch_model import next_item_loss
+    torch, _, tm, seq, targets = _pair(negatives=negatives)
+    seq, targets = torch.from_numpy(seq), torch.from_numpy(targets)
+    got = {}
+    for name, loss_fn in (("sampled", lambda: tm.loss(seq, targets)),
+                          ("full", lambda: next_item_loss(tm(seq), targets, tm.cfg))):
+        torch.manual_seed(5)
+        tm.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        got[name] = (loss.item(), {k: p.grad.clone() for k, p in tm.named_parameters() if p.grad is not None})
+    assert got["sampled"][0] == pytest.approx(got["full"][0], rel=1e-12)
+    assert got["sampled"][1].keys() == got["full"][1].keys()
+    for k, g in got["full"][1].items():
+        torch.testing.assert_close(got["sampled"][1][k], g, rtol=1e-9, atol=1e-13)
+    assert got["full"][1]["head.history_bias"].abs().item() > 0
+    monkeypatch.setattr(tm, "forward", lambda *a: pytest.fail("the sampled loss built the full scores"))
+    tm.loss(seq, targets)
+
+
 @pytest.mark.parametrize("kw", [{"label_smoothing": 1.0}, {"label_smoothing": -0.1},
                                 {"negatives": -1}, {"negatives": 8, "label_smoothing": 0.1}])
 def test_bad_loss_settings_are_rejected(kw):

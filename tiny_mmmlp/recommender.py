@@ -30,8 +30,8 @@ from .metrics import target_ranks
 from .model_file import SavedModel, read_model
 from .ranking import evaluate as evaluate_ranks
 
-SCORE_BATCH = 256                           # histories scored at once (fewer on a large catalogue:
-EVAL_BATCH = 512                            # users ranked at once by evaluate   backends.score_rows)
+SCORE_BATCH = 256           # histories scored at once (fewer on a large catalogue: backends.score_rows)
+EVAL_BATCH = 512            # users ranked at once by evaluate (likewise)
 
 
 def top_items(scores: np.ndarray, k: int) -> list:

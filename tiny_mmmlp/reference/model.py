@@ -202,7 +202,7 @@ class MMMLP:
     def _loss(self, scores, targets, rng, ws):
         """The training loss the config asks for, and dL/dscores (B, V + 1)."""
         cfg = self.cfg
-        if cfg.negatives:
+        if cfg.negatives:              # the dense form of _sampled_loss_and_grads, which training takes
             negatives = losses.sample_negatives(rng or self.rng, self.n_items, cfg.negatives)
             loss, c = losses.sampled_softmax_forward(scores, targets, negatives)
             return loss, losses.sampled_softmax_backward(1.0, c)

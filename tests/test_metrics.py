@@ -200,3 +200,27 @@ def test_parse_ks_refuses(text):
     from tiny_mmmlp.metrics import parse_ks
     with pytest.raises(ValueError):
         parse_ks(text)
+def test_numpy_backend_ranks_a_batch_in_score_blocks_exactly_as_in_one(monkeypatch):
+    """The NumPy backend ranks in row blocks of at most SCORE_BYTES of scores (a large
+    catalogue's batch would not fit otherwise); blocks of two, four and all rows agree."""
+    import tiny_mmmlp.backends as backends
+    from tiny_mmmlp import MMMLPConfig
+    V = 40
+    cfg = MMMLPConfig(max_len=6, d_model=8, token_hidden=4, channel_hidden=8, n_layers=1)
+    backend = backends.NumpyBackend(cfg, V, {}, 0, 1e-3, 0.0, shards=2)
+    rng = np.random.default_rng(0)
+    seq = rng.integers(0, V + 1, size=(9, 6))
+    targets = rng.integers(1, V + 1, size=9)
+    history = np.concatenate([seq, rng.integers(0, V + 1, size=(9, 3))], axis=1)
+    got, shapes = {}, []
+    real_scores = backend.model.scores
+    monkeypatch.setattr(backend.model, "scores", lambda s, ws: shapes.append(len(s)) or real_scores(s, ws=ws))
+    for rows in (2, 4, 9):
+        monkeypatch.setattr(backends, "SCORE_BYTES", rows * 4 * (V + 1))
+        shapes.clear()
+        got[rows] = [backend.ranks(seq, targets), backend.ranks(seq, targets, history)]
+        assert max(shapes) <= max(rows // 2, 1) + 1                 # per shard: half a block
+    for rows in (2, 4):
+        for a, b in zip(got[rows], got[9]):
+            assert a.dtype == np.int64 and a.shape == (9,)
+            np.testing.assert_array_equal(a, b)

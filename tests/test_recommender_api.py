@@ -214,3 +214,19 @@ def test_a_folder_whose_name_is_a_built_in_source_is_not_taken_for_it():
     assert shared_source("amazon2018:Beauty", "Beauty") == "amazon2018:Beauty"
     assert shared_source("/home/me/data/shop", "shop") == "shop"
     assert shared_source("/home/me/copy", "toyshop-tiny") == "toyshop-tiny (given as a path)"
+@pytest.mark.parametrize("V", [50, 5000, 40_000])
+def test_top_items_equals_a_stable_sort_of_the_whole_row(V):
+    """top_items partitions only the items at or above a cheap floor on a large catalogue;
+    the result is the stable sort's first k, ties to the lower index, -inf never returned."""
+    from tiny_mmmlp.recommender import top_items
+    rng = np.random.default_rng(V)
+    scores = rng.integers(0, 40, size=(6, V + 1)).astype(np.float32)    # many ties
+    scores[:, 0] = -np.inf
+    scores[1, 1:] = 7.0                                                 # a row of one score
+    scores[2, 1:-3] = -np.inf                                           # fewer finite items than k
+    for k in (1, 5, 20):
+        got = top_items(scores, k)
+        for row, top in zip(scores, got):
+            order = np.argsort(-row, kind="stable")[:k]
+            want = [(int(i), float(row[i])) for i in order if np.isfinite(row[i])]
+            assert top == want

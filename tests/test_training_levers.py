@@ -94,6 +94,51 @@ def test_sampled_softmax_model_gradient_check():
         assert rel_error(grads[name][rows], num[rows], floor=1e-3) < 1e-6, name
 
 
+@pytest.mark.parametrize("negatives", [3, 4, 9, 50])
+def test_sampled_head_equals_the_full_scores_path(negatives):
+    # training with negatives scores only the sampled columns; the full (B, V + 1) scores and
+    # the dense sampled loss give the same loss and gradients (history bias and text included)
+    from tiny_mmmlp.reference.workspace import FRESH, Workspace
+    _, ref, _, seq, targets = _pair(negatives=negatives)
+    loss, grads = ref.loss_and_grads(seq, targets, dropout_seed=7)
+    rng = np.random.default_rng(7)
+    scores, cache = ref._forward(seq, rng, FRESH)
+    want_loss, dscores = ref._loss(scores, targets, rng, FRESH)
+    want = ref._backward(dscores, cache, FRESH)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    assert grads.keys() == want.keys()
+    for name in want:
+        np.testing.assert_allclose(grads[name], want[name], rtol=1e-9, atol=1e-13, err_msg=name)
+    assert grads["head.history_bias"][0] != 0         # some sampled column is in some history
+    ws = Workspace()
+    ref.loss_and_grads(seq, targets, dropout_seed=7, ws=ws)
+    assert not [k for k in ws.buffers if k.endswith(("scores", "hist"))]    # no (B, V + 1) array
+
+
+@pytest.mark.parametrize("negatives", [3, 9, 50])
+def test_torch_sampled_loss_equals_the_full_scores_path(negatives, monkeypatch):
+    # the torch model also scores only the sampled columns; same negatives (same generator
+    # state), same loss and gradients as gathering them from the full (B, V + 1) scores
+    from tiny_mmmlp.torch_model import next_item_loss
+    torch, _, tm, seq, targets = _pair(negatives=negatives)
+    seq, targets = torch.from_numpy(seq), torch.from_numpy(targets)
+    got = {}
+    for name, loss_fn in (("sampled", lambda: tm.loss(seq, targets)),
+                          ("full", lambda: next_item_loss(tm(seq), targets, tm.cfg))):
+        torch.manual_seed(5)
+        tm.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        got[name] = (loss.item(), {k: p.grad.clone() for k, p in tm.named_parameters() if p.grad is not None})
+    assert got["sampled"][0] == pytest.approx(got["full"][0], rel=1e-12)
+    assert got["sampled"][1].keys() == got["full"][1].keys()
+    for k, g in got["full"][1].items():
+        torch.testing.assert_close(got["sampled"][1][k], g, rtol=1e-9, atol=1e-13)
+    assert got["full"][1]["head.history_bias"].abs().item() > 0
+    monkeypatch.setattr(tm, "forward", lambda *a: pytest.fail("the sampled loss built the full scores"))
+    tm.loss(seq, targets)
+
+
 @pytest.mark.parametrize("kw", [{"label_smoothing": 1.0}, {"label_smoothing": -0.1},
                                 {"negatives": -1}, {"negatives": 8, "label_smoothing": 0.1}])
 def test_bad_loss_settings_are_rejected(kw):
@@ -154,3 +199,36 @@ def test_train_cli_takes_the_new_levers(tmp_path):
     with pytest.raises(SystemExit) as err:
         train_main([*flags, "--out", str(tmp_path / "c"), "--negatives", "8", "--label-smoothing", "0.1"])
     assert err.value.code == 2
+
+
+def test_the_loss_follows_the_catalogue():
+    # negatives not given: the full softmax (smoothed) up to SAMPLED_ABOVE items, sampled above;
+    # --negatives 0 forces the full softmax, a given smoothing keeps it, a given K stays
+    from tiny_mmmlp.run_config import SAMPLED_ABOVE, SAMPLED_NEGATIVES, RunConfig
+    loss = lambda given, items: (lambda c: (c.negatives, c.label_smoothing))(RunConfig.resolve(given).for_items(items))
+    assert loss({}, SAMPLED_ABOVE) == (0, DEFAULT_LABEL_SMOOTHING)
+    assert loss({}, SAMPLED_ABOVE + 1) == (SAMPLED_NEGATIVES, 0.0)
+    assert loss({"negatives": 0}, 10**6) == (0, DEFAULT_LABEL_SMOOTHING)
+    assert loss({"label_smoothing": 0.1}, 10**6) == (0, 0.1)
+    assert loss({"negatives": 32}, 50) == (32, 0.0)
+
+
+def test_a_large_catalogue_trains_sampled_and_says_so_first(tmp_path, monkeypatch, capsys):
+    import json
+
+    import tiny_mmmlp.run_config as run_config
+    import tiny_mmmlp.train as train
+    monkeypatch.setattr(run_config, "SAMPLED_ABOVE", 10)             # toyshop-tiny counts as large
+    monkeypatch.setattr(train, "SAMPLED_ABOVE", 10)
+    monkeypatch.setattr(run_config, "SAMPLED_NEGATIVES", 8)
+    flags = ["--data", "toyshop-tiny", "--max-len", "6", "--d-model", "8", "--token-hidden", "4",
+             "--channel-hidden", "8", "--n-layers", "1", "--batch-size", "64", "--no-progress",
+             "--modalities", "id", "--epochs", "1"]
+    train.main([*flags, "--out", str(tmp_path / "a")])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "sampled softmax over 8 negatives" in first and "--negatives 0" in first
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert (m["config"]["negatives"], m["settings"]["negatives"], m["settings"]["label_smoothing"]) == (8, 8, 0.0)
+    train.main([*flags, "--out", str(tmp_path / "b"), "--negatives", "0"])
+    assert "sampled" not in capsys.readouterr().out.splitlines()[0]
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["negatives"] == 0

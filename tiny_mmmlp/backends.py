@@ -37,6 +37,24 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+# the largest score block ranked at once on the CPU (TorchBackend.ranks): 86 users of beauty
+CPU_SCORE_BYTES = 4 * 2**20
+# the largest float32 score block the NumPy backend, the recommender and evaluation hold at once
+SCORE_BYTES = 64 * 2**20
+
+
+def score_rows(n_items: int, most: int = 1 << 30) -> int:
+    """Users scored at once so that their (rows, V + 1) float32 scores fit in SCORE_BYTES.
+
+    Why a bound: the scores of a batch grow with the catalogue (256 users at 1M items: 1 GB,
+    and the ranking's masks of the same shape come on top). In blocks of 64 MiB a ranking pass
+    holds at most about twice that (the scores, a boolean history mask and one boolean
+    comparison, a quarter of the scores each), three times with ``mask_history`` (a masked
+    copy), at any catalogue size: 16 users at a time at 1M items, 256 up to 65,000 items.
+    """
+    return max(1, min(most, SCORE_BYTES // (4 * (n_items + 1))))
+
+
 class NumpyBackend:
     """The NumPy reference, with the batch split into one shard per CPU core.
 
@@ -90,12 +108,17 @@ class NumpyBackend:
         return loss
 
     def ranks(self, item_seq, targets, history=None):
+        """Ranks of a batch, scored in row blocks of at most SCORE_BYTES of scores (all shards
+        together), so that a pass over a large catalogue holds a bounded block (see SCORE_BYTES)."""
         if history is None:
             ranks = lambda i, s, t: target_ranks(self.model.scores(s, ws=self.workspaces[i]), t)
-            return np.concatenate(self._map(ranks, item_seq, targets)[0])
-        ranks = lambda i, s, t, h: target_ranks(               # mask_history ranks a masked copy
-            mask_history(self.model.scores(s, ws=self.workspaces[i]), h, t), t)
-        return np.concatenate(self._map(ranks, item_seq, targets, history)[0])
+        else:
+            ranks = lambda i, s, t, h: target_ranks(           # mask_history ranks a masked copy
+                mask_history(self.model.scores(s, ws=self.workspaces[i]), h, t), t)
+        rows = max(self.shards, score_rows(self.model.n_items))
+        arrays = (item_seq, targets) if history is None else (item_seq, targets, history)
+        return np.concatenate([r for lo in range(0, len(item_seq), rows)
+                               for r in self._map(ranks, *(a[lo:lo + rows] for a in arrays))[0]])
 
     def params(self):
         return {k: v.copy() for k, v in self.model.params.items()}
@@ -118,8 +141,6 @@ class NumpyBackend:
         self.model.rng.bit_generator.state = state["rng"]
 
 
-# the largest score block ranked at once on the CPU (TorchBackend.ranks): 86 users of beauty
-CPU_SCORE_BYTES = 4 * 2**20
 
 
 class TorchBackend:

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import data
 from .averaging import evaluated_weights
+from .backends import score_rows
 from .metrics import METRIC_NAMES, mask_history, metrics_from_ranks, popularity_scores, target_ranks
 from .progress import bar
 
@@ -37,6 +38,9 @@ def evaluate(backend, histories, targets, max_len, batch_size=512, mask_history=
 def ranks_of(backend, histories, targets, max_len, batch_size=512, mask_history=False,
              progress=False) -> np.ndarray:
     """(M,) int64: each user's 0-based rank of the target among all items, as ``evaluate`` counts.
+
+    Memory: a batch of ``batch_size`` users at a time; the backends score it in row blocks of
+    bounded size (``backends.score_rows``), so a large catalogue does not need more.
 
     A data-parallel backend (``distributed.DataParallel``, under torchrun) carries a ``group``:
     each rank ranks its block of whole batches and the integer ranks are gathered in order, so
@@ -69,6 +73,7 @@ def popularity_metrics(train_sequences, n_items, targets, histories=None, batch_
     """
     pop = popularity_scores(train_sequences, n_items)                  # (V + 1,) counts, -inf at 0
     targets, ranks = np.asarray(targets), []
+    batch_size = score_rows(n_items, batch_size)                       # the ranking's masks: bounded
     for lo in range(0, len(targets), batch_size):
         t = targets[lo:lo + batch_size]
         scores = np.broadcast_to(pop, (len(t), n_items + 1))           # (b, V + 1) view

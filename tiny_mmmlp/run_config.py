@@ -37,6 +37,9 @@ PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads")
 FREE_ON_RESUME = ("out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
                   "eval_batch_size", "verbose")
 _ABOUT = field_help()           # MMMLPConfig's own description of each model field
+# above this many items training defaults to a sampled softmax over SAMPLED_NEGATIVES items: the full
+# softmax's cost and memory grow with the catalogue (docs/results.md, "Cost in catalogue and log size")
+SAMPLED_ABOVE, SAMPLED_NEGATIVES = 100_000, 256
 
 
 def _s(default, group, help, check=None, choices=None):
@@ -74,7 +77,8 @@ class RunConfig:
     dropout: float | None = _s(None, "model", _ABOUT["dropout"].split(" (")[0], "rate")
     label_smoothing: float | None = _s(None, "model", "ε of the full-softmax loss (0.2; 0 with negatives, "
                                        "which it cannot be combined with)", "rate")
-    negatives: int = _s(0, "model", _ABOUT["negatives"], "non_negative")
+    negatives: int | None = _s(None, "model", _ABOUT["negatives"] + f"; default 0 (the full softmax) up to "
+                               f"{SAMPLED_ABOVE:,} items, {SAMPLED_NEGATIVES} above", "non_negative")
     candidate_features: bool = _s(True, "model", "also score candidates with a projection of their features",
                                   "bool")
     history_bias: bool = _s(True, "model", "learn one score offset for items already in the user's history",
@@ -136,9 +140,19 @@ class RunConfig:
         return MMMLPConfig(max_len=self.max_len, d_model=self.d_model, token_hidden=self.token_hidden,
                            channel_hidden=self.channel_hidden, n_layers=self.n_layers,
                            fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim, dropout=self.dropout,
-                           label_smoothing=self.label_smoothing, negatives=self.negatives,
+                           label_smoothing=self.label_smoothing, negatives=self.negatives or 0,
                            candidate_features=self.candidate_features, history_bias=self.history_bias,
                            id_branch="id" in modalities)
+
+    def for_items(self, n_items: int) -> "RunConfig":
+        """The settings for a catalogue of ``n_items``, once the data is read: ``negatives`` not
+        given becomes SAMPLED_NEGATIVES above SAMPLED_ABOVE items (label smoothing then 0), else
+        0, the full softmax; a label smoothing given keeps the full softmax."""
+        if self.negatives is not None:
+            return self
+        cfg = replace(self, negatives=SAMPLED_NEGATIVES if n_items > SAMPLED_ABOVE and not self.label_smoothing
+                      else 0)
+        return replace(cfg, label_smoothing=cfg.model_config(["id"]).label_smoothing)
 
     def encoder(self) -> dict | None:
         """A baseline's own encoder ({"layers", "heads"}); None for MMMLP."""
@@ -198,6 +212,8 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     except ValueError as err:          # "MMMLPConfig.<field> must ..." -> "<setting>: must ..."
         head, _, rest = str(err).partition(" ")
         raise UserError(f"{name(head.split('.')[-1])}: {rest}") from None
+    if cfg.negatives is None and "label_smoothing" not in given:
+        return cfg                     # the loss waits for the catalogue's size (for_items)
     return replace(cfg, label_smoothing=mc.label_smoothing)
 
 

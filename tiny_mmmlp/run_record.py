@@ -26,6 +26,7 @@ class Run:
     meta: dict                 # what the model file and the checkpoint record about the model
     feats: dict                # {modality: (V + 1, F) feature table}
     modalities: list           # the modalities read, "id" first
+    auto_negatives: bool = False   # the sampled softmax is the catalogue's default, not asked for
 
 
 @dataclass

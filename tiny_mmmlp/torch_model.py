@@ -246,6 +246,16 @@ class TorchMMMLP(nn.Module):
 
     def forward(self, item_seq):
         """scores (B, V + 1) for item_seq (B, N) int64; column 0 is the padding item."""
+        u = self._query(item_seq)                                    # (B, D)
+        cand = candidate_vectors(self.id.embedding, self.head.cand,
+                                 {m: getattr(self, f"feat_{m}") for m in self.cand_modalities})
+        scores = u @ cand.T                                          # (B, D) @ (D, V + 1) -> (B, V + 1)
+        if self.cfg.history_bias:
+            scores = add_history_bias(scores, item_seq, self.head.history_bias)
+        return scores
+
+    def _query(self, item_seq):
+        """u (B, D): the last position's fused representation, normalized and projected."""
         p = self.cfg.dropout if self.training else 0.0
         mask = (item_seq != 0).unsqueeze(-1)                         # (B, N, 1)
         outs = []
@@ -259,17 +269,32 @@ class TorchMMMLP(nn.Module):
         z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
         z = self.fusion.mix(F.dropout(z, p, self.training))
         h = z[:, -1, :]                                              # (B, D_f)
-        u = self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
-                                        self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
-        cand = candidate_vectors(self.id.embedding, self.head.cand,
-                                 {m: getattr(self, f"feat_{m}") for m in self.cand_modalities})
-        scores = u @ cand.T                                          # (B, D) @ (D, V + 1) -> (B, V + 1)
-        if self.cfg.history_bias:
-            scores = add_history_bias(scores, item_seq, self.head.history_bias)
-        return scores
+        return self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
+                                           self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
 
     def loss(self, item_seq, targets):
+        if self.cfg.negatives:
+            return self._sampled_loss(item_seq, targets)
         return next_item_loss(self(item_seq), targets, self.cfg)
+
+    def _sampled_loss(self, item_seq, targets):
+        """``next_item_loss``'s sampled softmax, scoring only each row's target and the K
+        negatives (drawn as it draws them): no (B, V + 1) scores, as the NumPy reference."""
+        u = self._query(item_seq)                                    # (B, D)
+        B, K = len(targets), min(self.cfg.negatives, self.n_items)
+        neg = torch.randperm(self.n_items, device=u.device)[:K] + 1                   # (K,) distinct
+        cols = torch.cat([targets, neg])                                              # (B + K,)
+        cand = candidate_vectors(self.id.embedding[cols], self.head.cand,
+                                 {m: getattr(self, f"feat_{m}")[cols] for m in self.cand_modalities})
+        s_t = (u * cand[:B]).sum(1)                                  # (B,)
+        s_neg = u @ cand[B:].T                                       # (B, D) @ (D, K) -> (B, K)
+        if self.cfg.history_bias:                                    # β where the column is in the history
+            beta = self.head.history_bias
+            s_t = s_t + beta * (item_seq == targets[:, None]).any(1)
+            s_neg = s_neg + beta * (item_seq[:, :, None] == neg).any(1)               # (B, N, K) -> (B, K)
+        s_neg = s_neg.masked_fill(neg[None, :] == targets[:, None], -torch.inf)
+        logits = torch.cat([s_t[:, None], s_neg], 1)                 # (B, 1 + K)
+        return F.cross_entropy(logits, torch.zeros_like(targets))
 
     @torch.no_grad()
     def scores(self, item_seq):

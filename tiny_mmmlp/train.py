@@ -35,7 +35,7 @@ from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .progress import LOGGER, show_messages
 from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
-from .run_config import FREE_ON_RESUME, RunConfig, flag_name, save_config, shared_settings, shared_source
+from .run_config import FREE_ON_RESUME, SAMPLED_ABOVE, RunConfig, flag_name, save_config, shared_settings, shared_source
 from .run_folder import RunLock, check_request, default_out, first_free, prepare
 from .run_record import Run, RunRecord
 from .training_loop import train_epochs
@@ -82,9 +82,11 @@ def fit(cfg: RunConfig, test: bool = True) -> dict:
         group.on_main(lambda: claim(run, held))          # its one-sentence error reaches every rank
         record = resumed(run) if run.cfg.resume else None
         ds = run.ds
+        sampled = (f"; sampled softmax over {run.cfg.negatives} negatives, the default above {SAMPLED_ABOVE:,} "
+                   f"items (--negatives 0: the full softmax)" if run.auto_negatives and run.cfg.negatives else "")
         LOGGER.info(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
                     f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training "
-                    f"examples")
+                    f"examples{sampled}")
         record = train_epochs(run, record, resume_command(run.cfg, ds.name))
         if not test:                           # a tuning trial: validation only
             return {"valid": record.best_valid or {}, "best_epoch": record.best_epoch, "epochs": record.epoch,
@@ -93,13 +95,15 @@ def fit(cfg: RunConfig, test: bool = True) -> dict:
 
 
 def load_data(cfg: RunConfig, group):
-    """(Dataset, modalities, MMMLPConfig, feature tables) of the run, checked against the settings."""
+    """(settings, Dataset, modalities, MMMLPConfig, feature tables) of the run, checked against
+    the settings; the settings come back with the loss that follows the catalogue's size."""
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         try:
             ds = data.load(cfg.data, pictures=cfg.pictures, progress=showing_progress(cfg, group),
                            max_download_mb=cfg.max_download_mb)
         except UserError as err:               # "<source>: ..." names the setting it came from
             raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
+        cfg = cfg.for_items(ds.n_items)        # the loss that follows the catalogue's size
         if cfg.negatives > ds.n_items:
             raise UserError(f"--negatives {cfg.negatives}: {ds.name} has only {ds.n_items} items; "
                             f"use at most {ds.n_items} (or 0 for the full softmax)")
@@ -114,13 +118,14 @@ def load_data(cfg: RunConfig, group):
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=showing_progress(cfg, group), **encoders)
-    return ds, modalities, model_cfg, feats
+    return cfg, ds, modalities, model_cfg, feats
 
 
 def build_run(cfg: RunConfig, group) -> Run:
     """The data, the split, the backend and the run folder's name: everything before the folder
     is claimed, so a size the model refuses leaves no folder."""
-    ds, modalities, model_cfg, feats = load_data(cfg, group)
+    auto_negatives = cfg.negatives is None
+    cfg, ds, modalities, model_cfg, feats = load_data(cfg, group)
     split = data.split_leave_one_out(ds)
     if len(split.valid_target) == 0:
         raise UserError(f"{cfg.data}: no user has 3 or more items, so no user can be validated "
@@ -140,7 +145,7 @@ def build_run(cfg: RunConfig, group) -> Run:
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
             "mask_history": cfg.mask_history, "model": cfg.model, "encoder": cfg.encoder(),
             "fingerprints": fingerprints(ds, feats)}
-    return Run(cfg, group, ds, split, model_cfg, backend, out, meta, feats, modalities)
+    return Run(cfg, group, ds, split, model_cfg, backend, out, meta, feats, modalities, auto_negatives)
 
 
 def claim(run: Run, held: contextlib.ExitStack) -> None:

@@ -109,3 +109,57 @@ def softmax_cross_entropy_backward(dloss, cache, ws=FRESH):
     np.multiply(probs, dloss / B, out=dscores[:, 1:])
     dscores[np.arange(B), targets] -= dloss / B             # column t holds item t
     return dscores
+
+
+def sampled_prediction_forward(h, gamma, beta, w, b, table, feats, projs, columns, eps=1e-5, ws=FRESH):
+    """The Prediction Layer scored on ``columns`` only, for a sampled softmax.
+
+    Only the target's and the K negatives' scores enter a sampled loss, so the candidate
+    vectors C = E + Σ_m F_m P_mᵀ are built for those rows alone and the (B, V + 1) score
+    matrix is never formed: O((B + K)·D) work and memory in the head instead of O(B·V·D).
+    columns: (B + K,) the B rows' targets, then the K negatives every row shares.
+    Returns (s_t (B,) each row's target score, s_neg (B, K), cache).
+    """
+    ln, ln_cache = layernorm_forward(h, gamma, beta, eps, ws.scope("ln"))   # (B, D_f)
+    u, u_cache = linear_forward(ln, w, b, ws.scope("proj"))    # (B, D_f) @ (D_f, D) -> (B, D)
+    cand = table[columns]                                      # (B + K, D) gathered rows of E
+    fcols = [f[columns] for f in feats]                        # (B + K, d_m) each
+    for f, p in zip(fcols, projs):
+        cand += f @ p.T                                        # (B + K, d_m) @ (d_m, D) -> (B + K, D)
+    B = len(u)
+    s_t = np.einsum("bd,bd->b", u, cand[:B])                   # (B,) u_b · C[t_b]
+    s_neg = u @ cand[B:].T                                     # (B, D) @ (D, K) -> (B, K)
+    return s_t, s_neg, (ln_cache, u_cache, u, cand, fcols, columns, table.shape)
+
+
+def sampled_prediction_backward(ds_t, ds_neg, cache, ws=FRESH):
+    """du = ds_t C[t] + ds_neg C[neg],  dC[c] = ds_c u  (scattered into dE),  dP_m = dCᵀ F_m[c].
+
+    Returns (dh, dgamma, dbeta, dw, db, dtable (V + 1, D), [dP_m ...]).
+    """
+    ln_cache, u_cache, u, cand, fcols, columns, shape = cache
+    B = len(u)
+    du = ds_neg @ cand[B:]                                     # (B, K) @ (K, D) -> (B, D)
+    du += ds_t[:, None] * cand[:B]
+    dcand = np.concatenate([ds_t[:, None] * u, ds_neg.T @ u])  # (B + K, D); (K, B) @ (B, D)
+    dprojs = [dcand.T @ f for f in fcols]                      # (D, B + K) @ (B + K, d_m) -> (D, d_m)
+    dtable = ws("dtable", shape, u.dtype)                      # (V + 1, D)
+    dtable.fill(0.0)
+    np.add.at(dtable, columns, dcand)                          # a target repeated adds up
+    dtable[0] = 0.0                                            # the padding row is never trained
+    dln, dw, db = linear_backward(du, u_cache, ws.scope("proj"))
+    dh, dgamma, dbeta = layernorm_backward(dln, ln_cache, ws.scope("ln"))
+    return dh, dgamma, dbeta, dw, db, dtable, dprojs
+
+
+def sampled_history_mask(item_seq, targets, negatives):
+    """H at the sampled columns: (B,) target in row b's history, (B, K) negative k in it."""
+    hist_t = (item_seq == targets[:, None]).any(1)             # (B,); targets are never padding
+    order = np.argsort(negatives)
+    ordered = negatives[order]
+    at = np.searchsorted(ordered, item_seq).clip(max=len(ordered) - 1)      # (B, N)
+    hit = (ordered[at] == item_seq) & (item_seq != 0)
+    hist_neg = np.zeros((len(targets), len(negatives)), bool)
+    rows = np.broadcast_to(np.arange(len(targets))[:, None], item_seq.shape)
+    hist_neg[rows[hit], order[at[hit]]] = True
+    return hist_t, hist_neg

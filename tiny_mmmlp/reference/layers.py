@@ -8,7 +8,8 @@ modules named for what they hold:
 - ``affine``: LayerNorm, linear along the last axis
 - ``mixing``: token mixing, channel mixing, the mixer block
 - ``inputs``: embedding lookup, per-modality input projection, fusion
-- ``head``: candidate vectors, the Prediction Layer, the history bias, softmax cross-entropy
+- ``head``: candidate vectors, the Prediction Layer (also on sampled columns only), the history
+  bias, softmax cross-entropy
 """
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
 from .elementwise import dropout_backward, dropout_forward, gelu_backward, gelu_forward
@@ -19,6 +20,9 @@ from .head import (
     history_bias_forward,
     prediction_backward,
     prediction_forward,
+    sampled_history_mask,
+    sampled_prediction_backward,
+    sampled_prediction_forward,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
 )
@@ -66,6 +70,9 @@ __all__ = [
     "mixer_block_forward",
     "prediction_backward",
     "prediction_forward",
+    "sampled_history_mask",
+    "sampled_prediction_backward",
+    "sampled_prediction_forward",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
     "token_mix_backward",

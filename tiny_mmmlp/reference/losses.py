@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .workspace import FRESH
+
 
 def _log_softmax(logits):
     """log softmax along the last axis, shifted for stability. logits: (B, C)."""
@@ -15,27 +17,40 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def smoothed_cross_entropy_forward(scores, targets, smoothing):
+def smoothed_cross_entropy_forward(scores, targets, smoothing, ws=FRESH):
     """L = mean_b [ −Σ_v q_bv log p_bv ],  p_b = softmax(scores[b, 1:]),
     q_b = (1 − ε) onehot(t_b) + ε / V   (label smoothing, ε = ``smoothing``; V classes 1..V).
 
     Equals torch's ``F.cross_entropy(scores[:, 1:], targets − 1, label_smoothing=ε)``.
     scores: (B, V + 1); targets: (B,) in 1..V. Returns (loss, cache).
+
+    With z = s − max s and log Z = log Σ exp z, −log p_t = log Z − z_t and the uniform
+    term −mean_v log p_v = log Z − mean z: one (B, V) array, written in place (it ends as
+    the softmax the backward needs), and no log-softmax matrix of its own.
     """
-    logp = _log_softmax(scores[:, 1:])                      # (B, V)
+    logits = scores[:, 1:]                                  # (B, V)
+    z = np.subtract(logits, logits.max(axis=1, keepdims=True),
+                    out=ws("probs", logits.shape, logits.dtype))   # (B, V), shifted for stability
     rows = np.arange(len(targets))
-    nll = -logp[rows, targets - 1]                          # (B,)
-    uniform = -logp.mean(axis=1)                            # (B,) cross-entropy with ε / V
+    z_t = z[rows, targets - 1]                              # (B,) a copy
+    z_mean = z.mean(axis=1)                                 # (B,)
+    np.exp(z, out=z)
+    sum_exp = z.sum(axis=1)                                 # (B,)
+    log_z = np.log(sum_exp)
+    z /= sum_exp[:, None]                                   # p: softmax over items 1..V
+    nll, uniform = log_z - z_t, log_z - z_mean              # (B,) each
     loss = ((1.0 - smoothing) * nll + smoothing * uniform).mean()
-    return loss, (np.exp(logp), targets, smoothing)
+    return loss, (z, targets, smoothing)
 
 
-def smoothed_cross_entropy_backward(dloss, cache):
+def smoothed_cross_entropy_backward(dloss, cache, ws=FRESH):
     """dL/dscores = (p − q) / B on columns 1..V, 0 on the padding column."""
     probs, targets, smoothing = cache                       # probs: (B, V)
     B, V = probs.shape
-    dscores = np.zeros((B, V + 1), dtype=probs.dtype)
-    dscores[:, 1:] = (probs - smoothing / V) * (dloss / B)
+    dscores = ws("dscores", (B, V + 1), probs.dtype)
+    dscores[:, 0] = 0.0
+    np.subtract(probs, smoothing / V, out=dscores[:, 1:])
+    dscores[:, 1:] *= dloss / B
     dscores[np.arange(B), targets] -= (1.0 - smoothing) * dloss / B
     return dscores
 

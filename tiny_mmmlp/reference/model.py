@@ -45,8 +45,12 @@ class MMMLP:
         self.rng = np.random.default_rng(seed + 1)            # dropout masks while training
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, item_seq, rng, ws):
-        """scores (B, V + 1) and the cache the backward needs; rng None = no dropout."""
+    def _forward(self, item_seq, rng, ws, sampled=None):
+        """scores (B, V + 1) and the cache the backward needs; rng None = no dropout.
+
+        sampled: (targets, rng) to score only each row's target and K negatives drawn from rng
+        (``_sampled_head``); the scores are then ((B,) target scores, (B, K) negative scores).
+        """
         p, cfg, eps = self.params, self.cfg, self.cfg.ln_eps
         rate = cfg.dropout if rng is not None else 0.0
         mask = item_seq != 0                                   # (B, N)
@@ -76,6 +80,10 @@ class MMMLP:
             z, c = L.mixer_block_forward(z, _sub(p, prefix), eps, ws.scope(prefix))  # (B, N, D_f)
             c_fblocks.append(c)
         h = z[:, -1, :]                                                      # (B, D_f): last position
+        trunk = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape)
+        if sampled is not None:
+            scores, c_sampled = self._sampled_head(h, item_seq, *sampled, ws)
+            return scores, (trunk, c_sampled, None, None)
         cand, c_cand = L.candidates_forward(
             p["id.embedding"],
             [self.features[m] for m in self.cand_modalities],
@@ -87,21 +95,23 @@ class MMMLP:
         if cfg.history_bias:                                                 # s[b, v] += β, v in history
             scores, c_hist = L.history_bias_forward(scores, item_seq, p["head.history_bias"],
                                                     ws.scope("head"))
-        cache = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape, c_cand, c_pred, c_hist)
-        return scores, cache
+        return scores, (trunk, c_cand, c_pred, c_hist)
 
     # ----------------------------------------------------------------- backward
     def _backward(self, dscores, cache, ws):
-        branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape, c_cand, c_pred, c_hist = cache
+        (branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape), c_cand, c_pred, c_hist = cache
         cfg = self.cfg
         grads = {}
-        if cfg.history_bias:
-            grads["head.history_bias"] = L.history_bias_backward(dscores, c_hist)
-        dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
-            grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred, ws.scope("head"))
-        d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))
-        for m, g in zip(self.cand_modalities, d_projs):
-            grads[f"head.cand.{m}.W"] = g
+        if c_pred is None:                                     # the sampled head: dscores = (ds_t, ds_neg)
+            dh, d_table = self._sampled_head_backward(*dscores, c_cand, grads, ws)
+        else:
+            if cfg.history_bias:
+                grads["head.history_bias"] = L.history_bias_backward(dscores, c_hist)
+            dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
+                grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred, ws.scope("head"))
+            d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))
+            for m, g in zip(self.cand_modalities, d_projs):
+                grads[f"head.cand.{m}.W"] = g
         wf = ws.scope("fusion")
         dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
         dz.fill(0.0)
@@ -138,20 +148,68 @@ class MMMLP:
         """
         item_seq, targets = self._check_batch(item_seq, targets)
         rng = self.rng if dropout_seed is None else np.random.default_rng(dropout_seed)
+        if self.cfg.negatives:                                 # only the sampled columns are scored
+            return self._sampled_loss_and_grads(item_seq, targets, rng, ws)
         scores, cache = self._forward(item_seq, rng, ws)
         loss, dscores = self._loss(scores, targets, rng, ws)
         return float(loss), self._backward(dscores, cache, ws)
 
+    def _sampled_loss_and_grads(self, item_seq, targets, rng, ws):
+        """The sampled softmax of ``losses.sampled_softmax_forward`` without the (B, V + 1) scores.
+
+        The K negatives are drawn after the trunk's dropout masks, as ``_loss`` draws them,
+        so a step's loss and gradients equal the full-score path's up to float rounding.
+        """
+        (s_t, s_neg), cache = self._forward(item_seq, rng, ws, sampled=(targets, rng))
+        negatives = cache[1][-1]
+        logits = np.concatenate([s_t[:, None], s_neg], axis=1)                # (B, 1 + K)
+        logits[:, 1:][negatives[None, :] == targets[:, None]] = -np.inf       # the target is no negative
+        logp = losses._log_softmax(logits)                                    # (B, 1 + K)
+        B = len(targets)
+        dlogits = np.exp(logp) / B                                            # (p − e_0) / B
+        dlogits[:, 0] -= 1.0 / B
+        return float(-logp[:, 0].mean()), self._backward((dlogits[:, 0], dlogits[:, 1:]), cache, ws)
+
+    def _sampled_head(self, h, item_seq, targets, rng, ws):
+        """((B,) target scores, (B, K) negative scores) with the history bias, and the cache."""
+        p, cfg = self.params, self.cfg
+        negatives = losses.sample_negatives(rng, self.n_items, cfg.negatives)    # (K,)
+        s_t, s_neg, c_head = L.sampled_prediction_forward(
+            h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
+            p["id.embedding"], [self.features[m] for m in self.cand_modalities],
+            [p[f"head.cand.{m}.W"] for m in self.cand_modalities],
+            np.concatenate([targets, negatives]), cfg.ln_eps, ws.scope("head"))
+        hist = None
+        if cfg.history_bias:                                                  # s[b, v] += β, v in history
+            hist = L.sampled_history_mask(item_seq, targets, negatives)
+            s_t += p["head.history_bias"][0] * hist[0]
+            s_neg += p["head.history_bias"][0] * hist[1]
+        return (s_t, s_neg), (c_head, hist, negatives)
+
+    def _sampled_head_backward(self, ds_t, ds_neg, cache, grads, ws):
+        """Fills the head's grads; returns (dh, dtable)."""
+        c_head, hist, _ = cache
+        if hist is not None:
+            grads["head.history_bias"] = np.array([ds_t[hist[0]].sum() + ds_neg[hist[1]].sum()],
+                                                  dtype=ds_t.dtype)
+        dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
+            grads["head.proj.b"], d_table, d_projs = L.sampled_prediction_backward(ds_t, ds_neg, c_head,
+                                                                                  ws.scope("head"))
+        for m, g in zip(self.cand_modalities, d_projs):
+            grads[f"head.cand.{m}.W"] = g
+        return dh, d_table
+
     def _loss(self, scores, targets, rng, ws):
         """The training loss the config asks for, and dL/dscores (B, V + 1)."""
         cfg = self.cfg
-        if cfg.negatives:
+        if cfg.negatives:              # the dense form of _sampled_loss_and_grads, which training takes
             negatives = losses.sample_negatives(rng or self.rng, self.n_items, cfg.negatives)
             loss, c = losses.sampled_softmax_forward(scores, targets, negatives)
             return loss, losses.sampled_softmax_backward(1.0, c)
         if cfg.label_smoothing:
-            loss, c = losses.smoothed_cross_entropy_forward(scores, targets, cfg.label_smoothing)
-            return loss, losses.smoothed_cross_entropy_backward(1.0, c)
+            loss, c = losses.smoothed_cross_entropy_forward(scores, targets, cfg.label_smoothing,
+                                                            ws.scope("loss"))
+            return loss, losses.smoothed_cross_entropy_backward(1.0, c, ws.scope("loss"))
         loss, c = L.softmax_cross_entropy_forward(scores, targets, ws.scope("loss"))
         return loss, L.softmax_cross_entropy_backward(1.0, c, ws.scope("loss"))
 

@@ -289,8 +289,6 @@ class Recommender(RunResults):
                     row[history] = -np.inf
             out.extend([(self.saved.item_ids[i - 1], s) for i, s in top]
                        for top in top_items(scores, int(k)))
-            bar.update(len(batch))
-        bar.close()
         return out
 
     def recommend(self, users, k: int = 10, exclude_history: bool = False) -> list:

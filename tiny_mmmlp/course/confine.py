@@ -110,23 +110,36 @@ def child_user(name: str | None, needed: list) -> ChildUser:
     return ChildUser(name, entry.pw_uid, entry.pw_gid, read_all)
 
 
+def each_process(filename: str):
+    """(pid, the bytes of /proc/<pid>/<filename>) of every process this one may read, or None
+    where there is no /proc (not Linux). A process that ends meanwhile is passed over."""
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return None
+    found = []
+    for name in names:
+        try:
+            with open(f"/proc/{name}/{filename}", "rb") as f:
+                found.append((int(name), f.read()))
+        except OSError:
+            continue
+    return found
+
+
 def tasks_of(uid: int) -> int | None:
     """How many tasks (threads included, as RLIMIT_NPROC counts them) ``uid`` runs now;
     None where there is no /proc to count them in."""
-    count = 0
-    try:
-        names = os.listdir("/proc")
-    except OSError:
+    processes = each_process("status")
+    if processes is None:
         return None
-    for name in names:
-        if not name.isdigit():
-            continue
+    count = 0
+    for _, status in processes:
         try:
-            with open(f"/proc/{name}/status", "rb") as f:
-                fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+            fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
             if int(fields[b"Uid"].split()[0]) == uid:
                 count += int(fields[b"Threads"].strip())
-        except (OSError, KeyError, ValueError, IndexError):
+        except (KeyError, ValueError, IndexError):
             continue
     return count
 

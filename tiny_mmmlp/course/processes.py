@@ -141,20 +141,10 @@ class Child:
 def children_of(pid: int) -> set:
     """The pids whose parent is ``pid`` (Linux: read from /proc; elsewhere empty)."""
     found = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.add(int(name))
+    for child, stat_line in confine.each_process("stat") or []:
+        fields = stat_line.rsplit(b")", 1)[-1].split()
+        if len(fields) > 1 and fields[1].isdigit() and int(fields[1]) == pid:
+            found.add(child)
     return found
 
 

@@ -68,3 +68,26 @@ def test_a_file_of_another_kind_is_not_read_as_a_sequence_file(tmp_path, first, 
     (tmp_path / "x.txt").write_text(first + "\nA\tb\tc\n")
     with pytest.raises(UserError, match=said):
         data.load(tmp_path / "x.txt")
+
+
+def test_convert_holds_a_table_of_numbers_not_a_tuple_per_row(tmp_path, monkeypatch):
+    """data convert's memory is the id tables plus 24 bytes an interaction: the rows are read
+    into compact arrays and written a line at a time, never held as Python tuples or as text."""
+    import sys
+
+    from tiny_mmmlp.data import interactions_table, recbole
+    lines = ["user_id,item_id,timestamp"] + [f"u{n % 300},i{n % 97},{n}" for n in range(30_000)]
+    (tmp_path / "e.csv").write_text("\n".join(lines) + "\n")
+    table = interactions_table.read_interactions(tmp_path / "e.csv")
+    assert len(table) == 30_000 and len(table.users) == 300 and len(table.items) == 97
+    assert sys.getsizeof(table.user_of) + sys.getsizeof(table.item_of) + sys.getsizeof(table.time_of) < 30 * 30_000
+    assert list(table.rows())[:2] == [("u0", "i0", 0.0), ("u1", "i1", 1.0)]
+    seen = []
+    written = recbole.write_lines
+    monkeypatch.setattr(recbole, "write_lines", lambda path, it: written(path, (seen.append(type(it)) or it)))
+    summary = interactions_table.convert_table(tmp_path / "e.csv", tmp_path / "shop", kcore=5)
+    assert "300 users, 97 items, 30000 interactions" in summary
+    assert seen and not issubclass(seen[0], (list, tuple))                     # a stream, not a list
+    inter = (tmp_path / "shop" / "shop.inter").read_text().splitlines()
+    assert inter[0] == "user_id:token\titem_id:token\ttimestamp:float" and inter[1] == "u0\ti0\t0.0"
+    assert len(inter) == 30_001

@@ -71,14 +71,14 @@ def test_convert_into_an_empty_folder_is_allowed(tmp_path, capsys):
 @pytest.mark.parametrize("overwrite", [True, False])
 def test_an_interrupted_convert_leaves_the_old_folder_or_none(overwrite, shop, tmp_path, monkeypatch, capsys):
     """Ctrl-C after the new .inter is written: the old pair stays (or no folder appears)."""
-    written = recbole.write_text
+    written = recbole.write_lines
 
-    def stop_after_inter(path, text):
-        written(path, text)
+    def stop_after_inter(path, lines):
+        written(path, lines)
         if str(path).endswith(".inter"):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(recbole, "write_text", stop_after_inter)
+    monkeypatch.setattr(recbole, "write_lines", stop_after_inter)
     out = shop if overwrite else tmp_path / "new"
     tree = Tree(tmp_path)
     rc, _, err = call(data_main, ["convert", "--interactions", tmp_path / "events.csv", "--out", out,

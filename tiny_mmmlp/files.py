@@ -157,6 +157,17 @@ def _new_temporary(path: Path) -> tuple[int, Path]:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + os.replace).
     A link or special file at ``path`` is refused; a failed write (a full disk) names ``path``."""
+    write_chunks(path, [data])
+
+
+def write_lines(path: Path, lines) -> None:
+    """Write the UTF-8 text ``lines`` (each ending in its own newline) to ``path`` atomically,
+    one at a time: the file's text is never held whole."""
+    write_chunks(path, (line.encode("utf-8") for line in lines))
+
+
+def write_chunks(path: Path, chunks) -> None:
+    """Write the bytes of ``chunks`` (an iterable) to ``path`` atomically, as ``write_bytes``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _check_replaceable(path)
@@ -164,7 +175,8 @@ def write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~current_umask())
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
         _check_replaceable(path)
         os.replace(tmp, path)
     except BaseException as err:

@@ -13,6 +13,7 @@ CRLF line ends are read as such. Every problem names the file and line.
 from __future__ import annotations
 
 import math
+from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,8 +73,42 @@ def _time(text: str, path: Path, number: int) -> float:
     return value
 
 
+class Table:
+    """The interactions of a file, held compactly: the id tables (each distinct user and item
+    once, in order of first appearance) and three arrays of one number per interaction (user
+    index, item index, time), 24 bytes an interaction (``array``), not a Python tuple of
+    strings (about 15 times that). This is what bounds ``data convert``'s memory: the id
+    tables plus 24 bytes a row, whatever the length of the lines."""
+
+    def __init__(self):
+        self.users, self.items = {}, {}                 # id -> index, first appearance first
+        self.user_of, self.item_of = array("q"), array("q")
+        self.time_of = array("d")
+
+    def add(self, user: str, item: str, time: float) -> None:
+        self.user_of.append(self.users.setdefault(user, len(self.users)))
+        self.item_of.append(self.items.setdefault(item, len(self.items)))
+        self.time_of.append(time)
+
+    def __len__(self) -> int:
+        return len(self.time_of)
+
+    def rows(self, keep=None):
+        """(user, item, time) of each interaction (where ``keep`` is true), in file order."""
+        user_ids, item_ids = list(self.users), list(self.items)
+        for n, (u, i, t) in enumerate(zip(self.user_of, self.item_of, self.time_of)):
+            if keep is None or keep[n]:
+                yield user_ids[u], item_ids[i], t
+
+
 def read_table(path) -> list:
-    """[(user, item, time)] of the file, in file order (time: the file position without a time column)."""
+    """[(user, item, time)] of the file, in file order (time: the file position without a time
+    column). ``read_interactions`` holds the same without a tuple per row."""
+    return list(read_interactions(path).rows())
+
+
+def read_interactions(path) -> Table:
+    """The interactions of the file as a compact ``Table``, read a line at a time."""
     path = Path(path)
     lines = iter_lines(path)
     first = next(lines, None)
@@ -91,7 +126,7 @@ def read_table(path) -> list:
     user = _column(names, USER_COLUMNS, path, "user")
     item = _column(names, ITEM_COLUMNS, path, "item")
     when = _column(names, TIME_COLUMNS, path, "time", required=False)
-    rows = []
+    table = Table()
     spellings = {}                      # id -> the first spelling read: " u1" and "u1" are not merged silently
     for number, text in lines:
         if not text.strip():
@@ -105,31 +140,35 @@ def read_table(path) -> list:
         if len(u) > MAX_FIELD or len(i) > MAX_FIELD:
             raise UserError(f"{path} line {number}: an id of over {MAX_FIELD} characters")
         for kind, raw, token in (("user", fields[user], u), ("item", fields[item], i)):
-            first = spellings.setdefault((kind, token), raw)
+            first = spellings.setdefault((kind, token), raw)        # one entry an id: an id table
             if first != raw:
                 raise UserError(f"{path} line {number}: {kind} id {raw[:40]!r} differs from {first[:40]!r} only "
                                 f"in white space; make each id one spelling")
-        rows.append((u, i, _time(fields[when], path, number) if when is not None else float(len(rows))))
-    if not rows:
+        table.add(u, i, _time(fields[when], path, number) if when is not None else float(len(table)))
+    if not len(table):
         raise UserError(f"{path}: a header but no interactions")
-    return rows
+    return table
 
 
 def convert_table(path, out, name: str | None = None, kcore: int | None = None) -> str:
-    """Write ``<out>/<name>.inter`` (and an id-only ``.item``) from a CSV/TSV; returns a summary."""
+    """Write ``<out>/<name>.inter`` (and an id-only ``.item``) from a CSV/TSV; returns a summary.
+    Memory: the ``Table`` of the file (its id tables and 24 bytes an interaction); the files
+    are written a line at a time (``out`` is a folder of its own, renamed into place whole)."""
     from .safe_names import check_name
     out = Path(out)
     name = check_name(name or out.name, "--name")
-    rows = read_table(path)
+    table = read_interactions(path)
+    keep = None
     if kcore and kcore > 1:
-        user_index, item_index = {}, {}
-        users = np.array([user_index.setdefault(u, len(user_index)) for u, _, _ in rows], dtype=np.int64)
-        items = np.array([item_index.setdefault(i, len(item_index)) for _, i, _ in rows], dtype=np.int64)
-        rows = [r for r, keep in zip(rows, kcore_mask(users, items, kcore)) if keep]
-        if not rows:
+        keep = kcore_mask(np.frombuffer(table.user_of, dtype=np.int64),
+                          np.frombuffer(table.item_of, dtype=np.int64), kcore)          # (n,) bool
+        if not keep.any():
             raise UserError(f"{path}: no interactions left after the {kcore}-core filter")
-    items = sorted({i for _, i, _ in rows})
+    item_ids = list(table.items)
+    kept_items = (sorted(item_ids) if keep is None else
+                  sorted(item_ids[i] for i in np.unique(np.frombuffer(table.item_of, dtype=np.int64)[keep])))
+    users = len(table.users) if keep is None else len(np.unique(np.frombuffer(table.user_of, dtype=np.int64)[keep]))
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic_files(out, name, rows, [(i,) for i in items], [("item_id", "token")])
-    users = len({u for u, _, _ in rows})
-    return f"{out}: {users} users, {len(items)} items, {len(rows)} interactions (name {name})"
+    write_atomic_files(out, name, table.rows(keep), [(i,) for i in kept_items], [("item_id", "token")])
+    count = len(table) if keep is None else int(keep.sum())
+    return f"{out}: {users} users, {len(kept_items)} items, {count} interactions (name {name})"

@@ -8,11 +8,12 @@ Every problem a user's file can have raises ``UserError`` naming the file and li
 """
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
 from ..errors import UserError
-from ..files import write_text
+from ..files import write_lines, write_text
 from .textfile import iter_lines
 
 FIELD_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -75,15 +76,15 @@ def write_atomic_files(folder: Path, name: str, interactions: list, items: list,
                        item_header: list) -> None:
     """Write ``<name>.inter`` and ``<name>.item`` into ``folder`` (each file atomically).
 
-    interactions: ``(user, item, timestamp)`` triples.
+    interactions: ``(user, item, timestamp)`` triples, any iterable (read once, as written).
     items:        rows of strings matching ``item_header``, a list of ``(field, type)``.
     """
     def clean(value) -> str:  # a field never contains a tab or a newline
         return " ".join(str(value).split()) if not isinstance(value, float) else repr(value)
 
-    inter = ["user_id:token\titem_id:token\ttimestamp:float"]
-    inter += [f"{clean(u)}\t{clean(i)}\t{clean(float(t))}" for u, i, t in interactions]
-    write_text(Path(folder) / f"{name}.inter", "\n".join(inter) + "\n")
+    inter = (f"{clean(u)}\t{clean(i)}\t{clean(float(t))}\n" for u, i, t in interactions)   # a line at a time
+    write_lines(Path(folder) / f"{name}.inter", itertools.chain(["user_id:token\titem_id:token\ttimestamp:float\n"],
+                                                               inter))
     lines = ["\t".join(f"{f}:{t}" for f, t in item_header)]
     lines += ["\t".join(clean(v) for v in row) for row in items]
     write_text(Path(folder) / f"{name}.item", "\n".join(lines) + "\n")

@@ -18,3 +18,10 @@ def serving(handler):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def send_body(handler, body: bytes) -> None:
+    """The rest of a reply whose status line is sent: its length, the end of the headers, the body."""
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 from faults import Tree, assert_one_sentence, call
-from test_faults_download import Files, download, server  # noqa: F401 - the local server fixture
+from test_faults_download import Files, deleted_then_fetched_again, download, server  # noqa: F401 - the fixture
 
 from tiny_mmmlp.data import recbole
 from tiny_mmmlp.data.__main__ import main as data_main
@@ -102,16 +102,10 @@ def test_download_replaces_the_pair_and_drops_stale_urls(server, tmp_path, capsy
 
 
 def test_a_truncated_download_is_deleted_so_a_rerun_fetches_it(server, tmp_path, capsys):  # noqa: F811
-    out = tmp_path / "shop"
     good = gzip.compress("".join(json.dumps({"reviewerID": f"U{n % 50}", "asin": f"B{n % 70}", "unixReviewTime": n})
                                  + "\n" for n in range(3000)).encode())
-    Files.files["/raw/r.json.gz"] = good[: len(good) // 2]                # the gzip stream ends early
-    rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
-    assert_one_sentence(rc, err, "r.json.gz", "deleted, so a rerun fetches it again")
-    assert not (out / "raw" / "r.json.gz").exists()
-    Files.files["/raw/r.json.gz"] = good
-    rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
-    assert rc == 0, err
+    deleted_then_fetched_again(server, tmp_path / "shop", capsys, good[: len(good) // 2], good,   # ends early
+                               "r.json.gz", "deleted, so a rerun fetches it again")
 
 
 def test_a_bad_cached_amazon_download_is_deleted(tmp_path, monkeypatch, capsys):

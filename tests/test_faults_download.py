@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from faults import Tree, assert_one_sentence, call
-from local_server import serving
+from local_server import send_body, serving
 from PIL import Image
 
 from tiny_mmmlp.data.__main__ import main as data_main
@@ -62,9 +62,7 @@ class Files(BaseHTTPRequestHandler):
                 return
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, body)
 
 
 @pytest.fixture()
@@ -208,16 +206,23 @@ def test_a_416_for_a_complete_part_file_finishes_it(server, tmp_path, capsys):
     assert (out / "raw" / "r.json.gz").read_bytes() == body
 
 
-def test_a_body_that_turns_to_junk_is_deleted_so_a_rerun_fetches_it(server, tmp_path, capsys):
-    out = tmp_path / "shop"
-    good = Files.files["/raw/r.json.gz"]
-    Files.files["/raw/r.json.gz"] = gzip.compress(gzip.decompress(good) + b"x" * 5000 + b"\n")
+def deleted_then_fetched_again(server, out, capsys, bad: bytes, good: bytes, *said):
+    """A raw reviews file this run fetched that fails to convert (``bad``) is deleted, in one
+    sentence saying ``said``; a rerun, the server now serving ``good``, fetches and converts it."""
+    Files.files["/raw/r.json.gz"] = bad
     rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
-    assert_one_sentence(rc, err, "r.json.gz line 11", "rerun fetches it again")
+    assert_one_sentence(rc, err, *said)
     assert not (out / "raw" / "r.json.gz").exists()
     Files.files["/raw/r.json.gz"] = good
     rc, _, err = download(server, out, capsys, "/raw/r.json.gz", "/raw/m.json.gz", "--no-images")
     assert rc == 0, err
+
+
+def test_a_body_that_turns_to_junk_is_deleted_so_a_rerun_fetches_it(server, tmp_path, capsys):
+    good = Files.files["/raw/r.json.gz"]
+    junk = gzip.compress(gzip.decompress(good) + b"x" * 5000 + b"\n")
+    deleted_then_fetched_again(server, tmp_path / "shop", capsys, junk, good, "r.json.gz line 11",
+                               "rerun fetches it again")
 
 
 def test_a_picture_followed_by_junk_is_refused_and_removed(server, tmp_path, capsys):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 from faults import assert_one_sentence, call
-from local_server import serving
+from local_server import send_body, serving
 
 from tiny_mmmlp.data import download as dl
 from tiny_mmmlp.data.__main__ import main as data_main
@@ -59,9 +59,7 @@ class Hostile(BaseHTTPRequestHandler):
                 self.send_error(404)
                 return
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_body(self, body)
 
 
 @pytest.fixture()

@@ -51,3 +51,18 @@ def test_tutorial_opens_as_notebook(name):
     kinds = {cell.cell_type for cell in nb.cells}
     assert kinds == {"markdown", "code"}
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {name[:2]} ")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_executed_notebook_in_the_docs_is_the_tutorial_of_today(name):
+    """docs/tutorials/NN.ipynb (scripts/execute_tutorials.py) holds the tutorial's cells as they
+    are now, each code cell with the outputs of a run: a changed tutorial needs a new notebook."""
+    jupytext = pytest.importorskip("jupytext")
+    import nbformat
+    notebook = nbformat.read(TUTORIALS.parent / "docs" / "tutorials" / f"{name}.ipynb", as_version=4)
+    today = jupytext.read(TUTORIALS / f"{name}.py")
+    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in today.cells], \
+        f"docs/tutorials/{name}.ipynb is out of date: python scripts/execute_tutorials.py {name}"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code) and any(c.outputs for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]

@@ -47,4 +47,5 @@ def test_a_small_grid_runs_and_reports(tmp_path):
     text = out.read_text()
     assert "| 600 | 3,000 |" in text and "in items at 3,000 interactions" in text
     exponents = [line for line in text.splitlines() if line.startswith("| numpy | full |")][0].split("|")
-    assert exponents[3].strip() == "300-600" and float(exponents[4]) > 0   # the epoch grows with the catalogue
+    # an exponent fitted over the range (its value is a timing of one step: not asserted here)
+    assert exponents[3].strip() == "300-600" and np.isfinite(float(exponents[4]))

@@ -57,3 +57,14 @@ def test_torch_resume_is_bit_exact(tmp_path):
     a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in "ab")
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert a["test"] == b["test"]
+
+
+def test_a_state_holding_nan_is_never_written_so_the_last_good_checkpoint_stays(tmp_path):
+    """What load_checkpoint would refuse is not saved: a diverged state leaves the last good pair."""
+    from tiny_mmmlp.checkpoint import NotFinite
+    save_checkpoint(tmp_path, {"params": {"w": np.ones(3, dtype=np.float32)}, "epoch": 1})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(NotFinite, match="params/w"):
+        save_checkpoint(tmp_path, {"params": {"w": np.array([1.0, np.nan, 2.0], dtype=np.float32)}, "epoch": 2})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert load_checkpoint(tmp_path)["epoch"] == 1

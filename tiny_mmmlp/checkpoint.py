@@ -126,6 +126,9 @@ def save_checkpoint(folder, state: dict):
     folder = Path(folder)
     arrays = {}
     tree = flatten(state, arrays)
+    key = non_finite(arrays)
+    if key is not None:              # it would not load: the checkpoint on disk stays the last good one
+        raise NotFinite(f"{key} holds NaN or inf")
     with held():                     # Ctrl-C or kill waits for the whole pair (interrupts.py)
         blob = _npz_bytes(arrays)
         digest = hashlib.sha256(blob).hexdigest()
@@ -178,11 +181,20 @@ def _check_members(z: zipfile.ZipFile, size: int) -> None:
                                  f"which is not the {info.file_size} bytes it holds")
 
 
+class NotFinite(ValueError):
+    """A state holding NaN or inf, which no checkpoint is written with (it could not be loaded)."""
+
+
+def non_finite(arrays: dict) -> str | None:
+    """The first array of ``arrays`` holding NaN or inf, or None: the one rule of saving and loading."""
+    return next((key for key, a in arrays.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()), None)
+
+
 def _check_finite(npz: Path, arrays: dict, reader: str) -> None:
-    for key, a in arrays.items():
-        if a.dtype.kind in "fc" and not np.isfinite(a).all():
-            raise UserError(f"{reader}{npz} holds NaN or inf values ({key}); the checkpoint is "
-                            f"damaged or its training diverged, so it is not loaded")
+    key = non_finite(arrays)
+    if key is not None:
+        raise UserError(f"{reader}{npz} holds NaN or inf values ({key}); the checkpoint is "
+                        f"damaged or its training diverged, so it is not loaded")
 
 
 def load_checkpoint(folder, reader: str = "--resume: ") -> dict:

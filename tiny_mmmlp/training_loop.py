@@ -11,7 +11,7 @@ import math
 import time
 
 from . import data, distributed
-from .checkpoint import save_checkpoint, saved_epoch
+from .checkpoint import NotFinite, save_checkpoint, saved_epoch
 from .errors import UserError
 from .progress import LOGGER
 from .progress import bar as progress_bar
@@ -62,9 +62,14 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
 
     def checkpoint():
         if group.is_main:
-            save_checkpoint(out, {"meta": run.meta, "settings": shared_settings(cfg, run.meta["data_name"]),
-                                  "params": backend.params(), "backend_state": backend.state(),
-                                  "run": record.to_dict()})
+            try:
+                save_checkpoint(out, {"meta": run.meta, "settings": shared_settings(cfg, run.meta["data_name"]),
+                                      "params": backend.params(), "backend_state": backend.state(),
+                                      "run": record.to_dict()})
+            except NotFinite as err:
+                raise UserError(f"training diverged: the state after epoch {record.epoch} ({err}); the last good "
+                                f"checkpoint (after epoch {on_disk['epoch']}) is kept; try a smaller learning "
+                                f"rate (--lr)") from None
         on_disk["epoch"] = record.epoch
         # kept for the next save; gathered after this one, so a dead rank cannot cost it
         record.peak_memory_mib = peaks_so_far()

@@ -23,7 +23,8 @@ def test_a_short_run_is_split_into_phases_that_add_up(tmp_path):
     assert set(rows) == {"training", "validation", "start, data, test, saving", "wall"}
     parts = sum(seconds(rows[k]) for k in ("training", "validation", "start, data, test, saving"))
     assert abs(parts - seconds(rows["wall"])) < 0.3                     # rounding of three figures
-    assert seconds(rows["training"]) > 0 and "2 epochs" in out.stdout and "not judged" in out.stdout
+    # (two epochs of the tiny model can round to 0.0 s on an idle machine: the sum is what is checked)
+    assert seconds(rows["training"]) >= 0 and "2 epochs" in out.stdout and "not judged" in out.stdout
     assert (tmp_path / "t.md").read_text() in out.stdout
 
 

@@ -38,7 +38,7 @@ from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
 from .run_config import FREE_ON_RESUME, SAMPLED_ABOVE, RunConfig, flag_name, save_config, shared_settings, shared_source
 from .run_folder import RunLock, check_request, default_out, first_free, prepare
 from .run_record import Run, RunRecord
-from .training_loop import train_epochs
+from .training_loop import showing_progress, train_epochs
 
 
 def choose_modalities(text, available) -> list:
@@ -62,11 +62,6 @@ def resume_command(cfg: RunConfig, data_name: str | None = None) -> str:
     data = ["--data", cfg.data] if shared_settings(cfg, data_name)["data"] != cfg.data else []
     return shlex.join(["python", "-m", "tiny_mmmlp.train", "--config", str(Path(cfg.out) / "config.json"),
                        "--resume", "--out", str(cfg.out), *data])
-
-
-def showing_progress(cfg: RunConfig, group) -> bool:
-    """Progress bars (or lines) for this process: rank 0 alone, unless asked for none."""
-    return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
 
 
 def fit(cfg: RunConfig, test: bool = True) -> dict:

@@ -21,6 +21,11 @@ from .run_record import Run, RunRecord, run_peaks
 from .schedule import lr_at
 
 
+def showing_progress(cfg, group) -> bool:
+    """Progress bars (or lines) for this process: rank 0 alone, unless asked for none."""
+    return not cfg.no_progress and cfg.verbose >= 1 and group.is_main
+
+
 def run_epoch(backend, split, cfg, model_cfg, epoch, progress: bool) -> tuple[float, float]:
     """One pass over the training prefixes. Returns (mean loss, examples per second)."""
     n = data.n_train_examples(split.train)
@@ -51,7 +56,7 @@ def train_epochs(run: Run, record: RunRecord | None, continue_with: str) -> RunR
     fresh = record is None
     if fresh:
         record = RunRecord(best_params=backend.params())
-    progress = not cfg.no_progress and cfg.verbose >= 1 and group.is_main
+    progress = showing_progress(cfg, group)
 
     def peaks_so_far() -> list:
         """Each rank's high-water mark so far, its earlier processes' included (a resumed run

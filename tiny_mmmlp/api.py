@@ -52,7 +52,8 @@ def _data_source(data, frame_columns: dict):
         if given:
             raise UserError(f"{', '.join(given)}: only with a pandas DataFrame as data")
         return data
-    from .frames import frame_folder, is_frame, not_data
+    from .data.interactions_table import frame_folder
+    from .frames import is_frame, not_data
     if not is_frame(data):
         raise not_data(data)
     columns = {"user_col": "user_id", "item_col": "item_id", **given}

@@ -3,26 +3,14 @@
     rec = tiny_mmmlp.fit(data=df, user_col="user_id", item_col="item_id", time_col="timestamp")
     recs = rec.recommend_frame(users="all", k=10)         # columns user_id, rank, item_id, score
 
-A DataFrame of interactions is written once as a RecBole atomic folder (the format every
-other data source ends in, data/recbole.py) under the cache, in a folder named by a SHA-256
-of what it holds: running the same notebook cell again finds the folder and reuses it, and
-a changed DataFrame gets a folder of its own. pandas is imported only when a DataFrame is
-given (``pip install 'tiny_mmmlp[pandas]'``); the rest of the package never needs it.
-
-Times: a numeric column is taken as it is (seconds, or any increasing number); dates
-(datetime64 or ISO text) become seconds since 1970, UTC. Without ``time_col`` the row order
-is the order of events. A user's events are sorted by time, ties kept in row order.
+A DataFrame of interactions becomes a RecBole atomic folder as a CSV does
+(``data.interactions_table.frame_folder``). pandas is imported only when a DataFrame is given
+(``pip install 'tiny_mmmlp[pandas]'``); the rest of the package never needs it.
 """
 from __future__ import annotations
 
-import hashlib
-import warnings
-from pathlib import Path
-
 from .errors import UserError
-from .files import building_folder, default_cache_dir
 
-FRAME_NAME = "frame"                        # the data set's name (its atomic files' stem)
 CSV_COLUMNS = ("user_id", "rank", "item_id", "score")     # as the recommend command's CSV
 
 
@@ -50,65 +38,6 @@ def pandas():
     except ImportError:
         raise UserError("a DataFrame needs pandas (pip install 'tiny_mmmlp[pandas]')") from None
     return pd
-
-
-def _column(df, key: str, name) -> list:
-    """The column ``name`` (given as the keyword ``key``) as raw id strings."""
-    if name not in df.columns:
-        shown = ", ".join(str(c) for c in list(df.columns)[:8])
-        raise UserError(f"{key} {name!r}: no such column in the DataFrame (its columns: {shown or 'none'})")
-    column = df[name]
-    empty = column.isna() | (column.astype(str).str.strip() == "")
-    if empty.any():
-        raise UserError(f"{key} {name!r}: the row with index {df.index[int(empty.to_numpy().argmax())]!r} "
-                        f"has no id")
-    return [" ".join(str(v).split()) for v in column.tolist()]       # no tab or newline in an id
-
-
-def _seconds(df, name) -> list:
-    """The time column as floats: numbers as they are, dates as seconds since 1970 (UTC)."""
-    pd = pandas()
-    if name not in df.columns:
-        shown = ", ".join(str(c) for c in list(df.columns)[:8])
-        raise UserError(f"time_col {name!r}: no such column in the DataFrame (its columns: {shown})")
-    column = df[name]
-    if pd.api.types.is_bool_dtype(column):
-        raise UserError(f"time_col {name!r}: holds true/false, not times")
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.astype("float64")
-    else:
-        try:
-            with warnings.catch_warnings():             # "could not infer format": each row is parsed
-                warnings.simplefilter("ignore", UserWarning)
-                stamps = pd.to_datetime(column, utc=True)
-        except (ValueError, TypeError, OverflowError):
-            raise UserError(f"time_col {name!r}: neither numbers nor dates") from None
-        values = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    bad = ~values.apply(lambda v: v == v and abs(v) != float("inf"))
-    if bad.any():
-        raise UserError(f"time_col {name!r}: the row with index {df.index[int(bad.to_numpy().argmax())]!r} "
-                        f"has no time")
-    return values.tolist()
-
-
-def frame_folder(df, user_col="user_id", item_col="item_id", time_col=None, cache_dir=None) -> Path:
-    """The RecBole folder of the interactions in ``df`` (written on first use, then reused)."""
-    pandas()
-    if len(df) == 0:
-        raise UserError("data: the DataFrame has no rows")
-    users, items = _column(df, "user_col", user_col), _column(df, "item_col", item_col)
-    times = _seconds(df, time_col) if time_col is not None else [float(n) for n in range(len(users))]
-    inter = ["user_id:token\titem_id:token\ttimestamp:float"]
-    inter += [f"{u}\t{i}\t{t!r}" for u, i, t in zip(users, items, times)]
-    text = "\n".join(inter) + "\n"
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-    final = Path(cache_dir or default_cache_dir()) / "frames" / digest
-    if not (final / f"{FRAME_NAME}.inter").is_file():
-        with building_folder(final) as tmp:
-            (tmp / f"{FRAME_NAME}.inter").write_text(text, encoding="utf-8")
-            item_lines = ["item_id:token"] + sorted(set(items))
-            (tmp / f"{FRAME_NAME}.item").write_text("\n".join(item_lines) + "\n", encoding="utf-8")
-    return final
 
 
 def recommendations_frame(rows):

@@ -97,7 +97,8 @@ def load(run, data=None, user_col: str = "user_id", item_col: str = "item_id", t
         raise UserError(f"run: must be a run folder or model file (a path), got {shown(run)}")
     run = Path(run)
     if data is not None and not isinstance(data, (str, Path)):
-        from .frames import frame_folder, is_frame, not_data
+        from .data.interactions_table import frame_folder
+        from .frames import is_frame, not_data
         if not is_frame(data):
             raise not_data(data)
         data = frame_folder(data, user_col, item_col, time_col)

@@ -1,4 +1,5 @@
-"""A plain CSV or TSV of interactions, with an ordinary header, into a RecBole atomic folder.
+"""A plain CSV or TSV of interactions, with an ordinary header, or a pandas DataFrame
+(``frame_folder``), into a RecBole atomic folder.
 
     python -m tiny_mmmlp.data convert --interactions events.csv --out data/shop --kcore 5
 
@@ -12,16 +13,20 @@ CRLF line ends are read as such. Every problem names the file and line.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import warnings
 from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from .. import frames
 from ..errors import UserError
+from ..files import building_folder, default_cache_dir
 from .kcore import kcore_mask
-from .recbole import write_atomic_files
+from .recbole import inter_lines, write_atomic_files
 from .textfile import csv_fields, iter_lines
 
 USER_COLUMNS = ("user_id", "user", "userid", "reviewerid", "customer_id", "visitor_id", "session_id")
@@ -29,6 +34,7 @@ ITEM_COLUMNS = ("item_id", "item", "itemid", "asin", "product_id", "parent_asin"
 TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date", "datetime", "event_time")
 MAX_FIELD = 1000                   # characters in one id: longer is not an id
 MAX_TIME = 1e13                    # seconds (or milliseconds) since 1970: larger is not a time
+FRAME_NAME = "frame"               # a DataFrame's data set: its atomic files' stem
 
 
 def sniff_delimiter(header: str) -> str | None:
@@ -172,3 +178,66 @@ def convert_table(path, out, name: str | None = None, kcore: int | None = None) 
     write_atomic_files(out, name, table.rows(keep), [(i,) for i in kept_items], [("item_id", "token")])
     count = len(table) if keep is None else int(keep.sum())
     return f"{out}: {users} users, {len(kept_items)} items, {count} interactions (name {name})"
+
+
+# ---- a pandas DataFrame ---------------------------------------------------------------------
+
+def _frame_column(df, key: str, name) -> list:
+    """The column ``name`` (given as the keyword ``key``) as raw id strings."""
+    if name not in df.columns:
+        shown = ", ".join(str(c) for c in list(df.columns)[:8])
+        raise UserError(f"{key} {name!r}: no such column in the DataFrame (its columns: {shown or 'none'})")
+    column = df[name]
+    empty = column.isna() | (column.astype(str).str.strip() == "")
+    if empty.any():
+        raise UserError(f"{key} {name!r}: the row with index {df.index[int(empty.to_numpy().argmax())]!r} "
+                        f"has no id")
+    return [" ".join(str(v).split()) for v in column.tolist()]       # no tab or newline in an id
+
+
+def _frame_seconds(df, name) -> list:
+    """The time column as floats: numbers as they are, dates as seconds since 1970 (UTC)."""
+    pd = frames.pandas()
+    if name not in df.columns:
+        shown = ", ".join(str(c) for c in list(df.columns)[:8])
+        raise UserError(f"time_col {name!r}: no such column in the DataFrame (its columns: {shown})")
+    column = df[name]
+    if pd.api.types.is_bool_dtype(column):
+        raise UserError(f"time_col {name!r}: holds true/false, not times")
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.astype("float64")
+    else:
+        try:
+            with warnings.catch_warnings():             # "could not infer format": each row is parsed
+                warnings.simplefilter("ignore", UserWarning)
+                stamps = pd.to_datetime(column, utc=True)
+        except (ValueError, TypeError, OverflowError):
+            raise UserError(f"time_col {name!r}: neither numbers nor dates") from None
+        values = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    bad = ~values.apply(lambda v: v == v and abs(v) != float("inf"))
+    if bad.any():
+        raise UserError(f"time_col {name!r}: the row with index {df.index[int(bad.to_numpy().argmax())]!r} "
+                        f"has no time")
+    return values.tolist()
+
+
+def frame_folder(df, user_col="user_id", item_col="item_id", time_col=None, cache_dir=None) -> Path:
+    """The RecBole folder of the interactions in a pandas DataFrame ``df``, in the cache, named by
+    a SHA-256 of what it holds: written on first use, then found again (a notebook cell run twice
+    reuses it; a changed DataFrame gets a folder of its own). Times: a numeric column as it is
+    (seconds, or any increasing number); dates (datetime64 or ISO text) as seconds since 1970,
+    UTC; without ``time_col``, the row order."""
+    frames.pandas()
+    if len(df) == 0:
+        raise UserError("data: the DataFrame has no rows")
+    users, items = _frame_column(df, "user_col", user_col), _frame_column(df, "item_col", item_col)
+    times = _frame_seconds(df, time_col) if time_col is not None else [float(n) for n in range(len(users))]
+    rows = list(zip(users, items, times))
+    digest = hashlib.sha256()
+    for line in inter_lines(rows):                   # the folder is named by the .inter it holds
+        digest.update(line.encode("utf-8"))
+    final = Path(cache_dir or default_cache_dir()) / "frames" / digest.hexdigest()[:20]
+    if not (final / f"{FRAME_NAME}.inter").is_file():
+        with building_folder(final) as tmp:
+            write_atomic_files(tmp, FRAME_NAME, rows, [(i,) for i in sorted(set(items))], [("item_id", "token")])
+    return final

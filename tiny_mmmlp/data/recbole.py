@@ -8,7 +8,6 @@ Every problem a user's file can have raises ``UserError`` naming the file and li
 """
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 
@@ -72,19 +71,27 @@ def parse_float(value: str, path: Path, number: int, field: str) -> float:
     return number_value
 
 
-def write_atomic_files(folder: Path, name: str, interactions: list, items: list,
-                       item_header: list) -> None:
+def _clean(value) -> str:
+    """A field as written: never a tab or a newline inside; a float as ``repr`` writes it."""
+    return " ".join(str(value).split()) if not isinstance(value, float) else repr(value)
+
+
+def inter_lines(interactions):
+    """The lines of a ``.inter`` file, header first, each with its newline, one at a time.
+    interactions: ``(user, item, timestamp)`` triples, any iterable (read once)."""
+    yield "user_id:token\titem_id:token\ttimestamp:float\n"
+    for u, i, t in interactions:
+        yield f"{_clean(u)}\t{_clean(i)}\t{_clean(float(t))}\n"
+
+
+def write_atomic_files(folder: Path, name: str, interactions, items: list, item_header: list) -> None:
     """Write ``<name>.inter`` and ``<name>.item`` into ``folder`` (each file atomically).
 
     interactions: ``(user, item, timestamp)`` triples, any iterable (read once, as written).
     items:        rows of strings matching ``item_header``, a list of ``(field, type)``.
     """
-    def clean(value) -> str:  # a field never contains a tab or a newline
-        return " ".join(str(value).split()) if not isinstance(value, float) else repr(value)
-
-    inter = (f"{clean(u)}\t{clean(i)}\t{clean(float(t))}\n" for u, i, t in interactions)   # a line at a time
-    write_lines(Path(folder) / f"{name}.inter", itertools.chain(["user_id:token\titem_id:token\ttimestamp:float\n"],
-                                                               inter))
+    write_lines(Path(folder) / f"{name}.inter", inter_lines(interactions))   # a line at a time
+    clean = _clean
     lines = ["\t".join(f"{f}:{t}" for f, t in item_header)]
     lines += ["\t".join(clean(v) for v in row) for row in items]
     write_text(Path(folder) / f"{name}.item", "\n".join(lines) + "\n")

@@ -230,3 +230,16 @@ def test_top_items_equals_a_stable_sort_of_the_whole_row(V):
             order = np.argsort(-row, kind="stable")[:k]
             want = [(int(i), float(row[i])) for i in order if np.isfinite(row[i])]
             assert top == want
+
+
+def test_more_metrics_rank_in_bounded_blocks_with_the_same_figures(trained, monkeypatch):
+    """evaluate(k=...) and the time split score users in blocks of at most SCORE_BYTES of
+    scores (a large catalogue's 512 users would not fit); tiny blocks give the same figures."""
+    import tiny_mmmlp.backends as backends
+    rec = tiny_mmmlp.load(trained.folder)
+    whole = rec.evaluate(k=[5, 20]), rec.evaluate(k=[5], split="time", cutoff=0.8)
+    monkeypatch.setattr(backends, "SCORE_BYTES", 4 * (len(rec.item_ids) + 1) * 3)     # 3 users a block
+    sizes, scores = [], rec._scores
+    monkeypatch.setattr(rec, "_scores", lambda seq: sizes.append(len(seq)) or scores(seq))
+    assert (rec.evaluate(k=[5, 20]), rec.evaluate(k=[5], split="time", cutoff=0.8)) == whole
+    assert sizes and max(sizes) <= 3

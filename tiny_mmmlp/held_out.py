@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import data as data_sets
+from .backends import score_rows
 from .errors import UserError
 from .metrics import KS, coverage, evaluate_lists, held_out_last, list_metrics, metrics_at, parse_ks, target_ranks
 from .metrics import mask_history as masked
 from .ranking import _full_histories
 
 SPLITS = ("leave-one-out", "time")
-BATCH = 512                                  # users scored at once
+BATCH = 512                                  # users scored at once, at most
 
 
 def check_split(split: str, cutoff, name=lambda key: key) -> None:
@@ -86,9 +87,10 @@ def score_model(scores, ds, max_len: int, ks, split="leave-one-out", cutoff=None
         raise UserError(f"data {ds.name}: no user has 3 or more items, so no user can be tested "
                         f"(leave-one-out needs 3 per user)")
     width = min(max(ks), ds.n_items)
+    rows = score_rows(ds.n_items, BATCH)              # a bounded block of scores, as ranking.py's
     ranks, lists, hits = [], [], []
-    for lo in range(0, len(histories), BATCH):
-        batch, relevant = histories[lo:lo + BATCH], sets[lo:lo + BATCH]
+    for lo in range(0, len(histories), rows):
+        batch, relevant = histories[lo:lo + rows], sets[lo:lo + rows]
         s = scores(data_sets.pad_histories(batch, max_len))                      # (B, V + 1)
         if split == "leave-one-out":
             targets = np.array([next(iter(r)) for r in relevant], dtype=np.int64)

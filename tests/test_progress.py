@@ -154,3 +154,28 @@ def test_a_run_saved_without_the_verbose_setting_resumes(tmp_path, capsys, monke
     train_main([*SMALL, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume"])
     assert "resuming " in capsys.readouterr().out
     assert len(json.loads((tmp_path / "metrics.json").read_text())["history"]) == 2
+
+
+@pytest.mark.parametrize("value, resumes", [(None, True), (0.2, False)])
+def test_a_run_saved_before_a_training_setting_existed_resumes_only_at_its_default(
+        tmp_path, capsys, monkeypatch, value, resumes):
+    from tiny_mmmlp import train
+    train_main([*SMALL, "--epochs", "1", "--out", str(tmp_path), "--no-progress"])
+    load = train.load_checkpoint
+
+    def older(out):                          # the checkpoint of a version without --item-dropout
+        ckpt = load(out)
+        del ckpt["settings"]["item_dropout"]
+        return ckpt
+    monkeypatch.setattr(train, "load_checkpoint", older)
+    more = [] if value is None else ["--item-dropout", str(value)]
+    args = [*SMALL, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume", *more]
+    if resumes:
+        train_main(args)
+        assert "resuming " in capsys.readouterr().out
+        assert len(json.loads((tmp_path / "metrics.json").read_text())["history"]) == 2
+    else:
+        with pytest.raises(SystemExit) as exit:
+            train_main(args)
+        assert exit.value.code == 2
+        assert "--item-dropout 0.0 -> 0.2" in capsys.readouterr().err

@@ -122,6 +122,11 @@ class RunConfig:
     verbose: int = _s(1, "run folder", VERBOSE_HELP, "verbosity")
 
     @classmethod
+    def default(cls, key: str):
+        """The default of the setting ``key``, as a run folder keeps it."""
+        return next(f.default for f in fields(cls) if f.name == key)
+
+    @classmethod
     def resolve(cls, given: dict, flags: bool = False) -> "RunConfig":
         """The run configuration of the settings ``given`` (the rest at their defaults), checked.
         ``flags``: name settings as command-line flags in errors (else as keywords)."""

@@ -164,10 +164,12 @@ def resumed(run: Run) -> RunRecord:
         saved = {**ckpt["settings"], "data": shared_source(str(ckpt["settings"].get("data")), name)}
         ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
         now = shared_settings(cfg, name)                        # as the checkpoint keeps them
+        for k in set(now) - set(saved):     # a setting newer than the run: what it trained with
+            saved[k] = RunConfig.default(k)
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
         # a setting of how a run shows itself (verbose) may be newer than the run: not a change
-        if changed or (set(saved) ^ set(now)) - set(FREE_ON_RESUME):
+        if changed or set(saved) - set(now) - set(FREE_ON_RESUME):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "
                             f"--overwrite or another --out")

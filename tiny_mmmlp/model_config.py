@@ -33,6 +33,10 @@ class MMMLPConfig:
                     model can learn from the training data how often users buy an item again;
                     beyond the paper, on by default (docs/results.md). The ranking
                     protocol is unchanged.
+    query_pool:     read the query from the last position plus a learned weighted sum of
+                    every position of the Fusion Mixer Layer's output, h = z_N + Σ_t a_t z_t
+                    (the parameter head.pool, a: (N,), initialized at 0): a linear token
+                    mixing into the query; beyond the paper.
     """
 
     max_len: int = 20
@@ -50,6 +54,7 @@ class MMMLPConfig:
     label_smoothing: float | None = None
     negatives: int = 0
     history_bias: bool = True
+    query_pool: bool = False
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
@@ -70,8 +75,9 @@ class MMMLPConfig:
         if self.negatives and self.label_smoothing:
             raise ValueError("MMMLPConfig.label_smoothing applies to the full softmax; "
                              "set it to 0 when negatives > 0")
-        if not isinstance(self.history_bias, bool):
-            raise ValueError(f"MMMLPConfig.history_bias must be True or False, got {self.history_bias!r}")
+        for name in ("history_bias", "query_pool"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"MMMLPConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if not float(self.ln_eps) > 0:
             raise ValueError(f"MMMLPConfig.ln_eps must be positive, got {self.ln_eps!r}")
         if not float(self.init_std) > 0:

@@ -190,13 +190,15 @@ class Norm(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self, D_f, D, cand_widths, history_bias=False):
+    def __init__(self, D_f, D, cand_widths, history_bias=False, pool_len=0):
         super().__init__()
         self.norm = Norm(D_f)
         self.proj = Linear(D_f, D)
         self.cand = nn.ModuleDict({m: Linear(d, D, bias=False) for m, d in cand_widths.items()})
         if history_bias:
             self.history_bias = nn.Parameter(torch.zeros(1))
+        if pool_len:
+            self.pool = nn.Parameter(torch.zeros(pool_len))
 
 
 class TorchMMMLP(nn.Module):
@@ -217,7 +219,8 @@ class TorchMMMLP(nn.Module):
         self.id = Branch(cfg, D, cfg.n_layers if cfg.id_branch else 0, fused, n_items=n_items)
         self.feature_branches = feature_branches(cfg, widths, fused)
         self.fusion = Branch(cfg, D_f, cfg.fusion_layers, fused, d_in=D * len(self.branches))
-        self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities}, cfg.history_bias)
+        self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities}, cfg.history_bias,
+                         cfg.max_len if cfg.query_pool else 0)
         for name, f in features.items():               # frozen lookup tables, not parameters
             self.register_buffer(f"feat_{name}", torch.as_tensor(np.asarray(f), dtype=dtype),
                                  persistent=False)
@@ -255,7 +258,8 @@ class TorchMMMLP(nn.Module):
         return scores
 
     def _query(self, item_seq):
-        """u (B, D): the last position's fused representation, normalized and projected."""
+        """u (B, D): the last position's fused representation (plus Σ_t a_t z_t with
+        cfg.query_pool), normalized and projected."""
         p = self.cfg.dropout if self.training else 0.0
         mask = (item_seq != 0).unsqueeze(-1)                         # (B, N, 1)
         outs = []
@@ -269,6 +273,8 @@ class TorchMMMLP(nn.Module):
         z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
         z = self.fusion.mix(F.dropout(z, p, self.training))
         h = z[:, -1, :]                                              # (B, D_f)
+        if self.cfg.query_pool:
+            h = h + self.head.pool @ z                               # (N,) @ (B, N, D_f) -> (B, D_f)
         return self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
                                            self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
 

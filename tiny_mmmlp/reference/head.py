@@ -63,6 +63,26 @@ def prediction_backward(dscores, cache, ws=FRESH):
     return dh, dgamma, dbeta, dw, db, dcand
 
 
+def query_pool_forward(z, a):
+    """h = z[:, N − 1] + Σ_t a_t z[:, t]: the last position plus a learned weighted sum of every
+    position (a linear token mixing into the query, cfg.query_pool); a = 0 reads the last only.
+
+    z: (B, N, D_f) the Fusion Mixer Layer's output; a: (N,). Returns (h (B, D_f), cache).
+    """
+    h = a @ z                                                    # (N,) @ (B, N, D_f) -> (B, D_f)
+    h += z[:, -1, :]
+    return h, (z, a)
+
+
+def query_pool_backward(dh, cache):
+    """dz[:, t] = a_t dh + [t = N − 1] dh; da_t = Σ_b dh[b] · z[b, t]. Returns (dz, da)."""
+    z, a = cache
+    dz = a[None, :, None] * dh[:, None, :]                       # (N,) ⊗ (B, D_f) -> (B, N, D_f)
+    dz[:, -1, :] += dh
+    da = np.einsum("bd,bnd->n", dh, z)                           # (B, D_f) · (B, N, D_f) -> (N,)
+    return dz, da
+
+
 def history_bias_forward(scores, item_seq, beta, ws=FRESH):
     """scores[b, v] += β for every item v ≥ 1 in row b of item_seq: the learned repeat bias.
 

@@ -8,7 +8,7 @@ modules named for what they hold:
 - ``affine``: LayerNorm, linear along the last axis
 - ``mixing``: token mixing, channel mixing, the mixer block
 - ``inputs``: embedding lookup, per-modality input projection, fusion
-- ``head``: candidate vectors, the Prediction Layer (also on sampled columns only), the history
+- ``head``: the pooled query, candidate vectors, the Prediction Layer (also on sampled columns only), the history
   bias, softmax cross-entropy
 """
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
@@ -20,6 +20,8 @@ from .head import (
     history_bias_forward,
     prediction_backward,
     prediction_forward,
+    query_pool_backward,
+    query_pool_forward,
     sampled_history_mask,
     sampled_prediction_backward,
     sampled_prediction_forward,
@@ -42,8 +44,6 @@ from .mixing import (
     token_mix_backward,
     token_mix_forward,
 )
-
-__all__ = [name for name in dir() if name.endswith(("_forward", "_backward"))]
 
 __all__ = [
     "candidates_backward",
@@ -70,6 +70,8 @@ __all__ = [
     "mixer_block_forward",
     "prediction_backward",
     "prediction_forward",
+    "query_pool_backward",
+    "query_pool_forward",
     "sampled_history_mask",
     "sampled_prediction_backward",
     "sampled_prediction_forward",

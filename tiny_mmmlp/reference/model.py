@@ -79,8 +79,12 @@ class MMMLP:
         for prefix in block_prefixes(cfg, "fusion"):
             z, c = L.mixer_block_forward(z, _sub(p, prefix), eps, ws.scope(prefix))  # (B, N, D_f)
             c_fblocks.append(c)
-        h = z[:, -1, :]                                                      # (B, D_f): last position
-        trunk = (branch_caches, c_fuse, c_fdrop, c_fblocks, z.shape)
+        c_pool = None
+        if cfg.query_pool:                                                   # (B, D_f): last + Σ_t a_t z_t
+            h, c_pool = L.query_pool_forward(z, p["head.pool"])
+        else:
+            h = z[:, -1, :]                                                  # (B, D_f): last position
+        trunk = (branch_caches, c_fuse, c_fdrop, c_fblocks, c_pool, z.shape)
         if sampled is not None:
             scores, c_sampled = self._sampled_head(h, item_seq, *sampled, ws)
             return scores, (trunk, c_sampled, None, None)
@@ -99,7 +103,7 @@ class MMMLP:
 
     # ----------------------------------------------------------------- backward
     def _backward(self, dscores, cache, ws):
-        (branch_caches, c_fuse, c_fdrop, c_fblocks, z_shape), c_cand, c_pred, c_hist = cache
+        (branch_caches, c_fuse, c_fdrop, c_fblocks, c_pool, z_shape), c_cand, c_pred, c_hist = cache
         cfg = self.cfg
         grads = {}
         if c_pred is None:                                     # the sampled head: dscores = (ds_t, ds_neg)
@@ -113,9 +117,12 @@ class MMMLP:
             for m, g in zip(self.cand_modalities, d_projs):
                 grads[f"head.cand.{m}.W"] = g
         wf = ws.scope("fusion")
-        dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
-        dz.fill(0.0)
-        dz[:, -1, :] = dh                                      # only the last position is read
+        if c_pool is not None:
+            dz, grads["head.pool"] = L.query_pool_backward(dh, c_pool)   # (B, N, D_f), (N,)
+        else:
+            dz = wf("dz", z_shape, dh.dtype)                   # (B, N, D_f)
+            dz.fill(0.0)
+            dz[:, -1, :] = dh                                  # only the last position is read
         for prefix, c in zip(reversed(block_prefixes(cfg, "fusion")), reversed(c_fblocks)):
             dz, g = L.mixer_block_backward(dz, c, ws.scope(prefix))
             grads.update({prefix + k: v for k, v in g.items()})

@@ -33,10 +33,11 @@ class MMMLPConfig:
                     model can learn from the training data how often users buy an item again;
                     beyond the paper, on by default (docs/results.md). The ranking
                     protocol is unchanged.
-    query_pool:     read the query from the last position plus a learned weighted sum of
-                    every position of the Fusion Mixer Layer's output, h = z_N + Σ_t a_t z_t
-                    (the parameter head.pool, a: (N,), initialized at 0): a linear token
-                    mixing into the query; beyond the paper.
+    history_pool:   add a learned weighted sum of the history items' own embeddings to the
+                    query, u + Σ_t a_t E[x_t] (the parameter head.history_pool, a: (N,),
+                    initialized at 0), so that a candidate also scores by its likeness to the
+                    items read: a linear token mixing straight into the scoring space; beyond
+                    the paper.
     """
 
     max_len: int = 20
@@ -54,7 +55,7 @@ class MMMLPConfig:
     label_smoothing: float | None = None
     negatives: int = 0
     history_bias: bool = True
-    query_pool: bool = False
+    history_pool: bool = False
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
@@ -75,7 +76,7 @@ class MMMLPConfig:
         if self.negatives and self.label_smoothing:
             raise ValueError("MMMLPConfig.label_smoothing applies to the full softmax; "
                              "set it to 0 when negatives > 0")
-        for name in ("history_bias", "query_pool"):
+        for name in ("history_bias", "history_pool"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"MMMLPConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if not float(self.ln_eps) > 0:

@@ -16,7 +16,7 @@ Names (keys of the NumPy model's ``params`` and of the torch model's ``state_dic
     head.proj.W, head.proj.b             (D, D_f), (D,)
     head.cand.<m>.W                      (D, d_m)        only with cfg.candidate_features
     head.history_bias                    (1,)            only with cfg.history_bias
-    head.pool                            (N,)            only with cfg.query_pool
+    head.history_pool                    (N,)            only with cfg.history_pool
 
 <b> is a branch: each feature modality (sorted by name), then "id". <m> is a feature modality.
 """
@@ -88,8 +88,8 @@ def param_specs(cfg: MMMLPConfig, n_items: int, feature_widths: dict) -> dict:
             specs[f"head.cand.{m}.W"] = ((D, feature_widths[m]), "fan_in")
     if cfg.history_bias:
         specs["head.history_bias"] = ((1,), "zeros")
-    if cfg.query_pool:
-        specs["head.pool"] = ((cfg.max_len,), "zeros")
+    if cfg.history_pool:
+        specs["head.history_pool"] = ((cfg.max_len,), "zeros")
     return specs
 
 

@@ -83,8 +83,8 @@ class RunConfig:
                                   "bool")
     history_bias: bool = _s(True, "model", "learn one score offset for items already in the user's history",
                             "bool")
-    query_pool: bool = _s(False, "model", "read the query from the last position plus a learned weighted sum of "
-                          "every position (mmmlp only)", "bool")
+    history_pool: bool = _s(False, "model", "add a learned weighted sum of the history items' embeddings to the "
+                            "query (mmmlp only)", "bool")
     encoder_layers: int | None = _s(None, "model", "baselines: attention blocks or GRU layers", "positive")
     heads: int | None = _s(None, "model", "sasrec: attention heads", "positive")
     # training
@@ -149,7 +149,7 @@ class RunConfig:
                            fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim, dropout=self.dropout,
                            label_smoothing=self.label_smoothing, negatives=self.negatives or 0,
                            candidate_features=self.candidate_features, history_bias=self.history_bias,
-                           query_pool=self.query_pool, id_branch="id" in modalities)
+                           history_pool=self.history_pool, id_branch="id" in modalities)
 
     def for_items(self, n_items: int) -> "RunConfig":
         """The settings for a catalogue of ``n_items``, once the data is read: ``negatives`` not

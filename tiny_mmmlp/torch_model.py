@@ -198,7 +198,7 @@ class Head(nn.Module):
         if history_bias:
             self.history_bias = nn.Parameter(torch.zeros(1))
         if pool_len:
-            self.pool = nn.Parameter(torch.zeros(pool_len))
+            self.history_pool = nn.Parameter(torch.zeros(pool_len))
 
 
 class TorchMMMLP(nn.Module):
@@ -220,7 +220,7 @@ class TorchMMMLP(nn.Module):
         self.feature_branches = feature_branches(cfg, widths, fused)
         self.fusion = Branch(cfg, D_f, cfg.fusion_layers, fused, d_in=D * len(self.branches))
         self.head = Head(D_f, D, {m: widths[m] for m in self.cand_modalities}, cfg.history_bias,
-                         cfg.max_len if cfg.query_pool else 0)
+                         cfg.max_len if cfg.history_pool else 0)
         for name, f in features.items():               # frozen lookup tables, not parameters
             self.register_buffer(f"feat_{name}", torch.as_tensor(np.asarray(f), dtype=dtype),
                                  persistent=False)
@@ -258,8 +258,8 @@ class TorchMMMLP(nn.Module):
         return scores
 
     def _query(self, item_seq):
-        """u (B, D): the last position's fused representation (plus Σ_t a_t z_t with
-        cfg.query_pool), normalized and projected."""
+        """u (B, D): the last position's fused representation, normalized and projected (plus
+        Σ_t a_t E[x_t] with cfg.history_pool)."""
         p = self.cfg.dropout if self.training else 0.0
         mask = (item_seq != 0).unsqueeze(-1)                         # (B, N, 1)
         outs = []
@@ -273,10 +273,11 @@ class TorchMMMLP(nn.Module):
         z = self.fusion.proj(torch.cat(outs, dim=-1))                # (B, N, Σ D) -> (B, N, D_f)
         z = self.fusion.mix(F.dropout(z, p, self.training))
         h = z[:, -1, :]                                              # (B, D_f)
-        if self.cfg.query_pool:
-            h = h + self.head.pool @ z                               # (N,) @ (B, N, D_f) -> (B, D_f)
-        return self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
-                                           self.head.norm.beta, self.cfg.ln_eps))   # (B, D)
+        u = self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
+                                        self.head.norm.beta, self.cfg.ln_eps))      # (B, D)
+        if self.cfg.history_pool:                                    # + Σ_t a_t E[x_t]
+            u = u + self.head.history_pool @ F.embedding(item_seq, self.id.embedding, padding_idx=0)  # (B, D)
+        return u
 
     def loss(self, item_seq, targets):
         if self.cfg.negatives:

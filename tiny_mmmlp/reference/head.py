@@ -36,8 +36,9 @@ def candidates_backward(dcand, cache, ws=FRESH):
     return dtable, dprojs
 
 
-def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5, ws=FRESH):
-    """scores = (W · LN(h) + b) Cᵀ: the last position, normalized, projected, dotted with C.
+def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5, ws=FRESH, extra=None):
+    """scores = (W · LN(h) + b + q) Cᵀ: the last position, normalized, projected, plus ``extra``
+    q (B, D) if given (``history_pool_forward``), dotted with C.
 
     h: (B, D_f) fused representation at the last position; gamma, beta: (D_f,);
     w: (D, D_f); b: (D,); cand: (V + 1, D) candidate vectors.
@@ -45,42 +46,50 @@ def prediction_forward(h, gamma, beta, w, b, cand, eps=1e-5, ws=FRESH):
     """
     ln, ln_cache = layernorm_forward(h, gamma, beta, eps, ws.scope("ln"))   # (B, D_f)
     u, u_cache = linear_forward(ln, w, b, ws.scope("proj"))    # (B, D_f) @ (D_f, D) -> (B, D)
+    if extra is not None:
+        u = u + extra                                          # (B, D)
     scores = ws("scores", (len(u), len(cand)), u.dtype)
     np.matmul(u, cand.T, out=scores)                        # (B, D) @ (D, V + 1) -> (B, V + 1)
-    return scores, (ln_cache, u_cache, u, cand)
+    return scores, (ln_cache, u_cache, u, cand, extra is not None)
 
 
 def prediction_backward(dscores, cache, ws=FRESH):
-    """du = dscores C,  dC = dscoresᵀ u,  then the linear and LayerNorm backwards.
+    """du = dscores C,  dC = dscoresᵀ u,  then the linear and LayerNorm backwards; dq = du.
 
-    Returns (dh, dgamma, dbeta, dw, db, dcand).
+    Returns (dh, dgamma, dbeta, dw, db, dcand), then dq if the forward had an extra q.
     """
-    ln_cache, u_cache, u, cand = cache
+    ln_cache, u_cache, u, cand, has_extra = cache
     du = np.matmul(dscores, cand, out=ws("du", u.shape, u.dtype))          # (B, V + 1) @ (V + 1, D) -> (B, D)
     dcand = np.matmul(dscores.T, u, out=ws("dcand", cand.shape, u.dtype))  # (V + 1, B) @ (B, D) -> (V + 1, D)
     dln, dw, db = linear_backward(du, u_cache, ws.scope("proj"))           # dln: (B, D_f)
     dh, dgamma, dbeta = layernorm_backward(dln, ln_cache, ws.scope("ln"))
-    return dh, dgamma, dbeta, dw, db, dcand
+    return (dh, dgamma, dbeta, dw, db, dcand) + ((du,) if has_extra else ())
 
 
-def query_pool_forward(z, a):
-    """h = z[:, N − 1] + Σ_t a_t z[:, t]: the last position plus a learned weighted sum of every
-    position (a linear token mixing into the query, cfg.query_pool); a = 0 reads the last only.
+def history_pool_forward(table, item_seq, a, ws=FRESH):
+    """q = Σ_t a_t E[x_t]: a learned weighted sum of the history items' own embeddings, added to
+    the query u (cfg.history_pool), so that u · C[v] scores v by its likeness to the history
+    items (a linear token mixing straight into the scoring space).
 
-    z: (B, N, D_f) the Fusion Mixer Layer's output; a: (N,). Returns (h (B, D_f), cache).
+    table: (V + 1, D) item embeddings E, row 0 = padding (zero, never trained: padding adds
+    nothing); item_seq: (B, N) ints; a: (N,). Returns (q (B, D), cache).
     """
-    h = a @ z                                                    # (N,) @ (B, N, D_f) -> (B, D_f)
-    h += z[:, -1, :]
-    return h, (z, a)
+    rows = np.take(table, item_seq, axis=0, out=ws("rows", (*item_seq.shape, table.shape[1]), table.dtype))
+    q = a @ rows                                                 # (N,) @ (B, N, D) -> (B, D)
+    return q, (rows, item_seq, a)
 
 
-def query_pool_backward(dh, cache):
-    """dz[:, t] = a_t dh + [t = N − 1] dh; da_t = Σ_b dh[b] · z[b, t]. Returns (dz, da)."""
-    z, a = cache
-    dz = a[None, :, None] * dh[:, None, :]                       # (N,) ⊗ (B, D_f) -> (B, N, D_f)
-    dz[:, -1, :] += dh
-    da = np.einsum("bd,bnd->n", dh, z)                           # (B, D_f) · (B, N, D_f) -> (N,)
-    return dz, da
+def history_pool_backward(dq, cache, dtable):
+    """dE[x_t] += a_t dq (padding row excluded), da_t = Σ_b dq[b] · E[x_bt].
+
+    dq: (B, D); ``dtable`` (V + 1, D) receives dE in place. Returns (dtable, da).
+    """
+    rows, item_seq, a = cache
+    da = np.einsum("bd,bnd->n", dq, rows)                        # (B, D) · (B, N, D) -> (N,)
+    drows = a[None, :, None] * dq[:, None, :]                    # (N,) ⊗ (B, D) -> (B, N, D)
+    np.add.at(dtable, item_seq.ravel(), drows.reshape(-1, dq.shape[1]))
+    dtable[0] = 0.0                                              # the padding row is never trained
+    return dtable, da
 
 
 def history_bias_forward(scores, item_seq, beta, ws=FRESH):
@@ -131,17 +140,21 @@ def softmax_cross_entropy_backward(dloss, cache, ws=FRESH):
     return dscores
 
 
-def sampled_prediction_forward(h, gamma, beta, w, b, table, feats, projs, columns, eps=1e-5, ws=FRESH):
+def sampled_prediction_forward(h, gamma, beta, w, b, table, feats, projs, columns, eps=1e-5, ws=FRESH,
+                               extra=None):
     """The Prediction Layer scored on ``columns`` only, for a sampled softmax.
 
     Only the target's and the K negatives' scores enter a sampled loss, so the candidate
     vectors C = E + Σ_m F_m P_mᵀ are built for those rows alone and the (B, V + 1) score
     matrix is never formed: O((B + K)·D) work and memory in the head instead of O(B·V·D).
-    columns: (B + K,) the B rows' targets, then the K negatives every row shares.
+    columns: (B + K,) the B rows' targets, then the K negatives every row shares; extra: q
+    (B, D) added to u, as in ``prediction_forward``.
     Returns (s_t (B,) each row's target score, s_neg (B, K), cache).
     """
     ln, ln_cache = layernorm_forward(h, gamma, beta, eps, ws.scope("ln"))   # (B, D_f)
     u, u_cache = linear_forward(ln, w, b, ws.scope("proj"))    # (B, D_f) @ (D_f, D) -> (B, D)
+    if extra is not None:
+        u = u + extra                                          # (B, D)
     cand = table[columns]                                      # (B + K, D) gathered rows of E
     fcols = [f[columns] for f in feats]                        # (B + K, d_m) each
     for f, p in zip(fcols, projs):
@@ -149,15 +162,16 @@ def sampled_prediction_forward(h, gamma, beta, w, b, table, feats, projs, column
     B = len(u)
     s_t = np.einsum("bd,bd->b", u, cand[:B])                   # (B,) u_b · C[t_b]
     s_neg = u @ cand[B:].T                                     # (B, D) @ (D, K) -> (B, K)
-    return s_t, s_neg, (ln_cache, u_cache, u, cand, fcols, columns, table.shape)
+    return s_t, s_neg, (ln_cache, u_cache, u, cand, fcols, columns, table.shape, extra is not None)
 
 
 def sampled_prediction_backward(ds_t, ds_neg, cache, ws=FRESH):
     """du = ds_t C[t] + ds_neg C[neg],  dC[c] = ds_c u  (scattered into dE),  dP_m = dCᵀ F_m[c].
 
-    Returns (dh, dgamma, dbeta, dw, db, dtable (V + 1, D), [dP_m ...]).
+    Returns (dh, dgamma, dbeta, dw, db, dtable (V + 1, D), [dP_m ...]), then dq = du if the
+    forward had an extra q.
     """
-    ln_cache, u_cache, u, cand, fcols, columns, shape = cache
+    ln_cache, u_cache, u, cand, fcols, columns, shape, has_extra = cache
     B = len(u)
     du = ds_neg @ cand[B:]                                     # (B, K) @ (K, D) -> (B, D)
     du += ds_t[:, None] * cand[:B]
@@ -169,7 +183,7 @@ def sampled_prediction_backward(ds_t, ds_neg, cache, ws=FRESH):
     dtable[0] = 0.0                                            # the padding row is never trained
     dln, dw, db = linear_backward(du, u_cache, ws.scope("proj"))
     dh, dgamma, dbeta = layernorm_backward(dln, ln_cache, ws.scope("ln"))
-    return dh, dgamma, dbeta, dw, db, dtable, dprojs
+    return (dh, dgamma, dbeta, dw, db, dtable, dprojs) + ((du,) if has_extra else ())
 
 
 def sampled_history_mask(item_seq, targets, negatives):

@@ -8,7 +8,7 @@ modules named for what they hold:
 - ``affine``: LayerNorm, linear along the last axis
 - ``mixing``: token mixing, channel mixing, the mixer block
 - ``inputs``: embedding lookup, per-modality input projection, fusion
-- ``head``: the pooled query, candidate vectors, the Prediction Layer (also on sampled columns only), the history
+- ``head``: candidate vectors, the history pool, the Prediction Layer (also on sampled columns only), the history
   bias, softmax cross-entropy
 """
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
@@ -18,10 +18,10 @@ from .head import (
     candidates_forward,
     history_bias_backward,
     history_bias_forward,
+    history_pool_backward,
+    history_pool_forward,
     prediction_backward,
     prediction_forward,
-    query_pool_backward,
-    query_pool_forward,
     sampled_history_mask,
     sampled_prediction_backward,
     sampled_prediction_forward,
@@ -60,6 +60,8 @@ __all__ = [
     "gelu_forward",
     "history_bias_backward",
     "history_bias_forward",
+    "history_pool_backward",
+    "history_pool_forward",
     "input_projection_backward",
     "input_projection_forward",
     "layernorm_backward",
@@ -70,8 +72,6 @@ __all__ = [
     "mixer_block_forward",
     "prediction_backward",
     "prediction_forward",
-    "query_pool_backward",
-    "query_pool_forward",
     "sampled_history_mask",
     "sampled_prediction_backward",
     "sampled_prediction_forward",

@@ -79,14 +79,14 @@ class MMMLP:
         for prefix in block_prefixes(cfg, "fusion"):
             z, c = L.mixer_block_forward(z, _sub(p, prefix), eps, ws.scope(prefix))  # (B, N, D_f)
             c_fblocks.append(c)
-        c_pool = None
-        if cfg.query_pool:                                                   # (B, D_f): last + Σ_t a_t z_t
-            h, c_pool = L.query_pool_forward(z, p["head.pool"])
-        else:
-            h = z[:, -1, :]                                                  # (B, D_f): last position
+        h = z[:, -1, :]                                                      # (B, D_f): last position
+        q, c_pool = None, None
+        if cfg.history_pool:                                                 # q = Σ_t a_t E[x_t] (B, D)
+            q, c_pool = L.history_pool_forward(p["id.embedding"], item_seq, p["head.history_pool"],
+                                               ws.scope("head.pool"))
         trunk = (branch_caches, c_fuse, c_fdrop, c_fblocks, c_pool, z.shape)
         if sampled is not None:
-            scores, c_sampled = self._sampled_head(h, item_seq, *sampled, ws)
+            scores, c_sampled = self._sampled_head(h, q, item_seq, *sampled, ws)
             return scores, (trunk, c_sampled, None, None)
         cand, c_cand = L.candidates_forward(
             p["id.embedding"],
@@ -94,7 +94,7 @@ class MMMLP:
             [p[f"head.cand.{m}.W"] for m in self.cand_modalities], ws.scope("head.cand"))  # (V + 1, D)
         scores, c_pred = L.prediction_forward(
             h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
-            cand, eps, ws.scope("head"))                                     # (B, V + 1)
+            cand, eps, ws.scope("head"), extra=q)                            # (B, V + 1)
         c_hist = None
         if cfg.history_bias:                                                 # s[b, v] += β, v in history
             scores, c_hist = L.history_bias_forward(scores, item_seq, p["head.history_bias"],
@@ -107,22 +107,21 @@ class MMMLP:
         cfg = self.cfg
         grads = {}
         if c_pred is None:                                     # the sampled head: dscores = (ds_t, ds_neg)
-            dh, d_table = self._sampled_head_backward(*dscores, c_cand, grads, ws)
+            dh, d_table, dq = self._sampled_head_backward(*dscores, c_cand, grads, ws)
         else:
             if cfg.history_bias:
                 grads["head.history_bias"] = L.history_bias_backward(dscores, c_hist)
             dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
-                grads["head.proj.b"], dcand = L.prediction_backward(dscores, c_pred, ws.scope("head"))
+                grads["head.proj.b"], dcand, *dq = L.prediction_backward(dscores, c_pred, ws.scope("head"))
             d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))
             for m, g in zip(self.cand_modalities, d_projs):
                 grads[f"head.cand.{m}.W"] = g
+        if c_pool is not None:                                 # dE[x_t] += a_t dq, da
+            d_table, grads["head.history_pool"] = L.history_pool_backward(dq[0], c_pool, d_table)
         wf = ws.scope("fusion")
-        if c_pool is not None:
-            dz, grads["head.pool"] = L.query_pool_backward(dh, c_pool)   # (B, N, D_f), (N,)
-        else:
-            dz = wf("dz", z_shape, dh.dtype)                   # (B, N, D_f)
-            dz.fill(0.0)
-            dz[:, -1, :] = dh                                  # only the last position is read
+        dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
+        dz.fill(0.0)
+        dz[:, -1, :] = dh                                      # only the last position is read
         for prefix, c in zip(reversed(block_prefixes(cfg, "fusion")), reversed(c_fblocks)):
             dz, g = L.mixer_block_backward(dz, c, ws.scope(prefix))
             grads.update({prefix + k: v for k, v in g.items()})
@@ -177,15 +176,16 @@ class MMMLP:
         dlogits[:, 0] -= 1.0 / B
         return float(-logp[:, 0].mean()), self._backward((dlogits[:, 0], dlogits[:, 1:]), cache, ws)
 
-    def _sampled_head(self, h, item_seq, targets, rng, ws):
-        """((B,) target scores, (B, K) negative scores) with the history bias, and the cache."""
+    def _sampled_head(self, h, q, item_seq, targets, rng, ws):
+        """((B,) target scores, (B, K) negative scores) with the history bias, and the cache;
+        q: the history pool's (B, D) term of the query, or None."""
         p, cfg = self.params, self.cfg
         negatives = losses.sample_negatives(rng, self.n_items, cfg.negatives)    # (K,)
         s_t, s_neg, c_head = L.sampled_prediction_forward(
             h, p["head.norm.gamma"], p["head.norm.beta"], p["head.proj.W"], p["head.proj.b"],
             p["id.embedding"], [self.features[m] for m in self.cand_modalities],
             [p[f"head.cand.{m}.W"] for m in self.cand_modalities],
-            np.concatenate([targets, negatives]), cfg.ln_eps, ws.scope("head"))
+            np.concatenate([targets, negatives]), cfg.ln_eps, ws.scope("head"), extra=q)
         hist = None
         if cfg.history_bias:                                                  # s[b, v] += β, v in history
             hist = L.sampled_history_mask(item_seq, targets, negatives)
@@ -194,17 +194,17 @@ class MMMLP:
         return (s_t, s_neg), (c_head, hist, negatives)
 
     def _sampled_head_backward(self, ds_t, ds_neg, cache, grads, ws):
-        """Fills the head's grads; returns (dh, dtable)."""
+        """Fills the head's grads; returns (dh, dtable, [dq] with a history pool, else [])."""
         c_head, hist, _ = cache
         if hist is not None:
             grads["head.history_bias"] = np.array([ds_t[hist[0]].sum() + ds_neg[hist[1]].sum()],
                                                   dtype=ds_t.dtype)
         dh, grads["head.norm.gamma"], grads["head.norm.beta"], grads["head.proj.W"], \
-            grads["head.proj.b"], d_table, d_projs = L.sampled_prediction_backward(ds_t, ds_neg, c_head,
-                                                                                  ws.scope("head"))
+            grads["head.proj.b"], d_table, d_projs, *dq = L.sampled_prediction_backward(ds_t, ds_neg, c_head,
+                                                                                       ws.scope("head"))
         for m, g in zip(self.cand_modalities, d_projs):
             grads[f"head.cand.{m}.W"] = g
-        return dh, d_table
+        return dh, d_table, dq
 
     def _loss(self, scores, targets, rng, ws):
         """The training loss the config asks for, and dL/dscores (B, V + 1)."""

@@ -8,8 +8,9 @@
     python benchmarks/compare.py memory     # peak RSS of each row: one epoch of its seed 0
     python benchmarks/compare.py table      # rewrite compare.md from the finished runs
 
-Every run is ``python -m tiny_mmmlp.train --backend torch`` in a subprocess (which records
-its own peak resident memory, VmHWM) with each model's default sizes and the same --epochs
+Every run is ``python -m tiny_mmmlp.train`` in a subprocess (which records its own peak
+resident memory, VmHWM) with each model's defaults, its default backend included (NumPy for
+MMMLP, torch for the baselines; torch for every model with --device), and the same --epochs
 and --patience for every model. A run folder that already holds a
 result is reused, and an unfinished one is continued with --resume, so the same command
 completes a table that was stopped; a finished one that trained with other flags (another
@@ -175,11 +176,11 @@ def quality(args):
 def quality_command(args, name, model, mods, seed):
     """(training command, run folder) of one planned run."""
     out = run_dir(args.runs_dir, name, model, mods, seed)
+    device = ["--backend", "torch", "--device", args.device] if args.device else []
     cmd = [sys.executable, "-m", "tiny_mmmlp.train", "--data", data_source(args.data_root, name),
-               "--backend", "torch", "--model", model, "--modalities", "id" if mods == "id" else "all",
-               "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
-           "--out", str(out), "--no-progress", *(["--device", args.device] if args.device else []),
-           *shlex.split(args.flags)]
+           "--model", model, "--modalities", "id" if mods == "id" else "all",
+           "--seed", str(seed), "--epochs", str(args.epochs), "--patience", str(args.patience),
+           "--out", str(out), "--no-progress", *device, *shlex.split(args.flags)]
     return cmd, out
 
 
@@ -460,7 +461,8 @@ def write_table(args):
     recs = scaling_records(args)
     q_rows, s_rows = quality_rows(groups, args), scaling_rows(recs)
     head = (f"# MMMLP, SASRec and GRU4Rec in one harness ({datetime.date.today()}, {platform.machine()}, "
-            f"{os.cpu_count()} CPU cores, torch backend on the CPU)\n\n")
+            f"{os.cpu_count()} CPU cores, on the CPU: NumPy backend for MMMLP, torch for the baselines, "
+            "unless a row says otherwise)\n\n")
     q = ("## Quality (test, full ranking over all items, history items not masked, best validation epoch)\n\n"
          f"Command: `python benchmarks/compare.py quality{variant_flags(args)}` (`--epochs "
          f"{args.epochs} --patience {args.patience}` for every model, each model's default sizes). "

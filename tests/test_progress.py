@@ -179,3 +179,26 @@ def test_a_run_saved_before_a_training_setting_existed_resumes_only_at_its_defau
             train_main(args)
         assert exit.value.code == 2
         assert "--item-dropout 0.0 -> 0.2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, resumes", [("--no-history-pool", True), ("--history-pool", False)])
+def test_a_run_saved_before_the_history_pool_existed_trained_without_it(tmp_path, capsys, monkeypatch,
+                                                                         flag, resumes):
+    from tiny_mmmlp import train
+    train_main([*SMALL, "--epochs", "1", "--out", str(tmp_path), "--no-progress", "--no-history-pool"])
+    load = train.load_checkpoint
+
+    def older(out):                          # the checkpoint of a version without the setting
+        ckpt = load(out)
+        del ckpt["settings"]["history_pool"], ckpt["meta"]["config"]["history_pool"]
+        return ckpt
+    monkeypatch.setattr(train, "load_checkpoint", older)
+    args = [*SMALL, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume", flag]
+    if resumes:
+        train_main(args)
+        assert "resuming " in capsys.readouterr().out
+    else:
+        with pytest.raises(SystemExit) as exit:
+            train_main(args)
+        assert exit.value.code == 2
+        assert "--history-pool False -> True" in capsys.readouterr().err

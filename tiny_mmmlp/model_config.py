@@ -89,9 +89,10 @@ class MMMLPConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MMMLPConfig":
-        """The config saved as ``d`` (a file of this package's format: every field is there)."""
+        """The config saved as ``d`` (a file of this package's format); a field newer than the
+        file takes its ABSENT_MEANS value, what the saved model was made without."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{**ABSENT_MEANS, **{k: v for k, v in d.items() if k in known}})
 
 
 def field_help() -> dict:
@@ -110,6 +111,10 @@ def field_help() -> dict:
 
 
 DEFAULT_LABEL_SMOOTHING = 0.2
+
+# A model or run saved before one of these settings existed was made without it: a saved
+# config that does not name the setting means this value, not today's default.
+ABSENT_MEANS = {"history_pool": False}
 
 # MMMLP's AdamW learning rate: a training setting, not a field of the model's config, kept here
 # beside the other defaults (docs/results.md: higher on validation than 1e-3 on the shared

@@ -24,7 +24,7 @@ from .data import text as text_features
 from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
 from .errors import UserError
-from .model_config import DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
+from .model_config import ABSENT_MEANS, DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
 from .progress import VERBOSE_HELP
 from .values import CHECKS, check_value, shown  # noqa: F401 - the one check of every setting's value
 
@@ -83,8 +83,8 @@ class RunConfig:
                                   "bool")
     history_bias: bool = _s(True, "model", "learn one score offset for items already in the user's history",
                             "bool")
-    history_pool: bool = _s(False, "model", "add a learned weighted sum of the history items' embeddings to the "
-                            "query (mmmlp only)", "bool")
+    history_pool: bool = _s(MMMLPConfig.history_pool, "model", "add a learned weighted sum of the history "
+                            "items' embeddings to the query (mmmlp only)", "bool")
     encoder_layers: int | None = _s(None, "model", "baselines: attention blocks or GRU layers", "positive")
     heads: int | None = _s(None, "model", "sasrec: attention heads", "positive")
     # training
@@ -124,9 +124,10 @@ class RunConfig:
     verbose: int = _s(1, "run folder", VERBOSE_HELP, "verbosity")
 
     @classmethod
-    def default(cls, key: str):
-        """The default of the setting ``key``, as a run folder keeps it."""
-        return next(f.default for f in fields(cls) if f.name == key)
+    def absent_means(cls, key: str):
+        """What a run saved before the setting ``key`` existed trained with: its ABSENT_MEANS
+        value, else its default (a setting that only adds a choice)."""
+        return ABSENT_MEANS.get(key, next(f.default for f in fields(cls) if f.name == key))
 
     @classmethod
     def resolve(cls, given: dict, flags: bool = False) -> "RunConfig":

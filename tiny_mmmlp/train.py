@@ -30,6 +30,7 @@ from .checkpoint import load_checkpoint
 from .errors import SIZES_ADVICE, UserError, brief, exit_on_user_error
 from .files import write_text
 from .model_card import write_model_card
+from .model_config import MMMLPConfig
 from .model_file import fingerprints, save_model
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
@@ -165,7 +166,9 @@ def resumed(run: Run) -> RunRecord:
         ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
         now = shared_settings(cfg, name)                        # as the checkpoint keeps them
         for k in set(now) - set(saved):     # a setting newer than the run: what it trained with
-            saved[k] = RunConfig.default(k)
+            saved[k] = RunConfig.absent_means(k)
+        if "config" in ckpt["meta"]:        # the model's fields too
+            ckpt["meta"]["config"] = MMMLPConfig.from_dict(ckpt["meta"]["config"]).to_dict()
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
         # a setting of how a run shows itself (verbose) may be newer than the run: not a change

@@ -130,7 +130,7 @@ def check_flags(args, run) -> dict | None:
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
     resolved on both sides), plus --epochs and --patience, which are the table's budget.
     Returns the finished run's metrics.json (None when the run has not finished)."""
-    from tiny_mmmlp.run_config import FREE_ON_RESUME, flag_name, shared_settings
+    from tiny_mmmlp.run_config import FREE_ON_RESUME, RunConfig, flag_name, shared_settings
     from tiny_mmmlp.run_flags import resolve_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
@@ -143,8 +143,9 @@ def check_flags(args, run) -> dict | None:
     cmd, _ = quality_command(args, *run)
     saved, wanted = metrics["settings"], shared_settings(resolve_flags(cmd[3:]))   # data by name, as saved
     free = set(FREE_ON_RESUME) - {"epochs", "patience"}
-    changed = [f"{flag_name(k)} {saved.get(k)} -> {v}" for k, v in wanted.items()
-               if k not in free and saved.get(k) != v]
+    saved = {k: saved.get(k, RunConfig.absent_means(k)) for k in wanted}   # a setting newer than the run
+    changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in wanted.items()
+               if k not in free and saved[k] != v]
     if changed:
         raise UserError(f"{out}: finished with other flags than this table asks for "
                         f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")

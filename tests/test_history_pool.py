@@ -35,10 +35,9 @@ def _models(**kw):
     return torch, ref, tm, seq, targets
 
 
-def test_the_pool_is_a_zero_initialized_parameter_and_off_by_default():
-    cfg = MMMLPConfig(max_len=4, d_model=4, history_pool=True)
-    assert MMMLP(cfg, 9).params["head.history_pool"].tolist() == [0.0] * 4
-    assert "head.history_pool" not in MMMLP(MMMLPConfig(max_len=4, d_model=4), 9).params
+def test_the_pool_is_a_zero_initialized_parameter():
+    assert MMMLP(MMMLPConfig(max_len=4, d_model=4), 9).params["head.history_pool"].tolist() == [0.0] * 4
+    assert "head.history_pool" not in MMMLP(MMMLPConfig(max_len=4, d_model=4, history_pool=False), 9).params
     with pytest.raises(ValueError, match="history_pool"):
         MMMLPConfig(history_pool=1)
 
@@ -73,3 +72,16 @@ def test_the_cli_trains_the_pool(tmp_path, backend):
     assert json.loads((out / "metrics.json").read_text())["config"]["history_pool"] is True
     pool = load_model(out)[0]["head.history_pool"]
     assert pool.shape == (6,) and np.any(pool != 0.0)              # it was trained
+
+
+def test_on_for_mmmlp_by_default_and_a_part_the_baselines_do_not_have(capsys):
+    from tiny_mmmlp.run_config import RunConfig
+    from tiny_mmmlp.train import main as train_main
+    assert MMMLPConfig().history_pool is True
+    assert RunConfig.resolve({}).model_config(["id"]).history_pool is True
+    assert RunConfig.resolve({"model": "sasrec"}).history_pool is False
+    assert RunConfig.resolve({"model": "gru4rec", "history_pool": False}).history_pool is False
+    with pytest.raises(SystemExit) as exit:
+        train_main(["--data", "toyshop-tiny", "--model", "sasrec", "--history-pool"])
+    assert exit.value.code == 2
+    assert "--history-pool: --model sasrec has no such part" in capsys.readouterr().err

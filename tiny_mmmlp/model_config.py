@@ -37,7 +37,7 @@ class MMMLPConfig:
                     query, u + Σ_t a_t E[x_t] (the parameter head.history_pool, a: (N,),
                     initialized at 0), so that a candidate also scores by its likeness to the
                     items read: a linear token mixing straight into the scoring space; beyond
-                    the paper.
+                    the paper, on by default (docs/results.md).
     """
 
     max_len: int = 20
@@ -55,7 +55,7 @@ class MMMLPConfig:
     label_smoothing: float | None = None
     negatives: int = 0
     history_bias: bool = True
-    history_pool: bool = False
+    history_pool: bool = True
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")

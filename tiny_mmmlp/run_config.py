@@ -32,7 +32,7 @@ FORMAT = 1                      # of config.json; a file of another format is re
 CONFIG_FILE = "config.json"
 SCHEDULES = ("constant", "cosine")
 GROUPS = ("data", "model", "training", "evaluation", "run folder")
-PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads")
+PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads", "history_pool")
 # settings a --resume may change (every other one must match the run's)
 FREE_ON_RESUME = ("out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
                   "eval_batch_size", "verbose")
@@ -83,8 +83,8 @@ class RunConfig:
                                   "bool")
     history_bias: bool = _s(True, "model", "learn one score offset for items already in the user's history",
                             "bool")
-    history_pool: bool = _s(MMMLPConfig.history_pool, "model", "add a learned weighted sum of the history "
-                            "items' embeddings to the query (mmmlp only)", "bool")
+    history_pool: bool | None = _s(None, "model", "add a learned weighted sum of the history items' embeddings "
+                                   "to the query (default: on for mmmlp; the baselines have none)", "bool")
     encoder_layers: int | None = _s(None, "model", "baselines: attention blocks or GRU layers", "positive")
     heads: int | None = _s(None, "model", "sasrec: attention heads", "positive")
     # training
@@ -187,11 +187,13 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     if model != "mmmlp":               # a value other than the default would change nothing
         changed = lambda k: k in given and getattr(cfg, k) != getattr(RunConfig, k)  # noqa: E731
         ignored = [k for k in ("fusion_layers", "fusion_dim") if changed(k)]
+        ignored += ["history_pool"] if cfg.history_pool else []     # --no-history-pool changes nothing
         if cfg.modalities == "id":     # no feature branches to size
             ignored += [k for k in ("token_hidden", "channel_hidden", "n_layers") if changed(k)]
         if ignored:
             raise UserError(f"{', '.join(name(k) for k in ignored)}: {name('model')} {model} has no such part "
-                            f"(MMMLP's fusion, or feature branches with modalities id); leave it out")
+                            f"(MMMLP's fusion or history pool, or feature branches with modalities id); "
+                            f"leave it out")
     if model != "mmmlp" and cfg.modalities != "all" and \
             "id" not in [m.strip() for m in cfg.modalities.split(",")]:
         raise UserError(f"{name('modalities')} {cfg.modalities}: {name('model')} {model} always reads "

@@ -107,7 +107,9 @@ def show(fig, name):
 # one learned scalar $\beta$ (`head.history_bias`, starting at 0) is added to the score of
 # every item already in the user's sequence. It lets the model learn from the training data
 # whether people buy the same thing again (on the Amazon sets they almost never do, and
-# $\beta$ turns negative). To keep this tutorial fast we use one small block per branch:
+# $\beta$ turns negative). The package's trainer also adds a **history pool** to the query by
+# default; section 6 explains it, so the model built here leaves it out. To keep this tutorial
+# fast we use one small block per branch:
 # $N = 20$, $D = 32$.
 #
 # The first and the last gradient of the backward pass (course exercises 8 and 9): with
@@ -126,7 +128,7 @@ ds = data.load(SOURCE, pictures=True)                   # pictures: Amazon sourc
 feats = data.build_features(ds, progress=False)          # {modality: (V + 1, d_m)}, frozen
 split = data.split_leave_one_out(ds)
 cfg = MMMLPConfig(max_len=20, d_model=32, token_hidden=32, channel_hidden=64,
-                  n_layers=1, fusion_layers=1, dropout=0.2)
+                  n_layers=1, fusion_layers=1, dropout=0.2, history_pool=False)   # §6 adds the pool
 model = MMMLP(cfg, ds.n_items, feats, seed=0, dtype=np.float32)
 print(ds, "| modalities:", ", ".join(["id"] + list(feats)))
 print("branches (fusion order):", model.branches)
@@ -175,7 +177,7 @@ seq6, tgt6 = item_seq[:3, -6:], targets[:3]
 _, grads = tiny.loss_and_grads(seq6, tgt6)
 rng = np.random.default_rng(0)
 check = [n for n in ["text.blocks.0.token.W1", "image.proj.W", "fusion.blocks.0.channel.W3",
-                     "head.norm.gamma", "head.history_bias", "id.embedding"] if n in tiny.params]
+                     "head.norm.gamma", "head.history_bias", "head.history_pool", "id.embedding"] if n in tiny.params]
 worst = 0.0
 for name in check:
     p = tiny.params[name].reshape(-1)
@@ -385,7 +387,7 @@ assert (target_k in [i for i, _ in recs]) == (ranks[row] < 10)   # recommend agr
 # $$q = \sum_t a_t\, E[x_t], \qquad u \leftarrow u + q,$$
 #
 # one learned weight $a_t$ per position, initialized at 0 (so training starts from the paper's
-# model). It is a *linear* token mixing straight into the scoring space: $O(N \cdot D)$ per
+# model). It is on by default in the trainer; `--no-history-pool` leaves it out. It is a *linear* token mixing straight into the scoring space: $O(N \cdot D)$ per
 # user, no attention, still linear in $N$. Its backward is two lines
 # (`reference/head.py`, `history_pool_backward`): $dE[x_t] \mathrel{+}= a_t\, dq$ and
 # $da_t = \sum_b dq_b \cdot E[x_{b,t}]$, with $dq = du$.
@@ -395,9 +397,9 @@ assert (target_k in [i for i, _ in recs]) == (ranks[row] < 10)   # recommend agr
 
 # %%
 pool_runs = {}
-for label, extra in [("paper's query", []), ("+ history pool", ["--history-pool"])]:
-    folder = OUT / "runs" / ("id-pool" if extra else "id-nopool")
-    cfg_run = resolve_flags(common + ["--modalities", "id", "--out", str(folder), "--overwrite", *extra])
+for label, flag in [("paper's query", "--no-history-pool"), ("+ history pool", "--history-pool")]:
+    folder = OUT / "runs" / ("id-nopool" if flag.startswith("--no") else "id-pool")
+    cfg_run = resolve_flags(common + ["--modalities", "id", "--out", str(folder), "--overwrite", flag])
     pool_runs[label] = (fit(cfg_run), folder)
     print()
 for label, (r, _) in pool_runs.items():

@@ -106,19 +106,19 @@ def train_once(cmd, out):
     record.update(peak_rss_gb=peak_rss_gb, peak_rss_source="VmHWM", wall_s=wall_s,
                   command=" ".join(cmd[2:]), threads=os.environ.get("OMP_NUM_THREADS", "default"))
     write_text(out / "compare.json", json.dumps(record, indent=2))
-    return with_evaluations(out, record)
+    return with_evaluations(out, record, source=cmd[cmd.index("--data") + 1])
 
 
-def with_evaluations(out: Path, record: dict, metrics: dict | None = None) -> dict:
+def with_evaluations(out: Path, record: dict, metrics: dict | None = None, source=None) -> dict:
     """``record`` with "valid" (the best epoch's validation metrics, from the run's metrics.json,
     for a record from before it kept them) and "test_masked" (the run's saved model under
     --mask-history's protocol), each found once, then kept in its compare.json. ``metrics``: the
-    run's metrics.json when the caller has read it already."""
+    run's metrics.json when the caller has read it already; ``source``: the run's data."""
     before = dict(record)
     if "valid" not in record and (metrics is not None or (out / "metrics.json").exists()):
         record["valid"] = (metrics or read_record(out / "metrics.json"))["valid"]
     if "test_masked" not in record:
-        record["test_masked"] = masked_test(out)
+        record["test_masked"] = masked_test(out, source)
     if record != before:
         write_text(out / "compare.json", json.dumps(record, indent=2))
     return record
@@ -203,7 +203,8 @@ def finished_runs(args):
         seeds.append(seed)
         if path.exists():
             metrics = check_flags(args, (name, model, mods, seed))
-            recs.append(with_evaluations(path.parent, read_record(path), metrics))
+            recs.append(with_evaluations(path.parent, read_record(path), metrics,
+                                         data_source(args.data_root, name)))
         else:
             missing.append(f"{name} {model} {mods} seed {seed}")
     return groups, missing

@@ -133,7 +133,7 @@ def seeded_table(args):
         for seed in seeds:
             out = Path(args.runs_dir) / f"{name}-{slug}-seed{seed}"
             m = run_one(folder, [*flags, *extra], out, args.backend, seed)
-            m["masked"] = masked_test(out)
+            m["masked"] = masked_test(out, folder)
             ms.append(m)
         get = lambda part, key: [m[part][key] for m in ms]
         rows.append(f"| {name} | {label} | `{args.flags or '(defaults)'}` | {args.seeds} | "

@@ -132,12 +132,13 @@ def trained_backend(run_dir, backend: str | None = None, source=None):
     return b, cfg, data.split_leave_one_out(ds)
 
 
-def masked_test(run_dir) -> dict:
+def masked_test(run_dir, source=None) -> dict:
     """Test metrics of a finished run's saved model (``model.safetensors``, its best epoch) under
     --mask-history's protocol: each user's history leaves the ranking, the target stays.
-    MMMLP is evaluated with the NumPy backend, a baseline with the torch one."""
+    MMMLP is evaluated with the NumPy backend, a baseline with the torch one. source: the run's
+    data (a run folder keeps a data folder by its name only, not its path)."""
     from tiny_mmmlp.ranking import evaluate
-    backend, cfg, split = trained_backend(run_dir)
+    backend, cfg, split = trained_backend(run_dir, source=source)
     return evaluate(backend, split.test_history, split.test_target, cfg.max_len, mask_history=True)
 
 

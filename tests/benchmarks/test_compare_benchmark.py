@@ -316,3 +316,25 @@ def test_scaling_records_of_one_set_never_stand_for_another(tmp_path):
     assert recs("beauty")[("mmmlp", 50)]["s_per_1000"] == 1.0
     assert recs("toyshop")[("mmmlp", 50)]["s_per_1000"] == 2.0
     assert recs("scientific") == {}
+
+
+def test_masked_test_reads_a_data_folder_given_by_its_path(tmp_path):
+    """A run folder keeps a data folder by its name only, so the masked test is told the path
+    (compare.py gives each run's --data), as recommend and evaluate are."""
+    import shutil
+    import subprocess
+
+    from training_run import masked_test
+
+    from tiny_mmmlp.data import toyshop
+    from tiny_mmmlp.recommender import DataNotFound
+    folder = tmp_path / "shop"
+    shutil.copytree(toyshop.ensure_toyshop("toyshop-tiny", tmp_path / "cache"), folder)
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "tiny_mmmlp.train", "--data", str(folder), "--modalities", "id",
+                    "--epochs", "1", "--out", str(out), "--no-progress"],
+                   check=True, capture_output=True, cwd=SCRIPT.parents[1])
+    with pytest.raises(DataNotFound):
+        masked_test(out)
+    masked = masked_test(out, folder)
+    assert 0.0 <= masked["NDCG@10"] <= masked["HR@10"] <= 1.0

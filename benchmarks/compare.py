@@ -144,8 +144,10 @@ def check_flags(args, run) -> dict | None:
     saved, wanted = metrics["settings"], shared_settings(resolve_flags(cmd[3:]))   # data by name, as saved
     free = set(FREE_ON_RESUME) - {"epochs", "patience"}
     saved = {k: saved.get(k, RunConfig.absent_means(k)) for k in wanted}   # a setting newer than the run
+    # None: a default the data decides (negatives, label smoothing: RunConfig.for_items), which a
+    # finished run saved decided
     changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in wanted.items()
-               if k not in free and saved[k] != v]
+               if k not in free and saved[k] != v and v is not None]
     if changed:
         raise UserError(f"{out}: finished with other flags than this table asks for "
                         f"({'; '.join(changed)}); move it out of --runs-dir or give the table its own")

@@ -174,6 +174,8 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
 
     saved()                                              # the request's own settings: tabled
     compare.check_flags(args, run)
+    saved(negatives=0, label_smoothing=0.2)              # as a run saves what its data decided
+    compare.check_flags(args, run)
     for changes, said in (({"lr": 0.001}, "--lr 0.001 -> 0.002"), ({"epochs": 20}, "--epochs 20 -> 60"),
                           ({"history_bias": False}, "--history-bias False -> True")):
         saved(**changes)
@@ -184,7 +186,7 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
 
 
 def test_a_finished_run_without_its_record_is_taken_up_again_not_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(compare, "masked_test", lambda out: {})
+    monkeypatch.setattr(compare, "masked_test", lambda out, source=None: {})
     args = SimpleNamespace(data_root="", runs_dir=str(tmp_path), epochs=1, patience=3, device="", flags="")
     cmd, out = compare.quality_command(args, "toyshop-tiny", "gru4rec", "id", 0)
     first = compare.train_once(cmd, out)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training_run import read_record  # noqa: E402
+from training_run import read_record, runs_and_figure  # noqa: E402
 
 from tiny_mmmlp.checkpoint import CHECKPOINT_FILE, load_checkpoint  # noqa: E402
 from tiny_mmmlp.cli import OneLineParser  # noqa: E402
@@ -22,12 +22,6 @@ from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.metrics import METRIC_NAMES  # noqa: E402
 from tiny_mmmlp.plots import plot_run_curves  # noqa: E402
 from tiny_mmmlp.run_record import check_history  # noqa: E402
-
-
-def run_arg(text: str) -> tuple[Path, str]:
-    """``RUN`` or ``RUN=LABEL``: (the folder, its label)."""
-    folder, _, label = text.partition("=")
-    return Path(folder), label or Path(folder).name
 
 
 def history_of(folder: Path) -> tuple[list, bool]:
@@ -52,9 +46,7 @@ def history_of(folder: Path) -> tuple[list, bool]:
 @exit_on_user_error
 def main(argv=None):
     p = OneLineParser(prog="python benchmarks/curves.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]",
-                   help="run folders, each with an optional legend label")
-    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    runs_and_figure(p)
     p.add_argument("--metric", choices=METRIC_NAMES, default="NDCG@10", help="validation metric drawn (default NDCG@10)")
     p.add_argument("--title", default="", help="the figure's title")
     args = p.parse_args(argv)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training_run import runs_and_figure
+
 from tiny_mmmlp.cli import OneLineParser
 from tiny_mmmlp.errors import UserError, exit_on_user_error
 from tiny_mmmlp.model_file import load_model
-
-
-def run_arg(text: str) -> tuple[Path, str]:
-    """``RUN`` or ``RUN=LABEL``: (the folder, its label)."""
-    folder, _, label = text.partition("=")
-    return Path(folder), label or Path(folder).name
 
 
 def weights_of(folder: Path):
@@ -32,9 +28,7 @@ def weights_of(folder: Path):
 @exit_on_user_error
 def main(argv=None):
     p = OneLineParser(prog="python benchmarks/pool_weights.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]",
-                   help="run folders, each with an optional legend label")
-    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    runs_and_figure(p)
     p.add_argument("--show", type=int, default=10, help="positions printed per run (default 10)")
     args = p.parse_args(argv)
     weights = {label: weights_of(folder) for folder, label in args.runs}

@@ -163,3 +163,16 @@ def id_only_steps(data_dir, model: str, max_len: int):
     batches = (batch for epoch in itertools.count()          # epoch after epoch: never runs out
                for batch in data.train_batches(train, cfg.max_len, targs.batch_size, 0, epoch))
     return backend, batches, targs.batch_size
+
+
+def run_arg(text: str) -> tuple[Path, str]:
+    """``RUN`` or ``RUN=LABEL``: (the folder, its label)."""
+    folder, _, label = text.partition("=")
+    return Path(folder), label or Path(folder).name
+
+
+def runs_and_figure(parser) -> None:
+    """The arguments of a script that draws saved runs: RUN[=LABEL] ... and --out PNG."""
+    parser.add_argument("runs", nargs="+", type=run_arg, metavar="RUN[=LABEL]",
+                        help="run folders, each with an optional legend label")
+    parser.add_argument("--out", type=Path, required=True, help="the PNG to write")

@@ -25,7 +25,7 @@
 # The data: in full mode, the real Amazon category of tutorial 02, `amazon2018:Luxury_Beauty`
 # (3,800 users, 1,600 products; downloaded once with its pictures, then read from the cache),
 # when the network is there; without the network, the generated `toyshop`, and the first
-# cell says which and why. Quick mode (`TINY_MMMLP_QUICK=1`) trains five small models on
+# cell says which and why. Quick mode (`TINY_MMMLP_QUICK=1`) trains seven small models on
 # `toyshop-tiny` for 4 epochs each, downloading nothing: about ten seconds on a laptop CPU
 # once the data is built (the very first run also generates toyshop-tiny and its text and
 # image features, which takes longer); full mode takes a few minutes on toyshop, and longer

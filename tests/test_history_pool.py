@@ -22,7 +22,7 @@ def test_history_pool_hand_computed():
     np.testing.assert_array_equal(q, [-1.0 * table[1] + 2.0 * table[2],
                                       0.5 * table[2] - 1.0 * table[2] + 2.0 * table[3]])
     dq = np.array([[1.0, 0.0], [0.0, 1.0]])
-    dtable, da = history_pool_backward(dq, cache, np.zeros_like(table))
+    dtable, da = history_pool_backward(dq, cache)
     np.testing.assert_array_equal(dtable, [[0, 0], [-1.0, 0], [2.0, -0.5], [0, 2.0]])   # item 2 twice in row 1
     np.testing.assert_array_equal(da, [0.0 + (-1.0), 1.0 + (-1.0), 3.0 + 0.5])
 

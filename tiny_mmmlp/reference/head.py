@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .affine import layernorm_backward, layernorm_forward, linear_backward, linear_forward
+from .inputs import embedding_backward, embedding_forward
 from .workspace import FRESH
 
 
@@ -74,22 +75,21 @@ def history_pool_forward(table, item_seq, a, ws=FRESH):
     table: (V + 1, D) item embeddings E, row 0 = padding (zero, never trained: padding adds
     nothing); item_seq: (B, N) ints; a: (N,). Returns (q (B, D), cache).
     """
-    rows = np.take(table, item_seq, axis=0, out=ws("rows", (*item_seq.shape, table.shape[1]), table.dtype))
+    rows, c_rows = embedding_forward(item_seq, table, ws)     # (B, N, D)
     q = a @ rows                                                 # (N,) @ (B, N, D) -> (B, D)
-    return q, (rows, item_seq, a)
+    return q, (rows, c_rows, a)
 
 
-def history_pool_backward(dq, cache, dtable):
-    """dE[x_t] += a_t dq (padding row excluded), da_t = Σ_b dq[b] · E[x_bt].
+def history_pool_backward(dq, cache, ws=FRESH):
+    """dE[x_t] = Σ a_t dq (``embedding_backward``: padding row excluded), da_t = Σ_b dq[b] · E[x_bt].
 
-    dq: (B, D); ``dtable`` (V + 1, D) receives dE in place. Returns (dtable, da).
+    dq: (B, D). Returns (dtable (V + 1, D), da (N,)).
     """
-    rows, item_seq, a = cache
+    rows, c_rows, a = cache
     da = np.einsum("bd,bnd->n", dq, rows)                        # (B, D) · (B, N, D) -> (N,)
-    drows = a[None, :, None] * dq[:, None, :]                    # (N,) ⊗ (B, D) -> (B, N, D)
-    np.add.at(dtable, item_seq.ravel(), drows.reshape(-1, dq.shape[1]))
-    dtable[0] = 0.0                                              # the padding row is never trained
-    return dtable, da
+    drows = np.multiply(a[None, :, None], dq[:, None, :],
+                        out=ws("drows", rows.shape, dq.dtype))   # (N,) ⊗ (B, D) -> (B, N, D)
+    return embedding_backward(drows, c_rows, ws), da
 
 
 def history_bias_forward(scores, item_seq, beta, ws=FRESH):

@@ -117,7 +117,8 @@ class MMMLP:
             for m, g in zip(self.cand_modalities, d_projs):
                 grads[f"head.cand.{m}.W"] = g
         if c_pool is not None:                                 # dE[x_t] += a_t dq, da
-            d_table, grads["head.history_pool"] = L.history_pool_backward(dq[0], c_pool, d_table)
+            d_pool, grads["head.history_pool"] = L.history_pool_backward(dq[0], c_pool, ws.scope("head.pool"))
+            d_table += d_pool
         wf = ws.scope("fusion")
         dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
         dz.fill(0.0)

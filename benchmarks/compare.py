@@ -130,7 +130,7 @@ def check_flags(args, run) -> dict | None:
     would stand in the table for runs it is not. Compared as --resume compares them (defaults
     resolved on both sides), plus --epochs and --patience, which are the table's budget.
     Returns the finished run's metrics.json (None when the run has not finished)."""
-    from tiny_mmmlp.run_config import FREE_ON_RESUME, RunConfig, flag_name, shared_settings, shared_source
+    from tiny_mmmlp.run_config import FREE_ON_RESUME, flag_name, saved_as_today, shared_settings
     from tiny_mmmlp.run_flags import resolve_flags
     out = run_dir(args.runs_dir, *run)
     path = out / "metrics.json"
@@ -143,8 +143,7 @@ def check_flags(args, run) -> dict | None:
     cmd, _ = quality_command(args, *run)
     saved, wanted = metrics["settings"], shared_settings(resolve_flags(cmd[3:]))   # data by name, as saved
     free = set(FREE_ON_RESUME) - {"epochs", "patience"}
-    saved = {k: saved.get(k, RunConfig.absent_means(k)) for k in wanted}   # a setting newer than the run
-    saved["data"] = shared_source(str(saved["data"]), Path(wanted["data"]).name)  # an older run kept a path
+    saved = saved_as_today(saved, wanted, Path(wanted["data"]).name)   # an older run: its path, newer settings
     # None: a default the data decides (negatives, label smoothing: RunConfig.for_items), which a
     # finished run saved decided
     changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in wanted.items()

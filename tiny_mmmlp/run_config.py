@@ -259,6 +259,14 @@ def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:
     return {**cfg.to_dict(), "data": shared_source(cfg.data, name), "out": None}
 
 
+def saved_as_today(saved: dict, keys, data_name: str) -> dict:
+    """A run folder's ``saved`` settings read as today's ``shared_settings`` keeps them: the data
+    by ``shared_source`` (an older version kept its path), and each of ``keys`` newer than the
+    run at what it trained with (``RunConfig.absent_means``)."""
+    return {**{k: RunConfig.absent_means(k) for k in keys}, **saved,
+            "data": shared_source(str(saved.get("data")), data_name)}
+
+
 def save_config(folder: Path, cfg: RunConfig, write_text, data_name: str | None = None) -> None:
     """Write ``folder/config.json``: the resolved settings (``shared_settings``) with the format
     version. A path as data is kept as the data's name: ``--config`` then needs ``--data``."""

@@ -36,7 +36,16 @@ from .plots import plot_training_curves
 from .preflight import check_device, check_memory
 from .progress import LOGGER, show_messages
 from .ranking import PROTOCOLS, evaluate, metrics_table, popularity_metrics
-from .run_config import FREE_ON_RESUME, SAMPLED_ABOVE, RunConfig, flag_name, save_config, shared_settings, shared_source
+from .run_config import (
+    FREE_ON_RESUME,
+    SAMPLED_ABOVE,
+    RunConfig,
+    flag_name,
+    save_config,
+    saved_as_today,
+    shared_settings,
+    shared_source,
+)
 from .run_folder import RunLock, check_request, default_out, first_free, prepare
 from .run_record import Run, RunRecord
 from .training_loop import showing_progress, train_epochs
@@ -162,16 +171,13 @@ def resumed(run: Run) -> RunRecord:
     ckpt = run.group.on_main(lambda: load_checkpoint(out))    # read once, sent to all ranks
     try:
         name = run.meta["data_name"]        # a checkpoint of an older version kept the data's path
-        saved = {**ckpt["settings"], "data": shared_source(str(ckpt["settings"].get("data")), name)}
-        ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
         now = shared_settings(cfg, name)                        # as the checkpoint keeps them
-        for k in set(now) - set(saved):     # a setting newer than the run: what it trained with
-            saved[k] = RunConfig.absent_means(k)
+        saved = saved_as_today(ckpt["settings"], now, name)     # a setting newer than the run too
+        ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
         if "config" in ckpt["meta"]:        # the model's fields too
             ckpt["meta"]["config"] = MMMLPConfig.from_dict(ckpt["meta"]["config"]).to_dict()
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
-                   if k not in FREE_ON_RESUME and k in saved and saved[k] != v]
-        # a setting of how a run shows itself (verbose) may be newer than the run: not a change
+                   if k not in FREE_ON_RESUME and saved[k] != v]
         if changed or set(saved) - set(now) - set(FREE_ON_RESUME):
             raise UserError(f"--resume: {out} was trained with other settings ({'; '.join(changed) or 'another set'}); "
                             f"repeat them (--config {out / 'config.json'}), or start a new run with "

@@ -38,6 +38,10 @@ class MMMLPConfig:
                     initialized at 0), so that a candidate also scores by its likeness to the
                     items read: a linear token mixing straight into the scoring space; beyond
                     the paper, on by default (docs/results.md).
+    pool_features:  the history pool sums the history items' candidate vectors, features
+                    included, Σ_t a_t (E[x_t] + Σ_m P_m F_m[x_t]), rather than their ID
+                    embeddings alone; the same with IDs alone or without candidate_features;
+                    beyond the paper, on by default (docs/results.md).
     """
 
     max_len: int = 20
@@ -56,6 +60,7 @@ class MMMLPConfig:
     negatives: int = 0
     history_bias: bool = True
     history_pool: bool = True
+    pool_features: bool = True
 
     def __post_init__(self):
         positive = ("max_len", "d_model", "token_hidden", "channel_hidden")
@@ -76,7 +81,7 @@ class MMMLPConfig:
         if self.negatives and self.label_smoothing:
             raise ValueError("MMMLPConfig.label_smoothing applies to the full softmax; "
                              "set it to 0 when negatives > 0")
-        for name in ("history_bias", "history_pool"):
+        for name in ("history_bias", "history_pool", "pool_features"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"MMMLPConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if not float(self.ln_eps) > 0:
@@ -114,7 +119,7 @@ DEFAULT_LABEL_SMOOTHING = 0.2
 
 # A model or run saved before one of these settings existed was made without it: a saved
 # config that does not name the setting means this value, not today's default.
-ABSENT_MEANS = {"history_pool": False}
+ABSENT_MEANS = {"history_pool": False, "pool_features": False}
 
 # MMMLP's AdamW learning rate: a training setting, not a field of the model's config, kept here
 # beside the other defaults (docs/results.md: higher on validation than 1e-3 on the shared

@@ -32,7 +32,7 @@ FORMAT = 1                      # of config.json; a file of another format is re
 CONFIG_FILE = "config.json"
 SCHEDULES = ("constant", "cosine")
 GROUPS = ("data", "model", "training", "evaluation", "run folder")
-PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads", "history_pool")
+PER_MODEL = ("max_len", "d_model", "dropout", "lr", "encoder_layers", "heads", "history_pool", "pool_features")
 # settings a --resume may change (every other one must match the run's)
 FREE_ON_RESUME = ("out", "resume", "overwrite", "no_progress", "epochs", "patience", "device",
                   "eval_batch_size", "verbose")
@@ -85,6 +85,9 @@ class RunConfig:
                             "bool")
     history_pool: bool | None = _s(None, "model", "add a learned weighted sum of the history items' embeddings "
                                    "to the query (default: on for mmmlp; the baselines have none)", "bool")
+    pool_features: bool | None = _s(None, "model", "the history pool also sums the history items' projected "
+                                    "features, their whole candidate vectors (default: on for mmmlp; the "
+                                    "baselines have no pool)", "bool")
     encoder_layers: int | None = _s(None, "model", "baselines: attention blocks or GRU layers", "positive")
     heads: int | None = _s(None, "model", "sasrec: attention heads", "positive")
     # training
@@ -150,7 +153,8 @@ class RunConfig:
                            fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim, dropout=self.dropout,
                            label_smoothing=self.label_smoothing, negatives=self.negatives or 0,
                            candidate_features=self.candidate_features, history_bias=self.history_bias,
-                           history_pool=self.history_pool, id_branch="id" in modalities)
+                           history_pool=self.history_pool, pool_features=self.pool_features,
+                           id_branch="id" in modalities)
 
     def for_items(self, n_items: int) -> "RunConfig":
         """The settings for a catalogue of ``n_items``, once the data is read: ``negatives`` not
@@ -187,7 +191,7 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
     if model != "mmmlp":               # a value other than the default would change nothing
         changed = lambda k: k in given and getattr(cfg, k) != getattr(RunConfig, k)  # noqa: E731
         ignored = [k for k in ("fusion_layers", "fusion_dim") if changed(k)]
-        ignored += ["history_pool"] if cfg.history_pool else []     # --no-history-pool changes nothing
+        ignored += [k for k in ("history_pool", "pool_features") if getattr(cfg, k)]  # --no-... changes nothing
         if cfg.modalities == "id":     # no feature branches to size
             ignored += [k for k in ("token_hidden", "channel_hidden", "n_layers") if changed(k)]
         if ignored:

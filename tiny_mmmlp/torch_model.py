@@ -259,7 +259,7 @@ class TorchMMMLP(nn.Module):
 
     def _query(self, item_seq):
         """u (B, D): the last position's fused representation, normalized and projected (plus
-        Σ_t a_t E[x_t] with cfg.history_pool)."""
+        Σ_t a_t C[x_t] with cfg.history_pool: C = E, or E + Σ_m P_m F_m with cfg.pool_features)."""
         p = self.cfg.dropout if self.training else 0.0
         mask = (item_seq != 0).unsqueeze(-1)                         # (B, N, 1)
         outs = []
@@ -275,8 +275,11 @@ class TorchMMMLP(nn.Module):
         h = z[:, -1, :]                                              # (B, D_f)
         u = self.head.proj(F.layer_norm(h, h.shape[-1:], self.head.norm.gamma,
                                         self.head.norm.beta, self.cfg.ln_eps))      # (B, D)
-        if self.cfg.history_pool:                                    # + Σ_t a_t E[x_t]
-            u = u + self.head.history_pool @ F.embedding(item_seq, self.id.embedding, padding_idx=0)  # (B, D)
+        if self.cfg.history_pool:                                    # + Σ_t a_t C[x_t]
+            a = self.head.history_pool                               # (N,)
+            u = u + a @ F.embedding(item_seq, self.id.embedding, padding_idx=0)       # (N,) @ (B, N, D) -> (B, D)
+            for m in self.cand_modalities if self.cfg.pool_features else []:         # + (Σ_t a_t F_m[x_t]) P_mᵀ
+                u = u + self.head.cand[m](a @ getattr(self, f"feat_{m}")[item_seq])  # (B, d_m) -> (B, D)
         return u
 
     def loss(self, item_seq, targets):

@@ -67,29 +67,48 @@ def prediction_backward(dscores, cache, ws=FRESH):
     return (dh, dgamma, dbeta, dw, db, dcand) + ((du,) if has_extra else ())
 
 
-def history_pool_forward(table, item_seq, a, ws=FRESH):
-    """q = Σ_t a_t E[x_t]: a learned weighted sum of the history items' own embeddings, added to
-    the query u (cfg.history_pool), so that u · C[v] scores v by its likeness to the history
-    items (a linear token mixing straight into the scoring space).
+def history_pool_forward(table, item_seq, a, feats=(), projs=(), ws=FRESH):
+    """q = Σ_t a_t C[x_t]: a learned weighted sum of the history items' own candidate vectors,
+    added to the query u (cfg.history_pool), so that u · C[v] scores v by its likeness to the
+    history items (a linear token mixing straight into the scoring space).
+
+    C = E + Σ_m F_m P_mᵀ (``candidates_forward``) is linear, so the pool is summed term by
+    term and never builds C: q = Σ_t a_t E[x_t] + Σ_m (Σ_t a_t F_m[x_t]) P_mᵀ. With no feats
+    (cfg.pool_features off, or IDs alone) q = Σ_t a_t E[x_t].
 
     table: (V + 1, D) item embeddings E, row 0 = padding (zero, never trained: padding adds
-    nothing); item_seq: (B, N) ints; a: (N,). Returns (q (B, D), cache).
+    nothing); item_seq: (B, N) ints; a: (N,); feats: list of (V + 1, d_m) frozen features,
+    row 0 zero; projs: list of their (D, d_m) projections P_m. Returns (q (B, D), cache).
     """
-    rows, c_rows = embedding_forward(item_seq, table, ws)     # (B, N, D)
+    rows, c_rows = embedding_forward(item_seq, table, ws)      # (B, N, D)
     q = a @ rows                                                 # (N,) @ (B, N, D) -> (B, D)
-    return q, (rows, c_rows, a)
+    pooled = []
+    for m, (f, p) in enumerate(zip(feats, projs)):
+        raw = np.take(f, item_seq, axis=0, mode="clip",
+                      out=ws(f"raw{m}", (*item_seq.shape, f.shape[1]), f.dtype))  # (B, N, d_m)
+        pf = a @ raw                                             # (N,) @ (B, N, d_m) -> (B, d_m)
+        q += pf @ p.T                                            # (B, d_m) @ (d_m, D) -> (B, D)
+        pooled.append((raw, pf))
+    return q, (rows, c_rows, a, pooled, projs)
 
 
 def history_pool_backward(dq, cache, ws=FRESH):
-    """dE[x_t] = Σ a_t dq (``embedding_backward``: padding row excluded), da_t = Σ_b dq[b] · E[x_bt].
+    """dE[x_t] = Σ a_t dq (``embedding_backward``: padding row excluded),
+    dP_m = dqᵀ (Σ_t a_t F_m[x_t]),  da_t = Σ_b dq[b] · C[x_bt]
+    = Σ_b (dq[b] · E[x_bt] + Σ_m (dq P_m)[b] · F_m[x_bt]).
 
-    dq: (B, D). Returns (dtable (V + 1, D), da (N,)).
+    dq: (B, D). Returns (dtable (V + 1, D), da (N,), [dP_m (D, d_m) ...]).
     """
-    rows, c_rows, a = cache
+    rows, c_rows, a, pooled, projs = cache
     da = np.einsum("bd,bnd->n", dq, rows)                        # (B, D) · (B, N, D) -> (N,)
+    dprojs = []
+    for (raw, pf), p in zip(pooled, projs):
+        g = dq @ p                                               # (B, D) @ (D, d_m) -> (B, d_m)
+        da += np.einsum("bk,bnk->n", g, raw)                     # (B, d_m) · (B, N, d_m) -> (N,)
+        dprojs.append(dq.T @ pf)                                 # (D, B) @ (B, d_m) -> (D, d_m)
     drows = np.multiply(a[None, :, None], dq[:, None, :],
                         out=ws("drows", rows.shape, dq.dtype))   # (N,) ⊗ (B, D) -> (B, N, D)
-    return embedding_backward(drows, c_rows, ws), da
+    return embedding_backward(drows, c_rows, ws), da, dprojs
 
 
 def history_bias_forward(scores, item_seq, beta, ws=FRESH):

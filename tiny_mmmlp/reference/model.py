@@ -81,9 +81,11 @@ class MMMLP:
             c_fblocks.append(c)
         h = z[:, -1, :]                                                      # (B, D_f): last position
         q, c_pool = None, None
-        if cfg.history_pool:                                                 # q = Σ_t a_t E[x_t] (B, D)
+        if cfg.history_pool:                                                 # q = Σ_t a_t C[x_t] (B, D)
+            pooled = self.cand_modalities if cfg.pool_features else []
             q, c_pool = L.history_pool_forward(p["id.embedding"], item_seq, p["head.history_pool"],
-                                               ws.scope("head.pool"))
+                                               [self.features[m] for m in pooled],
+                                               [p[f"head.cand.{m}.W"] for m in pooled], ws.scope("head.pool"))
         trunk = (branch_caches, c_fuse, c_fdrop, c_fblocks, c_pool, z.shape)
         if sampled is not None:
             scores, c_sampled = self._sampled_head(h, q, item_seq, *sampled, ws)
@@ -116,9 +118,12 @@ class MMMLP:
             d_table, d_projs = L.candidates_backward(dcand, c_cand, ws.scope("head.cand"))
             for m, g in zip(self.cand_modalities, d_projs):
                 grads[f"head.cand.{m}.W"] = g
-        if c_pool is not None:                                 # dE[x_t] += a_t dq, da
-            d_pool, grads["head.history_pool"] = L.history_pool_backward(dq[0], c_pool, ws.scope("head.pool"))
+        if c_pool is not None:                                 # dE[x_t] += a_t dq, dP_m, da
+            d_pool, grads["head.history_pool"], d_projs = L.history_pool_backward(dq[0], c_pool,
+                                                                                 ws.scope("head.pool"))
             d_table += d_pool
+            for m, g in zip(self.cand_modalities, d_projs):   # empty without cfg.pool_features
+                grads[f"head.cand.{m}.W"] += g
         wf = ws.scope("fusion")
         dz = wf("dz", z_shape, dh.dtype)                       # (B, N, D_f)
         dz.fill(0.0)

@@ -428,6 +428,15 @@ assert a.shape == (20,) and np.any(a != 0.0)
 # over three seeds (chosen on validation, then tested), against SASRec and GRU4Rec, with its
 # cost, and shows the weights it learned there.
 #
+# With side modalities the trainer pools each history item's whole candidate vector, not only
+# its ID embedding (`--pool-features`, on by default; the runs above read IDs alone, where the
+# two are the same): $q = \sum_t a_t\, c[x_t]$ with $c[x_t] = E[x_t] + \sum_m P_m F_m[x_t]$.
+# Since $c$ is linear, the pool is summed term by term and never builds $c$ for the whole
+# catalogue: $q = \sum_t a_t E[x_t] + \sum_m \big(\sum_t a_t F_m[x_t]\big) P_m^\top$, and the
+# backward adds $dP_m = dq^\top \sum_t a_t F_m[x_t]$ to the head's projections. An item's text
+# then pulls up items whose text reads alike, even before their IDs have been seen together;
+# on the Amazon sets with text or image codes this lifts validation NDCG@10 further.
+#
 # ## What you have seen
 #
 # - MMMLP is one mixer stack per modality, a fusion projection, a fused stack and a dot
@@ -436,7 +445,7 @@ assert a.shape == (20,) and np.any(a != 0.0)
 # - A flat training loop (batch, loss and gradients, AdamW) and full-ranking evaluation
 #   with ties against the target.
 # - The ablation, and recommendations you can look at.
-# - The history pool: a learned linear mixing of the history's embeddings into the query,
+# - The history pool: a learned linear mixing of the history's vectors into the query,
 #   one weight per position, with its backward.
 #
 # Next: `04_fused_triton_kernel.py` makes one mixer block fast on a GPU.

@@ -43,7 +43,7 @@ _COMMON = {"max_len": ("choice", [20, 50]), "dropout": ("float", 0.0, 0.5, False
 SPACES = {
     "mmmlp": {"d_model": ("choice", [32, 64, 128]), "n_layers": ("choice", [1, 2, 3]),
               "label_smoothing": ("choice", [0.0, 0.1, 0.2]), "history_bias": ("choice", [True, False]),
-              **_COMMON},
+              "history_pool": ("choice", [True, False]), "pool_features": ("choice", [True, False]), **_COMMON},
     "sasrec": {"d_model": ("choice", [32, 64, 128]), "encoder_layers": ("choice", [1, 2, 3]), **_COMMON},
     "gru4rec": {"d_model": ("choice", [64, 100, 200]), "encoder_layers": ("choice", [1, 2]), **_COMMON},
 }

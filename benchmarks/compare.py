@@ -32,7 +32,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from training_run import id_only_steps, masked_test, read_record, run_training, started, stop_on_sigterm, stop_runs  # noqa: E402
+from training_run import (  # noqa: E402
+    AMAZON_HELP,
+    AMAZON_ROOT,
+    id_only_steps,
+    masked_test,
+    read_record,
+    run_training,
+    started,
+    stop_on_sigterm,
+    stop_runs,
+)
 
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.files import write_text  # noqa: E402
@@ -516,8 +526,7 @@ def main():
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("what", choices=["quality", "scaling", "memory", "table", "_scale"],
                    help="the job (see the module's docstring); _scale is scaling's own child")
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"),
-                   help="folder holding the sets' RecBole atomic folders")
+    p.add_argument("--data-root", default=AMAZON_ROOT, help=AMAZON_HELP)
     p.add_argument("--sets", default=DEFAULT_SETS, help="quality/memory/table: comma-separated sets")
     p.add_argument("--models", default=DEFAULT_MODELS,
                    help="quality/memory/table: comma-separated models")

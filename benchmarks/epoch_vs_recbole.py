@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from training_run import AMAZON_ROOT
 
 from tiny_mmmlp import data
 from tiny_mmmlp.averaging import with_average
@@ -44,7 +45,7 @@ from tiny_mmmlp.ranking import evaluate
 from tiny_mmmlp.run_flags import resolve_flags
 from tiny_mmmlp.train import choose_modalities
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/amazon/scientific"
+DEFAULT_DATA = Path(AMAZON_ROOT) / "scientific"
 
 HOW_TO_MAKE_THE_VENV = """\
 RecBole 1.2.1 needs its own virtual environment (numpy<2, pandas<2.3, setuptools<70):

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from training_run import AMAZON_ROOT
+
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"blocks": None, "one block": 2**62}
 
@@ -63,8 +65,9 @@ def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(ROOT.parent / "shared/data/amazon/beauty"),
-                   help="RecBole atomic folder (default: the shared beauty)")
+    p.add_argument("--data", default=str(Path(AMAZON_ROOT) / "beauty"),
+                   help=f"RecBole atomic folder (default: beauty in the Amazon folder, $TINY_MMMLP_AMAZON "
+                        f"or {AMAZON_ROOT})")
     p.add_argument("--run", default=None, help="a trained run folder (its model.safetensors and data)")
     p.add_argument("--eval-batch", type=int, default=256, help="users per evaluation batch (train.py's default)")
     p.add_argument("--rounds", type=int, default=4, help="alternations of the two modes (default 4)")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from training_run import id_only_steps  # noqa: E402
+from training_run import AMAZON_HELP, AMAZON_ROOT, id_only_steps  # noqa: E402
 
 from tiny_mmmlp.baselines import MODELS  # noqa: E402
 
@@ -85,7 +85,7 @@ def main():
     p.add_argument("--max-len", type=int, default=50, help="torch: sequence length (default 50)")
     p.add_argument("--model", default="mmmlp", choices=MODELS, help="torch: the model profiled")
     p.add_argument("--set", default="beauty", help="torch: the set under --data-root (default beauty)")
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
+    p.add_argument("--data-root", default=AMAZON_ROOT, help=AMAZON_HELP)
     p.add_argument("--steps", type=int, default=3, help="profiled steps (default 3)")
     p.add_argument("--rows", type=int, default=14, help="operators (functions) shown")
     p.add_argument("--numpy", action="store_true", help="profile the NumPy reference instead")

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from training_run import masked_test, run_training, stop_on_sigterm  # noqa: E402
+from training_run import AMAZON_HELP, AMAZON_ROOT, masked_test, run_training, stop_on_sigterm  # noqa: E402
 
 from tiny_mmmlp.errors import exit_on_user_error  # noqa: E402
 from tiny_mmmlp.files import write_text  # noqa: E402
@@ -70,7 +70,7 @@ def run_one(data, flags, out, backend, seed=0):
 @exit_on_user_error
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
+    p.add_argument("--data-root", default=AMAZON_ROOT, help=AMAZON_HELP)
     p.add_argument("--sets", default="scientific,instruments,beauty", help="comma-separated sets under --data-root")
     p.add_argument("--backend", default="numpy", help="train.py's --backend (default numpy)")
     p.add_argument("--runs-dir", default=str(ROOT / "runs/quality"), help="one run folder per row (and seed)")

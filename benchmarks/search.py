@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from training_run import run_training, stop_on_sigterm  # noqa: E402
+from training_run import AMAZON_HELP, AMAZON_ROOT, run_training, stop_on_sigterm  # noqa: E402
 
 from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 
@@ -217,7 +217,7 @@ def enqueue_once(study, params: dict):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", required=True, help="scientific, instruments or beauty")
-    p.add_argument("--data-root", default=str(ROOT.parent / "shared/data/amazon"), help="folder of the Amazon sets")
+    p.add_argument("--data-root", default=AMAZON_ROOT, help=AMAZON_HELP)
     p.add_argument("--model", default="mmmlp", choices=sorted(SPACES),
                    help="the model searched (its own defaults are the base)")
     p.add_argument("--modalities", default="all", help="train.py's --modalities (default all)")

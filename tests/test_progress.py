@@ -202,3 +202,30 @@ def test_a_run_saved_before_the_history_pool_existed_trained_without_it(tmp_path
             train_main(args)
         assert exit.value.code == 2
         assert "--history-pool False -> True" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("modalities, flags, resumes", [("id,text", [], False), ("id,text", ["--no-pool-features"], True),
+                                                        ("id", [], True)])
+def test_a_run_saved_before_the_pool_read_features_resumes_as_it_was_made(tmp_path, capsys, monkeypatch,
+                                                                          modalities, flags, resumes):
+    """Saved without pool_features, a run pooled its items' ID embeddings alone; with IDs alone
+    the setting changes nothing, so that run resumes at today's defaults."""
+    from tiny_mmmlp import train
+    small = [*SMALL[:2], "--modalities", modalities, *SMALL[4:]]
+    train_main([*small, "--epochs", "1", "--out", str(tmp_path), "--no-progress", "--no-pool-features"])
+    load = train.load_checkpoint
+
+    def older(out):                          # the checkpoint of a version without the setting
+        ckpt = load(out)
+        del ckpt["settings"]["pool_features"], ckpt["meta"]["config"]["pool_features"]
+        return ckpt
+    monkeypatch.setattr(train, "load_checkpoint", older)
+    args = [*small, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume", *flags]
+    if resumes:
+        train_main(args)
+        assert "resuming " in capsys.readouterr().out
+    else:
+        with pytest.raises(SystemExit) as exit:
+            train_main(args)
+        assert exit.value.code == 2
+        assert "--pool-features False -> True" in capsys.readouterr().err

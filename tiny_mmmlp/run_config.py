@@ -263,12 +263,23 @@ def shared_settings(cfg: RunConfig, data_name: str | None = None) -> dict:
     return {**cfg.to_dict(), "data": shared_source(cfg.data, name), "out": None}
 
 
-def saved_as_today(saved: dict, keys, data_name: str) -> dict:
+def saved_as_today(saved: dict, today: dict, data_name: str) -> dict:
     """A run folder's ``saved`` settings read as today's ``shared_settings`` keeps them: the data
-    by ``shared_source`` (an older version kept its path), and each of ``keys`` newer than the
-    run at what it trained with (``RunConfig.absent_means``)."""
-    return {**{k: RunConfig.absent_means(k) for k in keys}, **saved,
-            "data": shared_source(str(saved.get("data")), data_name)}
+    by ``shared_source`` (an older version kept its path), and each setting of ``today`` newer
+    than the run at what it trained with (``RunConfig.absent_means``), or at today's value where
+    it changes nothing for that run (``_inert``)."""
+    newer = {k: v if _inert(k, saved) else RunConfig.absent_means(k) for k, v in today.items()}
+    return {**newer, **saved, "data": shared_source(str(saved.get("data")), data_name)}
+
+
+def _inert(key: str, saved: dict) -> bool:
+    """Whether the setting ``key`` does nothing in the run that ``saved`` describes:
+    pool_features pools no features with IDs alone, without candidate features or without the
+    history pool (a run saved before the pool existed had none)."""
+    if key == "pool_features":
+        return (saved.get("modalities") == "id" or not saved.get("candidate_features", True)
+                or not saved.get("history_pool", RunConfig.absent_means("history_pool")))
+    return False
 
 
 def save_config(folder: Path, cfg: RunConfig, write_text, data_name: str | None = None) -> None:

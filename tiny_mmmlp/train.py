@@ -30,7 +30,7 @@ from .checkpoint import load_checkpoint
 from .errors import SIZES_ADVICE, UserError, brief, exit_on_user_error
 from .files import write_text
 from .model_card import write_model_card
-from .model_config import MMMLPConfig
+from .model_config import ABSENT_MEANS, MMMLPConfig
 from .model_file import fingerprints, save_model
 from .plots import plot_training_curves
 from .preflight import check_device, check_memory
@@ -174,8 +174,10 @@ def resumed(run: Run) -> RunRecord:
         now = shared_settings(cfg, name)                        # as the checkpoint keeps them
         saved = saved_as_today(ckpt["settings"], now, name)     # a setting newer than the run too
         ckpt["meta"] = {**ckpt["meta"], "data": shared_source(str(ckpt["meta"].get("data")), name)}
-        if "config" in ckpt["meta"]:        # the model's fields too
-            ckpt["meta"]["config"] = MMMLPConfig.from_dict(ckpt["meta"]["config"]).to_dict()
+        if "config" in ckpt["meta"]:        # the model's fields too, newer ones read as the settings are
+            old = ckpt["meta"]["config"]
+            ckpt["meta"]["config"] = MMMLPConfig.from_dict(
+                {**{k: saved[k] for k in ABSENT_MEANS if k not in old and k in saved}, **old}).to_dict()
         changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in now.items()
                    if k not in FREE_ON_RESUME and saved[k] != v]
         if changed or set(saved) - set(now) - set(FREE_ON_RESUME):

@@ -181,43 +181,16 @@ def test_a_run_saved_before_a_training_setting_existed_resumes_only_at_its_defau
         assert "--item-dropout 0.0 -> 0.2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag, resumes", [("--no-history-pool", True), ("--history-pool", False)])
-def test_a_run_saved_before_the_history_pool_existed_trained_without_it(tmp_path, capsys, monkeypatch,
-                                                                         flag, resumes):
+def _resume_as_older(tmp_path, capsys, monkeypatch, small, first, key, flags, resumes, refusal):
+    """Train one epoch with ``first``, then resume with ``flags`` a checkpoint of a version
+    without the model setting ``key``: resumed, or refused in one line naming ``refusal``."""
     from tiny_mmmlp import train
-    train_main([*SMALL, "--epochs", "1", "--out", str(tmp_path), "--no-progress", "--no-history-pool"])
+    train_main([*small, "--epochs", "1", "--out", str(tmp_path), "--no-progress", *first])
     load = train.load_checkpoint
 
     def older(out):                          # the checkpoint of a version without the setting
         ckpt = load(out)
-        del ckpt["settings"]["history_pool"], ckpt["meta"]["config"]["history_pool"]
-        return ckpt
-    monkeypatch.setattr(train, "load_checkpoint", older)
-    args = [*SMALL, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume", flag]
-    if resumes:
-        train_main(args)
-        assert "resuming " in capsys.readouterr().out
-    else:
-        with pytest.raises(SystemExit) as exit:
-            train_main(args)
-        assert exit.value.code == 2
-        assert "--history-pool False -> True" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("modalities, flags, resumes", [("id,text", [], False), ("id,text", ["--no-pool-features"], True),
-                                                        ("id", [], True)])
-def test_a_run_saved_before_the_pool_read_features_resumes_as_it_was_made(tmp_path, capsys, monkeypatch,
-                                                                          modalities, flags, resumes):
-    """Saved without pool_features, a run pooled its items' ID embeddings alone; with IDs alone
-    the setting changes nothing, so that run resumes at today's defaults."""
-    from tiny_mmmlp import train
-    small = [*SMALL[:2], "--modalities", modalities, *SMALL[4:]]
-    train_main([*small, "--epochs", "1", "--out", str(tmp_path), "--no-progress", "--no-pool-features"])
-    load = train.load_checkpoint
-
-    def older(out):                          # the checkpoint of a version without the setting
-        ckpt = load(out)
-        del ckpt["settings"]["pool_features"], ckpt["meta"]["config"]["pool_features"]
+        del ckpt["settings"][key], ckpt["meta"]["config"][key]
         return ckpt
     monkeypatch.setattr(train, "load_checkpoint", older)
     args = [*small, "--epochs", "2", "--out", str(tmp_path), "--no-progress", "--resume", *flags]
@@ -228,4 +201,22 @@ def test_a_run_saved_before_the_pool_read_features_resumes_as_it_was_made(tmp_pa
         with pytest.raises(SystemExit) as exit:
             train_main(args)
         assert exit.value.code == 2
-        assert "--pool-features False -> True" in capsys.readouterr().err
+        assert refusal in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, resumes", [("--no-history-pool", True), ("--history-pool", False)])
+def test_a_run_saved_before_the_history_pool_existed_trained_without_it(tmp_path, capsys, monkeypatch,
+                                                                         flag, resumes):
+    _resume_as_older(tmp_path, capsys, monkeypatch, SMALL, ["--no-history-pool"], "history_pool", [flag],
+                     resumes, "--history-pool False -> True")
+
+
+@pytest.mark.parametrize("modalities, flags, resumes", [("id,text", [], False), ("id,text", ["--no-pool-features"], True),
+                                                        ("id", [], True)])
+def test_a_run_saved_before_the_pool_read_features_resumes_as_it_was_made(tmp_path, capsys, monkeypatch,
+                                                                          modalities, flags, resumes):
+    """Saved without pool_features, a run pooled its items' ID embeddings alone; with IDs alone
+    the setting changes nothing, so that run resumes at today's defaults."""
+    small = [*SMALL[:2], "--modalities", modalities, *SMALL[4:]]
+    _resume_as_older(tmp_path, capsys, monkeypatch, small, ["--no-pool-features"], "pool_features", flags,
+                     resumes, "--pool-features False -> True")

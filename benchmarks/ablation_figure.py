@@ -10,13 +10,13 @@ stays the record, the figure a picture of it.
 """
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 from tiny_mmmlp.cli import OneLineParser
 from tiny_mmmlp.errors import UserError, exit_on_user_error
-from tiny_mmmlp.files import read_regular, write_bytes
+from tiny_mmmlp.files import read_regular
+from tiny_mmmlp.plots import save_figure
 
 HEADER = "| set | paper's training |"
 CELL = re.compile(r"(\d+\.\d+) ± (\d+\.\d+)")
@@ -62,9 +62,7 @@ def draw(labels: list, rows: dict, path: Path) -> None:
     ax.set_xticks(range(len(used)), [labels[i] for i in used], rotation=25, ha="right", fontsize=8)
     ax.set(ylabel="test NDCG@10 / the paper's training", title="MMMLP, each change added to the ones before it")
     ax.legend(fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 @exit_on_user_error

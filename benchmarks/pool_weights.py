@@ -15,6 +15,7 @@ from training_run import runs_and_figure
 from tiny_mmmlp.cli import OneLineParser
 from tiny_mmmlp.errors import UserError, exit_on_user_error
 from tiny_mmmlp.model_file import load_model
+from tiny_mmmlp.plots import save_figure
 
 
 def weights_of(folder: Path):
@@ -48,7 +49,7 @@ def main(argv=None):
     ax.set(xlabel="position, counted back from the most recent item (1)", ylabel="learned weight $a_t$",
            title="history pool: q = Σ_t a_t E[x_t]")
     ax.legend(fontsize=8)
-    fig.savefig(args.out, dpi=110, bbox_inches="tight")
+    save_figure(fig, args.out)              # atomic: never a half-written PNG
     plt.close(fig)
     print(f"wrote {args.out}")
     return 0

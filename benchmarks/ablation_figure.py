@@ -16,7 +16,7 @@ from pathlib import Path
 from tiny_mmmlp.cli import OneLineParser
 from tiny_mmmlp.errors import UserError, exit_on_user_error
 from tiny_mmmlp.files import read_regular
-from tiny_mmmlp.plots import save_figure
+from tiny_mmmlp.plots import _figure, save_figure
 
 HEADER = "| set | paper's training |"
 CELL = re.compile(r"(\d+\.\d+) ± (\d+\.\d+)")
@@ -43,14 +43,10 @@ def ablation_table(text: str, where: str) -> tuple[list, dict]:
 
 
 def draw(labels: list, rows: dict, path: Path) -> None:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')") from None
+    fig = _figure(figsize=(9, 4.2))                 # None (with a warning) without matplotlib
+    if fig is None:
+        raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')")
     used = [i for i in range(len(labels)) if any(r[i] is not None for r in rows.values())]
-    fig = Figure(figsize=(9, 4.2))
-    FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for name, cells in rows.items():
         base = cells[0][0]

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from training_run import AMAZON_ROOT
+from training_run import AMAZON_ROOT, AMAZON_WHERE
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = {"blocks": None, "one block": 2**62}
@@ -66,8 +66,7 @@ def measure(data_dir: str, run: str | None, eval_batch: int, score_bytes: int | 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(Path(AMAZON_ROOT) / "beauty"),
-                   help=f"RecBole atomic folder (default: beauty in the Amazon folder, $TINY_MMMLP_AMAZON "
-                        f"or {AMAZON_ROOT})")
+                   help=f"RecBole atomic folder (default: beauty in the Amazon folder, {AMAZON_WHERE})")
     p.add_argument("--run", default=None, help="a trained run folder (its model.safetensors and data)")
     p.add_argument("--eval-batch", type=int, default=256, help="users per evaluation batch (train.py's default)")
     p.add_argument("--rounds", type=int, default=4, help="alternations of the two modes (default 4)")

@@ -30,8 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # where the benchmarks read the Amazon sets (RecBole atomic folders: scientific, instruments,
 # beauty; docs/data.md makes them) unless --data-root or --data names another folder
+AMAZON_WHERE = "$TINY_MMMLP_AMAZON, else data/amazon"
 AMAZON_ROOT = os.environ.get("TINY_MMMLP_AMAZON") or "data/amazon"
-AMAZON_HELP = f"folder of the Amazon sets (default: $TINY_MMMLP_AMAZON, else {AMAZON_ROOT})"
+AMAZON_HELP = f"folder of the Amazon sets (default: {AMAZON_WHERE})"
 RUNNING: set[subprocess.Popen] = set()       # runs started by start_run, not yet seen to end
 STOPPED = threading.Event()                  # stop_runs was called: no run starts after it
 _STARTING = threading.Lock()                 # a start and a stop never interleave

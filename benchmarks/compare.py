@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -134,6 +135,15 @@ def with_evaluations(out: Path, record: dict, metrics: dict | None = None, sourc
     return record
 
 
+@functools.cache
+def data_sizes(source: str) -> tuple[int, int]:
+    """(items, training examples) of the set ``source``: what the defaults that follow the
+    data's size are decided by (``RunConfig.for_data``)."""
+    from tiny_mmmlp import data
+    ds = data.load(source)
+    return ds.n_items, data.n_train_examples(data.split_leave_one_out(ds).train)
+
+
 def check_flags(args, run) -> dict | None:
     """Refuse a finished run of ``run`` (set, model, modalities, seed) that trained with other
     flags than the request's, e.g. one copied in from another era's runs folder: its result
@@ -151,11 +161,11 @@ def check_flags(args, run) -> dict | None:
         raise UserError(f"{out}: written by an older version of tiny_mmmlp (no settings in its "
                         f"metrics.json); move it out of --runs-dir")
     cmd, _ = quality_command(args, *run)
-    saved, wanted = metrics["settings"], shared_settings(resolve_flags(cmd[3:]))   # data by name, as saved
+    given = resolve_flags(cmd[3:])
+    wanted = shared_settings(given.for_data(*data_sizes(given.data)))   # data by name, as saved
+    saved = metrics["settings"]
     free = set(FREE_ON_RESUME) - {"epochs", "patience"}
     saved = saved_as_today(saved, wanted, Path(wanted["data"]).name)   # an older run: its path, newer settings
-    # None: a default the data decides (negatives, label smoothing: RunConfig.for_items), which a
-    # finished run saved decided
     changed = [f"{flag_name(k)} {saved[k]} -> {v}" for k, v in wanted.items()
                if k not in free and saved[k] != v and v is not None]
     if changed:

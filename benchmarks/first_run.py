@@ -34,7 +34,7 @@ from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.files import write_text  # noqa: E402
 
 TARGET_S = 300.0                                   # the default run should end within 5 minutes
-HEADER = re.compile(r"; (\d+) training examples$")
+HEADER = re.compile(r"; (\d+) training examples\b")        # then what the data decided
 
 
 def timed_run(data: str, flags: list, cache: Path | None, work: Path) -> dict:

@@ -43,7 +43,8 @@ _TRAINING = {
 }
 SPACES = {
     "mmmlp": {"budget": ["40/6", "8/8"], "max_len": [20, 50], "d_model": [64, 128],
-              "n_layers": [2, 3], "dropout": [0.4, 0.2, 0.5], "lr": [0.002, 0.001], **_TRAINING},
+              "n_layers": [2, 3], "dropout": [None, 0.2, 0.5],   # None: by the training set's size
+              "lr": [0.002, 0.001], **_TRAINING},
     "sasrec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [50, 128],
                "n_layers": [2, 3], "dropout": [0.5, 0.2, 0.3], "lr": [0.001, 0.002], **_TRAINING},
     "gru4rec": {"budget": ["40/6", "8/8"], "max_len": [50, 200], "d_model": [100, 200],
@@ -79,7 +80,8 @@ def flags_of(params: dict, model: str = "mmmlp") -> list:
     flags = ["--model", model, "--epochs", epochs, "--patience", patience,
              "--max-len", str(params["max_len"]), "--d-model", str(params["d_model"]),
              LAYERS_FLAG[model], str(params["n_layers"]),
-             "--dropout", str(params["dropout"]), "--lr", str(params["lr"]),
+             *(["--dropout", str(params["dropout"])] if params["dropout"] is not None else []),
+             "--lr", str(params["lr"]),
              "--weight-decay", str(params["weight_decay"]),
              "--label-smoothing", str(params["label_smoothing"]),
              "--negatives", str(params["negatives"])]

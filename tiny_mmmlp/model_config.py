@@ -1,6 +1,7 @@
 """MMMLPConfig: every hyper-parameter of the model in one validated dataclass."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 
@@ -16,7 +17,8 @@ class MMMLPConfig:
     fusion_layers:  mixer blocks after the fusion projection (Fusion Mixer Layer).
     fusion_dim:     D_f, width after fusion; 0 means the sum of the branch widths.
     dropout:        inverted-dropout rate on each branch input and on the fusion output
-                    (0.4; the paper's 0.2 was lower on validation, docs/results.md).
+                    (0.4; the paper's 0.2 was lower on validation, docs/results.md). A
+                    training run sets it by the training set's size, ``dropout_for``.
     id_branch:      read the item-ID embeddings as a modality (False: features only).
     candidate_features: also score each candidate item with a projection of its raw
                     features (candidate vector = E[v] + sum_m P_m F_m[v]); beyond the paper.
@@ -120,6 +122,25 @@ DEFAULT_LABEL_SMOOTHING = 0.2
 # A model or run saved before one of these settings existed was made without it: a saved
 # config that does not name the setting means this value, not today's default.
 ABSENT_MEANS = {"history_pool": False, "pool_features": False}
+
+# A training run's MMMLP dropout follows the size of its training set: the rate that led on the
+# validation splits of three Amazon sets was 0.6 at 34k training examples, 0.4 at 85k and 0.3 at
+# 131k (docs/results.md, "Dropout by the training set's size"): a line in log10 of the size,
+# kept within the rates measured.
+DROPOUT_AT, DROPOUT_PER_TENFOLD, DROPOUT_RANGE = (34_000, 0.6), 0.5, (0.3, 0.6)
+
+
+def dropout_for(n_examples: int) -> float:
+    """MMMLP's default dropout for ``n_examples`` training examples (prefixes of the training
+    sequences): 0.6 − 0.5·log10(n / 34,000), to the nearest 0.05, within [0.3, 0.6]. So 0.6
+    on 34k examples or fewer, 0.4 on 85k, 0.3 on 131k or more."""
+    (size, rate), (low, high) = DROPOUT_AT, DROPOUT_RANGE
+    p = rate - DROPOUT_PER_TENFOLD * math.log10(max(n_examples, 1) / size)
+    return min(max(round(p * 20) / 20, low), high)
+
+
+DROPOUT_RULE = "by the training set's size (0.6 up to 34k training examples, 0.4 at 85k, 0.3 from 131k)"
+
 
 # MMMLP's AdamW learning rate: a training setting, not a field of the model's config, kept here
 # beside the other defaults (docs/results.md: higher on validation than 1e-3 on the shared

@@ -24,7 +24,7 @@ from .data import text as text_features
 from .data.amazon_source import MAX_DOWNLOAD_MB
 from .data.load import BUILT_IN
 from .errors import UserError
-from .model_config import ABSENT_MEANS, DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, field_help
+from .model_config import ABSENT_MEANS, DEFAULT_EMA, DEFAULT_EMA_WARMUP, MMMLPConfig, dropout_for, field_help
 from .progress import VERBOSE_HELP
 from .values import CHECKS, check_value, shown  # noqa: F401 - the one check of every setting's value
 
@@ -150,19 +150,23 @@ class RunConfig:
         """The model's MMMLPConfig for the chosen modalities (after resolve)."""
         return MMMLPConfig(max_len=self.max_len, d_model=self.d_model, token_hidden=self.token_hidden,
                            channel_hidden=self.channel_hidden, n_layers=self.n_layers,
-                           fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim, dropout=self.dropout,
+                           fusion_layers=self.fusion_layers, fusion_dim=self.fusion_dim,
+                           dropout=MMMLPConfig.dropout if self.dropout is None else self.dropout,  # None: for_data's
                            label_smoothing=self.label_smoothing, negatives=self.negatives or 0,
                            candidate_features=self.candidate_features, history_bias=self.history_bias,
                            history_pool=self.history_pool, pool_features=self.pool_features,
                            id_branch="id" in modalities)
 
-    def for_items(self, n_items: int) -> "RunConfig":
-        """The settings for a catalogue of ``n_items``, once the data is read: ``negatives`` not
-        given becomes SAMPLED_NEGATIVES above SAMPLED_ABOVE items (label smoothing then 0), else
-        0, the full softmax; a label smoothing given keeps the full softmax."""
-        if self.negatives is not None:
-            return self
-        cfg = replace(self, negatives=SAMPLED_NEGATIVES if n_items > SAMPLED_ABOVE and not self.label_smoothing
+    def for_data(self, n_items: int, n_examples: int) -> "RunConfig":
+        """The settings for a catalogue of ``n_items`` and ``n_examples`` training examples, once
+        the data is read: ``negatives`` not given becomes SAMPLED_NEGATIVES above SAMPLED_ABOVE
+        items (label smoothing then 0), else 0, the full softmax (a label smoothing given keeps
+        the full softmax); MMMLP's ``dropout`` not given follows the training set's size
+        (``dropout_for``)."""
+        cfg = self if self.dropout is not None else replace(self, dropout=dropout_for(n_examples))
+        if cfg.negatives is not None:
+            return cfg
+        cfg = replace(cfg, negatives=SAMPLED_NEGATIVES if n_items > SAMPLED_ABOVE and not cfg.label_smoothing
                       else 0)
         return replace(cfg, label_smoothing=cfg.model_config(["id"]).label_smoothing)
 
@@ -227,7 +231,7 @@ def _fill(cfg: RunConfig, given: set, name) -> RunConfig:
         head, _, rest = str(err).partition(" ")
         raise UserError(f"{name(head.split('.')[-1])}: {rest}") from None
     if cfg.negatives is None and "label_smoothing" not in given:
-        return cfg                     # the loss waits for the catalogue's size (for_items)
+        return cfg                     # the loss waits for the catalogue's size (for_data)
     return replace(cfg, label_smoothing=mc.label_smoothing)
 
 

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from .baselines import MODEL_DEFAULTS, MODELS
 from .cli import OneLineParser, flag_type
-from .model_config import MMMLPConfig
+from .model_config import DROPOUT_RULE, MMMLPConfig
 from .run_config import GROUPS, PER_MODEL, RunConfig, flag_name, load_config, override
 
 PROG = "python -m tiny_mmmlp.train"
@@ -25,7 +25,8 @@ STORE_TRUE = ("pictures", "mask_history", "resume", "overwrite", "no_progress")
 
 def _default_help(f) -> str:
     if f.name in PER_MODEL:
-        return "default: " + ", ".join(f"{m} {MODEL_DEFAULTS[m][f.name]}" for m in MODELS
+        shown = lambda v: DROPOUT_RULE if v is None else v     # noqa: E731 - None: the data decides
+        return "default: " + ", ".join(f"{m} {shown(MODEL_DEFAULTS[m][f.name])}" for m in MODELS
                                        if f.name in MODEL_DEFAULTS[m])
     if f.name == "label_smoothing":
         return f"default: {MMMLPConfig().label_smoothing}"

@@ -27,6 +27,7 @@ class Run:
     feats: dict                # {modality: (V + 1, F) feature table}
     modalities: list           # the modalities read, "id" first
     auto_negatives: bool = False   # the sampled softmax is the catalogue's default, not asked for
+    auto_dropout: bool = False     # the dropout is the training set's size's default, not asked for
 
 
 @dataclass

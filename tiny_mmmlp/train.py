@@ -89,9 +89,10 @@ def fit(cfg: RunConfig, test: bool = True) -> dict:
         ds = run.ds
         sampled = (f"; sampled softmax over {run.cfg.negatives} negatives, the default above {SAMPLED_ABOVE:,} "
                    f"items (--negatives 0: the full softmax)" if run.auto_negatives and run.cfg.negatives else "")
+        dropout = f"; dropout {run.cfg.dropout}, by the training set's size" if run.auto_dropout else ""
         LOGGER.info(f"{ds.name}: {ds.n_users} users, {ds.n_items} items; modalities {','.join(run.modalities)}; "
                     f"model {cfg.model}; backend {cfg.backend}; {data.n_train_examples(run.split.train)} training "
-                    f"examples{sampled}")
+                    f"examples{sampled}{dropout}")
         record = train_epochs(run, record, resume_command(run.cfg, ds.name))
         if not test:                           # a tuning trial: validation only
             return {"valid": record.best_valid or {}, "best_epoch": record.best_epoch, "epochs": record.epoch,
@@ -100,15 +101,17 @@ def fit(cfg: RunConfig, test: bool = True) -> dict:
 
 
 def load_data(cfg: RunConfig, group):
-    """(settings, Dataset, modalities, MMMLPConfig, feature tables) of the run, checked against
-    the settings; the settings come back with the loss that follows the catalogue's size."""
+    """(settings, Dataset, split, modalities, MMMLPConfig, feature tables) of the run, checked
+    against the settings; the settings come back with the loss that follows the catalogue's
+    size and the dropout that follows the training set's (``RunConfig.for_data``)."""
     with group.main_first():                   # rank 0 fills the data caches, the others read them
         try:
             ds = data.load(cfg.data, pictures=cfg.pictures, progress=showing_progress(cfg, group),
                            max_download_mb=cfg.max_download_mb)
         except UserError as err:               # "<source>: ..." names the setting it came from
             raise (UserError(f"--data {err}") if str(err).startswith(f"{cfg.data}:") else err) from None
-        cfg = cfg.for_items(ds.n_items)        # the loss that follows the catalogue's size
+        split = data.split_leave_one_out(ds)
+        cfg = cfg.for_data(ds.n_items, data.n_train_examples(split.train))   # the loss, the dropout
         if cfg.negatives > ds.n_items:
             raise UserError(f"--negatives {cfg.negatives}: {ds.name} has only {ds.n_items} items; "
                             f"use at most {ds.n_items} (or 0 for the full softmax)")
@@ -123,15 +126,14 @@ def load_data(cfg: RunConfig, group):
                      cfg.eval_batch(), averaged=bool(cfg.ema))
         feats = data.build_features(ds, [m for m in modalities if m != "id"],
                                     progress=showing_progress(cfg, group), **encoders)
-    return cfg, ds, modalities, model_cfg, feats
+    return cfg, ds, split, modalities, model_cfg, feats
 
 
 def build_run(cfg: RunConfig, group) -> Run:
     """The data, the split, the backend and the run folder's name: everything before the folder
     is claimed, so a size the model refuses leaves no folder."""
-    auto_negatives = cfg.negatives is None
-    cfg, ds, modalities, model_cfg, feats = load_data(cfg, group)
-    split = data.split_leave_one_out(ds)
+    auto_negatives, auto_dropout = cfg.negatives is None, cfg.dropout is None
+    cfg, ds, split, modalities, model_cfg, feats = load_data(cfg, group)
     if len(split.valid_target) == 0:
         raise UserError(f"{cfg.data}: no user has 3 or more items, so no user can be validated "
                         f"and tested (leave-one-out needs 3 per user)")
@@ -150,7 +152,8 @@ def build_run(cfg: RunConfig, group) -> Run:
             "modalities": modalities, "n_items": ds.n_items, "backend": cfg.backend,
             "mask_history": cfg.mask_history, "model": cfg.model, "encoder": cfg.encoder(),
             "fingerprints": fingerprints(ds, feats)}
-    return Run(cfg, group, ds, split, model_cfg, backend, out, meta, feats, modalities, auto_negatives)
+    return Run(cfg, group, ds, split, model_cfg, backend, out, meta, feats, modalities, auto_negatives,
+               auto_dropout)
 
 
 def claim(run: Run, held: contextlib.ExitStack) -> None:

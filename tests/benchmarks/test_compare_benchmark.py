@@ -72,7 +72,8 @@ def _fake_run(runs_dir, name, model, mods, seed, ndcg, valid=None):
     elif valid == "metrics.json":
         from tiny_mmmlp.run_flags import resolve_flags
         request = SimpleNamespace(data_root="", runs_dir=runs_dir, epochs=60, patience=3, device="", flags="")
-        settings = resolve_flags(compare.quality_command(request, name, model, mods, seed)[0][3:]).to_dict()
+        ran = resolve_flags(compare.quality_command(request, name, model, mods, seed)[0][3:])
+        settings = ran.for_data(*compare.data_sizes(ran.data)).to_dict()    # as a run saves them
         (out / "metrics.json").write_text(json.dumps({"valid": {"NDCG@10": 1.5 * ndcg}, "test": metrics,
                                                       "settings": settings}))
     (out / "compare.json").write_text(json.dumps(record))
@@ -166,7 +167,8 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
     run = ("toyshop-tiny", "mmmlp", "id", 0)
     _fake_run(args.runs_dir, *run, 0.04)
     cmd, out = compare.quality_command(args, *run)
-    ran = resolve_flags(cmd[3:])
+    asked = resolve_flags(cmd[3:])
+    ran = asked.for_data(*compare.data_sizes(asked.data))   # as a run saves what its data decided
     metrics = {"valid": {"NDCG@10": 0.05}, "modalities": ["id"], "config": ran.model_config(["id"]).to_dict()}
 
     def saved(**changes):
@@ -174,10 +176,10 @@ def test_a_finished_run_trained_with_other_flags_is_refused_not_tabled(tmp_path)
 
     saved()                                              # the request's own settings: tabled
     compare.check_flags(args, run)
-    saved(negatives=0, label_smoothing=0.2)              # as a run saves what its data decided
-    compare.check_flags(args, run)
+    assert (ran.dropout, ran.negatives) == (0.6, 0)      # toyshop-tiny: a small set, a small catalogue
     for changes, said in (({"lr": 0.001}, "--lr 0.001 -> 0.002"), ({"epochs": 20}, "--epochs 20 -> 60"),
-                          ({"history_bias": False}, "--history-bias False -> True")):
+                          ({"history_bias": False}, "--history-bias False -> True"),
+                          ({"dropout": 0.4}, "--dropout 0.4 -> 0.6")):   # the default before it followed the size
         saved(**changes)
         with pytest.raises(compare.UserError, match=f"{out}: finished with other flags.*{said}"):
             compare.write_table(args)

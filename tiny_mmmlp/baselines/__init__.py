@@ -11,13 +11,13 @@ from ..model_config import DEFAULT_LR, MMMLPConfig
 
 MODELS = ("mmmlp", "sasrec", "gru4rec")
 
-# Each paper's defaults. MMMLP's sizes are MMMLPConfig's and its learning rate DEFAULT_LR;
+# Each paper's defaults. MMMLP's sizes are MMMLPConfig's, its learning rate DEFAULT_LR and its
+# dropout follows the training set's size (model_config.dropout_for, once the data is read);
 # SASRec: Kang & McAuley 2018 §IV-C for the sparse Amazon sets (Adam, lr 0.001); GRU4Rec:
 # Hidasi et al. 2016 (one GRU layer of 100 units), at the harness's Adam lr 0.001 (RecBole's).
 MODEL_DEFAULTS = {
-    "mmmlp": {**{f: getattr(MMMLPConfig, f) for f in ("max_len", "d_model", "dropout", "history_pool",
-                                                        "pool_features")},
-              "lr": DEFAULT_LR},
+    "mmmlp": {**{f: getattr(MMMLPConfig, f) for f in ("max_len", "d_model", "history_pool", "pool_features")},
+              "dropout": None, "lr": DEFAULT_LR},         # dropout None: by the training set's size
     "sasrec": {"max_len": 50, "d_model": 50, "dropout": 0.5, "encoder_layers": 2, "heads": 1, "lr": 1e-3,
                "history_pool": False, "pool_features": False},
     "gru4rec": {"max_len": 50, "d_model": 100, "dropout": 0.3, "encoder_layers": 1, "lr": 1e-3,

@@ -5,8 +5,9 @@
 Reads the ablation table (the table whose header starts ``| set | paper's training |``) of
 the results page, where each column adds one change to the one before it and each cell is a
 mean ± sd over seeds, and draws each set's row as a line relative to the paper's training
-(1.0), with the seeds' sd as error bars. Cells without a ``mean ± sd`` are left out; the table
-stays the record, the figure a picture of it.
+(1.0), with the seeds' sd as error bars. A cell that starts "the same" (the change leaves that
+row's model as it was) repeats the cell before it; other cells without a ``mean ± sd`` are left
+out. The table stays the record, the figure a picture of it.
 """
 from __future__ import annotations
 
@@ -23,20 +24,34 @@ CELL = re.compile(r"(\d+\.\d+) ± (\d+\.\d+)")
 MAX_DOC_BYTES = 4 << 20
 
 
-def ablation_table(text: str, where: str) -> tuple[list, dict]:
-    """(column labels after the set's, {set: [(mean, sd) or None per column]}) of the table."""
+def page_table(text: str, where: str, header: str, what: str) -> tuple[list, dict]:
+    """(column labels after the first, {first cell: [cell text per column]}) of the page's
+    table whose header line starts ``header``; ``what`` names it in the error."""
     lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(HEADER)), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith(header)), None)
     if start is None:
-        raise UserError(f"{where}: no ablation table (a table whose header starts {HEADER!r})")
+        raise UserError(f"{where}: no {what} (a table whose header starts {header!r})")
     labels = [c.strip() for c in lines[start].strip().strip("|").split("|")][1:]
     rows = {}
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        values = [CELL.search(c) for c in cells[1:]]
-        rows[cells[0]] = [(float(m[1]), float(m[2])) if m else None for m in values]
+        rows[cells[0]] = cells[1:]
+    return labels, rows
+
+
+def ablation_table(text: str, where: str) -> tuple[list, dict]:
+    """(column labels after the set's, {set: [(mean, sd) or None per column]}) of the table."""
+    labels, cells = page_table(text, where, HEADER, "ablation table")
+    rows = {}
+    for name, row in cells.items():
+        values = []
+        for cell in row:               # "the same ...": the change leaves that row's model as it was
+            m = CELL.search(cell)
+            values.append((float(m[1]), float(m[2])) if m else
+                          values[-1] if cell.startswith("the same") and values else None)
+        rows[name] = values
     if not rows or any(r[0] is None for r in rows.values()):
         raise UserError(f"{where}: the ablation table needs a mean ± sd for the paper's training on every row")
     return labels, rows

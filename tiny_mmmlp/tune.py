@@ -38,7 +38,7 @@ STUDY = "tune"
 JOURNAL = "tune.journal"
 BUDGET = {"epochs": 20, "patience": 3}        # each trial's, unless the flags give another
 # setting -> ("choice", [values]) or ("float", low, high, log); per model, searched unless fixed
-_COMMON = {"max_len": ("choice", [20, 50]), "dropout": ("float", 0.0, 0.5, False),
+_COMMON = {"max_len": ("choice", [20, 50]), "dropout": ("float", 0.0, 0.7, False),
            "lr": ("float", 3e-4, 3e-3, True), "weight_decay": ("choice", [0.0, 0.01, 0.05])}
 SPACES = {
     "mmmlp": {"d_model": ("choice", [32, 64, 128]), "n_layers": ("choice", [1, 2, 3]),

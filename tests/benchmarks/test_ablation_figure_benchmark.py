@@ -14,7 +14,7 @@ PAGE = """# Results
 
 | set | paper's training | + bias | + pool | masked, paper → today |
 |---|---|---|---|---|
-| a, IDs | 0.0500 ± 0.0010 | 0.0550 ± 0.0005 | **0.0600 ± 0.0002** | 0.0510 → 0.0610 |
+| a, IDs | 0.0500 ± 0.0010 | 0.0550 ± 0.0005 | the same model | 0.0510 → 0.0610 |
 | b, IDs + text | 0.1000 ± 0.0020 | 0.1100 ± 0.0010 (one note) | - | 0.1 → 0.2 |
 
 after the table
@@ -24,13 +24,13 @@ after the table
 def test_each_row_relative_to_the_papers_training(tmp_path, capsys):
     labels, rows = ablation_figure.ablation_table(PAGE, "page")
     assert labels == ["paper's training", "+ bias", "+ pool", "masked, paper → today"]
-    assert rows["a, IDs"] == [(0.05, 0.001), (0.055, 0.0005), (0.06, 0.0002), None]
+    assert rows["a, IDs"] == [(0.05, 0.001), (0.055, 0.0005), (0.055, 0.0005), None]   # "the same": as before
     assert rows["b, IDs + text"][1:] == [(0.11, 0.001), None, None]
     pytest.importorskip("matplotlib")
     (tmp_path / "results.md").write_text(PAGE)
     assert ablation_figure.main(["--doc", str(tmp_path / "results.md"), "--out", str(tmp_path / "a.png")]) == 0
     out = capsys.readouterr().out
-    assert "a, IDs: 1.000  1.100  1.200  -\n" in out and "b, IDs + text: 1.000  1.100  -  -\n" in out
+    assert "a, IDs: 1.000  1.100  1.100  -\n" in out and "b, IDs + text: 1.000  1.100  -  -\n" in out
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

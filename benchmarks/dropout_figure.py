@@ -12,6 +12,7 @@ record, the figure a picture of it.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -54,15 +55,19 @@ def draw(rates: list, rows: dict, path: Path) -> None:
     fig = _figure(figsize=(8, 4.2))                 # None (with a warning) without matplotlib
     if fig is None:
         raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')")
+    from matplotlib import cm
     ax = fig.add_subplot()
-    for name, (size, values) in sorted(rows.items(), key=lambda r: r[1][0]):
+    ordered = sorted(rows.items(), key=lambda r: r[1][0])
+    low, high = math.log10(ordered[0][1][0]), math.log10(ordered[-1][1][0])
+    for name, (size, values) in ordered:                # colour: the size, small dark, large light
+        colour = cm.viridis(0.85 * (math.log10(size) - low) / ((high - low) or 1.0))
         base = values[rates.index(BASE)]
         xs = [r for r, v in zip(rates, values) if v is not None]
         ys = [v / base for v in values if v is not None]
-        line = ax.plot(xs, ys, marker="o", ms=4, label=name)[0]
+        ax.plot(xs, ys, marker="o", ms=4, color=colour, label=name)
         pick = dropout_for(size)
         if pick in xs:
-            ax.plot([pick], [ys[xs.index(pick)]], marker="*", ms=14, color=line.get_color(), ls="none")
+            ax.plot([pick], [ys[xs.index(pick)]], marker="*", ms=14, color=colour, ls="none")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(xlabel="dropout", ylabel=f"validation NDCG@10 / the set's at {BASE}",
            title="MMMLP: the dropout that fits falls with the training set's size (★: the default's pick)")

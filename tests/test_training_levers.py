@@ -214,14 +214,17 @@ def test_the_loss_follows_the_catalogue():
 
 
 def test_mmmlps_dropout_follows_the_training_sets_size_where_not_given():
-    # the rule chosen on validation: 0.6 on scientific (34,058 examples), 0.4 on instruments
-    # (84,890) and beauty (131,413); within [0.4, 0.6] beyond them, never rising with the size
-    from tiny_mmmlp.model_config import DROPOUT_RANGE, dropout_for
+    # the rule chosen on validation: 0.6 on small sets, 0.4 on large ones, a line in log10 of
+    # the size between its two ends, in steps of 0.05, never rising with the size
+    from tiny_mmmlp.model_config import DROPOUT_LINE, dropout_for
     from tiny_mmmlp.run_config import RunConfig
-    assert [dropout_for(n) for n in (34_058, 54_000, 84_890, 131_413)] == [0.6, 0.5, 0.4, 0.4]
-    sizes = [0, 1, 100, 20_000, 50_000, 70_000, 100_000, 10**6, 10**9]
+    (small, high), (large, low) = DROPOUT_LINE
+    assert [dropout_for(n) for n in (small, large)] == [high, low] == [0.6, 0.4]
+    assert dropout_for(34_058) == 0.6 and dropout_for(84_890) == dropout_for(131_413) == 0.4   # the sets
+    assert dropout_for(round((small * large) ** 0.5)) == 0.5                # halfway in log10
+    sizes = [0, 1, 100, 20_000, 40_000, 50_000, 60_000, 70_000, 100_000, 10**6, 10**9]
     rates = [dropout_for(n) for n in sizes]
-    assert rates == sorted(rates, reverse=True) and rates[0] == DROPOUT_RANGE[1] and rates[-1] == DROPOUT_RANGE[0]
+    assert rates == sorted(rates, reverse=True) and rates[0] == high and rates[-1] == low
     assert all(round(r * 20, 9) == round(r * 20) for r in rates)            # steps of 0.05
     dropout = lambda given, n: RunConfig.resolve(given).for_data(100, n).dropout   # noqa: E731
     assert dropout({}, 34_058) == 0.6 and dropout({}, 131_413) == 0.4

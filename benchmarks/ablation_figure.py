@@ -57,12 +57,17 @@ def ablation_table(text: str, where: str) -> tuple[list, dict]:
     return labels, rows
 
 
-def draw(labels: list, rows: dict, path: Path) -> None:
-    fig = _figure(figsize=(9, 4.2))                 # None (with a warning) without matplotlib
+def new_axes(figsize: tuple) -> tuple:
+    """(figure, axes) of a figure script; one sentence, exit 2, without matplotlib."""
+    fig = _figure(figsize=figsize)                  # None (with a warning) without matplotlib
     if fig is None:
         raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')")
+    return fig, fig.add_subplot()
+
+
+def draw(labels: list, rows: dict, path: Path) -> None:
+    fig, ax = new_axes((9, 4.2))
     used = [i for i in range(len(labels)) if any(r[i] is not None for r in rows.values())]
-    ax = fig.add_subplot()
     for name, cells in rows.items():
         base = cells[0][0]
         xs = [k for k, i in enumerate(used) if cells[i] is not None]
@@ -76,14 +81,20 @@ def draw(labels: list, rows: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
-@exit_on_user_error
-def main(argv=None):
-    p = OneLineParser(prog="python benchmarks/ablation_figure.py", description=__doc__.split("\n\n")[0])
+def read_page(argv, script: str, doc: str, what: str) -> tuple:
+    """(arguments, the page's text) of a figure script's command line: ``--doc``, the results
+    page holding ``what`` (default docs/results.md), and ``--out``, the PNG to write."""
+    p = OneLineParser(prog=f"python benchmarks/{script}", description=doc.split("\n\n")[0])
     p.add_argument("--doc", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "results.md",
-                   help="the results page holding the ablation table (default: docs/results.md)")
+                   help=f"the results page holding the {what} (default: docs/results.md)")
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = p.parse_args(argv)
-    text = read_regular(args.doc, MAX_DOC_BYTES, what="a results page").decode("utf-8", errors="replace")
+    return args, read_regular(args.doc, MAX_DOC_BYTES, what="a results page").decode("utf-8", errors="replace")
+
+
+@exit_on_user_error
+def main(argv=None):
+    args, text = read_page(argv, "ablation_figure.py", __doc__, "ablation table")
     labels, rows = ablation_table(text, str(args.doc))
     for name, cells in rows.items():
         base = cells[0][0]

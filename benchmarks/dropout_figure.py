@@ -16,13 +16,11 @@ import math
 import re
 from pathlib import Path
 
-from ablation_figure import MAX_DOC_BYTES, page_table
+from ablation_figure import new_axes, page_table, read_page
 
-from tiny_mmmlp.cli import OneLineParser
 from tiny_mmmlp.errors import UserError, exit_on_user_error
-from tiny_mmmlp.files import read_regular
 from tiny_mmmlp.model_config import dropout_for
-from tiny_mmmlp.plots import _figure, save_figure
+from tiny_mmmlp.plots import save_figure
 
 HEADER = "| set (training examples) |"
 CELL = re.compile(r"^\**(\d+\.\d+)")                 # the value, or the mean of a mean ± sd
@@ -52,11 +50,8 @@ def dropout_table(text: str, where: str) -> tuple[list, dict]:
 
 
 def draw(rates: list, rows: dict, path: Path) -> None:
-    fig = _figure(figsize=(8, 4.2))                 # None (with a warning) without matplotlib
-    if fig is None:
-        raise UserError("no figure drawn: matplotlib is not installed (pip install 'tiny_mmmlp[plot]')")
+    fig, ax = new_axes((8, 4.2))
     from matplotlib import cm
-    ax = fig.add_subplot()
     ordered = sorted(rows.items(), key=lambda r: r[1][0])
     low, high = math.log10(ordered[0][1][0]), math.log10(ordered[-1][1][0])
     for name, (size, values) in ordered:                # colour: the size, small dark, large light
@@ -77,12 +72,7 @@ def draw(rates: list, rows: dict, path: Path) -> None:
 
 @exit_on_user_error
 def main(argv=None):
-    p = OneLineParser(prog="python benchmarks/dropout_figure.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--doc", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "results.md",
-                   help="the results page holding the dropout table (default: docs/results.md)")
-    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    args = p.parse_args(argv)
-    text = read_regular(args.doc, MAX_DOC_BYTES, what="a results page").decode("utf-8", errors="replace")
+    args, text = read_page(argv, "dropout_figure.py", __doc__, "dropout table")
     rates, rows = dropout_table(text, str(args.doc))
     for name, (size, values) in rows.items():
         base = values[rates.index(BASE)]

@@ -49,7 +49,7 @@ from tiny_mmmlp.errors import UserError, exit_on_user_error  # noqa: E402
 from tiny_mmmlp.files import write_text  # noqa: E402
 
 OUT = ROOT / "benchmarks/results/compare.md"
-SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 1}
+SEEDS = {"mmmlp": 3, "sasrec": 3, "gru4rec": 3}
 ID_ONLY_SETS = ("beauty",)
 
 

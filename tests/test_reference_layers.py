@@ -40,12 +40,14 @@ def test_linear(B, D_in, D_out, seed):
 
 @SETTINGS
 @given(B=small, D=small, seed=seeds)
+@example(B=1, D=1, seed=4228)          # x = -5.14: a gradient of 1e-6, relative error 1.8e-5 unclipped
 def test_gelu_is_tanh_form_and_its_gradient(B, D, seed):
     rng = np.random.default_rng(seed)
     x = 3 * randn(rng, B, D)
-    # GELU' is 0 at x ≈ -0.7518: a lone entry there has a gradient of rounding size, whose
-    # relative error says nothing (the gradient check's own floor is for gradients of exactly 0)
-    x = np.where(np.abs(x + 0.7518) < 0.01, x + 0.05, x)
+    # GELU' is 0 at x ≈ -0.7518 and vanishes in the far left tail (below 1e-4 under x = -4): a
+    # lone entry there has a gradient of rounding size, whose relative error says nothing (the
+    # gradient check's own floor is for gradients of exactly 0)
+    x = np.where(np.abs(x + 0.7518) < 0.01, x + 0.05, np.maximum(x, -4.0))
     out, _ = L.gelu_forward(x)
     expected = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)

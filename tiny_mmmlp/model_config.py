@@ -139,7 +139,16 @@ def dropout_for(n_examples: int) -> float:
     return round((high + (low - high) * min(max(t, 0.0), 1.0)) * 20) / 20
 
 
-DROPOUT_RULE = "by the training set's size (0.6 up to 51k training examples, 0.5 at 66k, 0.4 from 85k)"
+def _dropout_rule() -> str:
+    """The rule in words, for ``--help``, read off DROPOUT_LINE (its ends and its middle)."""
+    (small, high), (large, low) = DROPOUT_LINE
+    middle = round(math.sqrt(small * large))            # halfway in log10
+    k = lambda n: f"{round(n / 1000)}k"                 # noqa: E731
+    return (f"by the training set's size ({high} up to {k(small)} training examples, "
+            f"{dropout_for(middle)} at {k(middle)}, {low} from {k(large)})")
+
+
+DROPOUT_RULE = _dropout_rule()
 
 
 # MMMLP's AdamW learning rate: a training setting, not a field of the model's config, kept here

@@ -305,6 +305,23 @@ class _Boom:
         return (os.system, ("touch PICKLE_RAN",))
 
 
+@pytest.mark.parametrize("edit", ["none", "scalar", "missing"])
+def test_a_best_parameter_that_is_not_an_array_of_its_shape_is_refused(edit, run, capsys):
+    # the NumPy backend once took a None as NaN and a number as a broadcast, then failed saving
+    # the model with a traceback (found by the edited-state test above, seed-dependent)
+    head = json.loads((run / "checkpoint.json").read_text())
+    best = head["state"]["run"]["best_params"]
+    if edit == "missing":
+        del best["id.embedding"]
+    else:
+        best["id.embedding"] = None if edit == "none" else 0.5
+    (run / "checkpoint.json").write_text(json.dumps(head))
+    tree = Tree(run.parent)
+    rc, _, err = call(train_main, [*SMALL, "--out", run, "--resume", "--epochs", "2"], capsys)
+    assert_one_sentence(rc, err, "--resume", "does not fit this model")
+    tree.assert_unchanged()
+
+
 def test_pickle_checkpoint_is_never_loaded(run, capsys):
     (run / "checkpoint.json").unlink()
     for p in run.glob("checkpoint-*.npz"):

@@ -130,6 +130,15 @@ class NumpyBackend:
         self.opt.lr = lr
 
     def load_params(self, params):
+        """Copy ``params`` in; ValueError, as torch's strict ``load_state_dict`` raises, unless it
+        holds every parameter, nothing else, each a number array of its shape (a None would
+        become NaN, a scalar would broadcast)."""
+        if not isinstance(params, dict) or set(params) != set(self.model.params):
+            raise ValueError("the parameter names are not the model's")
+        for k, v in self.model.params.items():
+            new = params[k]
+            if not (isinstance(new, np.ndarray) and new.shape == v.shape and new.dtype.kind in "iuf"):
+                raise ValueError(f"{k} is not a number array of shape {v.shape}")
         for k, v in self.model.params.items():
             v[...] = params[k]
 
